@@ -1,0 +1,3 @@
+from seiflow.cli.app import main
+
+main()

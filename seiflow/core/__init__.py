@@ -1,0 +1,1 @@
+"""Units, small shared types, registries and errors used by every layer."""

@@ -1,0 +1,1 @@
+"""Label store and structure/data formats."""

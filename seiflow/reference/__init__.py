@@ -1,0 +1,1 @@
+"""Reference electronic-structure methods (through ASE)."""

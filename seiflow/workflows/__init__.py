@@ -1,0 +1,1 @@
+"""The pipelines a user runs (build -> label -> train -> learn -> simulate -> report)."""
