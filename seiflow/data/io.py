@@ -9,6 +9,7 @@ import ase.io
 from ase import Atoms
 
 from seiflow.core.errors import StructureError
+from seiflow.structures.geometry import check_no_overlap
 
 Format = Literal["extxyz", "cif", "poscar"]
 SUFFIX = {"extxyz": ".extxyz", "cif": ".cif", "poscar": ".POSCAR"}
@@ -32,3 +33,25 @@ def write_structure(atoms: Atoms, stem: Path, formats: list[Format]) -> list[Pat
             ase.io.write(path, atoms, format=ASE_FORMAT[fmt])
         paths.append(path)
     return paths
+
+
+def read_structure(path: str | Path) -> Atoms:
+    """Read one structure with ASE (any format it knows), checked for overlapping atoms.
+
+    ``info['source']`` is set to the file name unless the file carries one (extxyz).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file not found: {path}")
+    try:
+        atoms = ase.io.read(path)
+    except Exception as exc:  # ASE raises many kinds on unreadable files
+        raise StructureError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    if len(atoms) == 0:
+        raise StructureError(f"{path}: no atoms")
+    try:
+        check_no_overlap(atoms)
+    except StructureError as exc:
+        raise StructureError(f"{path}: {exc}") from None
+    atoms.info.setdefault("source", f"file {path.name}")
+    return atoms

@@ -239,10 +239,9 @@ def compress(atoms: Atoms, calc: Calculator, settings: CompressionSettings) -> C
         if settings.npt_steps:
             from ase import units
             from ase.md.nose_hoover_chain import IsotropicMTKNPT
-            from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+            from ase.md.velocitydistribution import thermalize_momenta
 
-            MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature_K,
-                                         rng=np.random.default_rng(0))
+            thermalize_momenta(atoms, settings.temperature_K, rng=np.random.default_rng(0))
             dt = settings.timestep_fs * units.fs
             md = IsotropicMTKNPT(atoms, timestep=dt, temperature_K=settings.temperature_K,
                                  pressure_au=pressure, tdamp=100 * dt, pdamp=1000 * dt)

@@ -21,9 +21,9 @@ from pydantic import Field, field_validator, model_validator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from seiflow.core.config import StrictModel
-from seiflow.core.errors import SeiflowError
+from seiflow.core.errors import SeiflowError, UnknownNameError
 from seiflow.core.units import density_g_cm3
-from seiflow.data.io import Format, write_structure
+from seiflow.data.io import Format, read_structure, write_structure
 from seiflow.reference.xtb import XTBSettings, gamma_only_warning
 from seiflow.structures.amorphous import AmorphousSpec, compress, pack_amorphous
 from seiflow.structures.defects import DefectSpec, make_defect
@@ -37,18 +37,37 @@ log = logging.getLogger(__name__)
 
 
 class PhaseSpec(StrictModel):
-    name: str = Field(..., description="library phase key (see `seiflow phases`)")
+    """A library phase by ``name``, or your own structure ``file`` (any format ASE reads)."""
+
+    name: str | None = Field(None, description="library phase key (see `seiflow phases`)")
+    file: Path | None = Field(None, description="structure file; its stem names the output")
     min_width: float | None = Field(None, gt=0, description="supercell perpendicular width, Å")
     min_atoms: int | None = Field(None, ge=1)
 
     @field_validator("name")
     @classmethod
-    def _known(cls, v: str) -> str:
-        from seiflow.core.errors import UnknownNameError
-
-        if v not in list_phases():
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in list_phases():
             raise ValueError(str(UnknownNameError("phase", v, list_phases())))
         return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PhaseSpec:
+        if (self.name is None) == (self.file is None):
+            raise ValueError("give exactly one of 'name' (library phase) or 'file'")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.file.stem
+
+    def atoms(self) -> Atoms:
+        atoms = get_phase(self.name) if self.name else read_structure(self.file)
+        if self.min_width or self.min_atoms:
+            atoms = make_supercell(atoms, self.min_width, self.min_atoms)
+        atoms.info["name"] = self.label
+        atoms.info["structure_kind"] = "phase"
+        return atoms
 
 
 class BuildConfig(StrictModel):
@@ -93,14 +112,10 @@ class BuildReport:
 def _tasks(cfg: BuildConfig) -> list[Task]:
     tasks: list[Task] = []
     for p in cfg.phases:
-        def make(p=p):
-            atoms = get_phase(p.name)
-            if p.min_width or p.min_atoms:
-                atoms = make_supercell(atoms, p.min_width, p.min_atoms)
-            atoms.info["name"] = p.name
-            atoms.info["structure_kind"] = "phase"
-            return atoms
-        tasks.append(Task(p.name, "phase", p.model_dump_json(), make))
+        settings = p.model_dump_json()
+        if p.file is not None and p.file.is_file():  # a changed file is a new structure
+            settings += hashlib.sha256(p.file.read_bytes()).hexdigest()
+        tasks.append(Task(p.label, "phase", settings, p.atoms))
     calc_json = cfg.calculator.model_dump_json()
     for a in cfg.amorphous:
         for i in range(a.count):

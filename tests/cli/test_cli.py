@@ -109,3 +109,28 @@ def test_version():
     out = run("version")
     assert out.returncode == 0 and out.stdout.strip()
     assert Path(__file__).exists()
+
+
+def test_own_structure_file_and_overlap_error(tmp_path):
+    from ase.build import bulk
+
+    good = tmp_path / "nacl.cif"
+    ase.io.write(good, bulk("NaCl", "rocksalt", a=5.64))
+    bad = tmp_path / "bad.xyz"
+    bad.write_text("2\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+                   "Li 0 0 0\nF 0.3 0 0\n")
+    cfg = tmp_path / "own.yaml"
+    cfg.write_text(f"snapshots: false\nphases:\n  - {{file: {good}, min_width: 10}}\n")
+    out = run("build", str(cfg), "--out", str(tmp_path / "o"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    atoms = ase.io.read(tmp_path / "o/phase/nacl.extxyz")
+    from seiflow.structures.geometry import perpendicular_widths
+
+    assert perpendicular_widths(atoms.cell).min() >= 10 and len(atoms) == 2 * 4**3
+    assert atoms.info["source"] == "file nacl.cif"
+
+    cfg.write_text(f"snapshots: false\nphases:\n  - {{file: {bad}}}\n")
+    out = run("build", str(cfg), "--out", str(tmp_path / "o2"), "--no-progress")
+    assert out.returncode == 1
+    text = " ".join(out.stdout.split())
+    assert "overlapping atoms" in text and "0.300 Å" in text and "Traceback" not in text
