@@ -34,7 +34,8 @@ def phases(
               "provenance", "source", title="phase library (details: seiflow/structures/data)")
     for key in list_phases():
         atoms = get_phase(key)
-        cited = "-" if key == LI2EDC_CELL else f"{phase_info(key).density:.3f}"
+        density = None if key == LI2EDC_CELL else phase_info(key).density
+        cited = "-" if density is None else f"{density:.3f}"
         t.add_row(key, atoms.get_chemical_formula(mode="hill"), atoms.info["spacegroup"],
                   str(len(atoms)), f"{density_g_cm3(atoms):.3f}", cited,
                   atoms.info["provenance"], atoms.info["source"])

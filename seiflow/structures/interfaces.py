@@ -25,7 +25,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import InterfaceMatchError
-from seiflow.structures.geometry import check_no_overlap
+from seiflow.structures.geometry import check_no_overlap, supercell_repeats
 from seiflow.structures.library import get_phase
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ class InterfaceSpec(StrictModel):
         0.0, ge=0, description="vacuum over the film, Å (0: periodic stack, two interfaces)"
     )
     termination: int = Field(0, ge=0, description="index into the possible terminations")
+    min_inplane_width: float | None = Field(
+        None, gt=0, description="repeat the matched cell in-plane to at least this width, Å"
+    )
 
     @field_validator("film_miller", "substrate_miller")
     @classmethod
@@ -141,6 +144,9 @@ def build_interface(spec: InterfaceSpec) -> InterfaceResult:
     atoms.arrays = {k: v for k, v in atoms.arrays.items() if k in ("numbers", "positions")}
     atoms.arrays["is_film"] = is_film
     atoms.pbc = True
+    if spec.min_inplane_width:
+        na, nb, _ = supercell_repeats(atoms.cell, len(atoms), spec.min_inplane_width)
+        atoms = atoms.repeat((na, nb, 1))
     check_no_overlap(atoms)
     area = float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1])))
     atoms.info.update(

@@ -8,8 +8,8 @@ and their space group is verified with spglib when built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 from importlib import resources
 
 import numpy as np
@@ -18,38 +18,37 @@ import yaml
 from ase import Atoms
 from ase.spacegroup import crystal
 
+from seiflow.core.config import StrictModel
 from seiflow.core.errors import StructureError, UnknownNameError
 from seiflow.core.units import density_g_cm3
 
 
-@dataclass(frozen=True)
-class PhaseInfo:
+class PhaseInfo(StrictModel, frozen=True):
     """One library phase as published. Lengths in Å, angles in degrees, density in g/cm³."""
 
     key: str
     formula: str
     description: str
     spacegroup: int
-    setting: int
-    cellpar: tuple[float, ...]
+    setting: int = 1
+    cellpar: tuple[float, float, float, float, float, float]
     symbols: tuple[str, ...]
     basis: tuple[tuple[float, float, float], ...]
-    density: float | None
+    density: float | None  # as cited by the source; None where there is none (models)
     temperature: str
     source: str
-    provenance: str  # literature | idealised | model (see data/phases.yaml)
+    provenance: Literal["literature", "idealised", "model"]
     notes: str
     doi: str | None = None
 
 
-@dataclass(frozen=True)
-class MoleculeInfo:
+class MoleculeInfo(StrictModel, frozen=True):
     key: str
     formula: str
     charge: int
     description: str
     symbols: tuple[str, ...]
-    positions: tuple[tuple[float, float, float], ...]
+    positions: tuple[tuple[float, float, float], ...]  # Å
     source: str
 
 
@@ -60,41 +59,12 @@ def _load_yaml(name: str) -> dict:
 
 @cache
 def _phases() -> dict[str, PhaseInfo]:
-    out = {}
-    for key, d in _load_yaml("phases.yaml").items():
-        out[key] = PhaseInfo(
-            key=key,
-            formula=d["formula"],
-            description=d["description"],
-            spacegroup=int(d["spacegroup"]),
-            setting=int(d.get("setting", 1)),
-            cellpar=tuple(float(x) for x in d["cellpar"]),
-            symbols=tuple(d["symbols"]),
-            basis=tuple(tuple(float(x) for x in b) for b in d["basis"]),
-            density=None if d.get("density") is None else float(d["density"]),
-            temperature=str(d.get("temperature", "")),
-            source=d["source"],
-            provenance=d["provenance"],
-            notes=d["notes"],
-            doi=d.get("doi"),
-        )
-    return out
+    return {k: PhaseInfo(key=k, **d) for k, d in _load_yaml("phases.yaml").items()}
 
 
 @cache
 def _molecules() -> dict[str, MoleculeInfo]:
-    out = {}
-    for key, d in _load_yaml("molecules.yaml").items():
-        out[key] = MoleculeInfo(
-            key=key,
-            formula=d["formula"],
-            charge=int(d["charge"]),
-            description=d["description"],
-            symbols=tuple(d["symbols"]),
-            positions=tuple(tuple(float(x) for x in p) for p in d["positions"]),
-            source=d["source"],
-        )
-    return out
+    return {k: MoleculeInfo(key=k, **d) for k, d in _load_yaml("molecules.yaml").items()}
 
 
 # The single-molecule Li2EDC cell is built from the molecule, not from crystal data: no

@@ -32,11 +32,12 @@ _LI2EDC_DENSITY = 6 * 161.95 / (14.10 * 12.66 * 5.20) * AMU_PER_A3_TO_G_PER_CM3
 
 @cache
 def _species() -> dict[str, Species]:
-    from seiflow.structures.library import phase_info
+    from seiflow.structures.library import phase_density, phase_info
 
     def from_phase(name: str, blocks, phase: str) -> Species:
         info = phase_info(phase)
-        return Species(name, tuple(blocks), info.density, f"{phase}: {info.source}")
+        density = info.density if info.density is not None else phase_density(phase)
+        return Species(name, tuple(blocks), density, f"{phase}: {info.source}")
 
     return {
         s.name: s

@@ -41,3 +41,15 @@ def test_film_lattice_is_strained_by_the_reported_amount():
 def test_no_match_is_a_clear_error():
     with pytest.raises(InterfaceMatchError, match="no lattice match"):
         build_interface(InterfaceSpec(**LI_ON_LI2CO3, max_strain=0.001, max_area=30))
+
+
+def test_inplane_repeat_reaches_width():
+    from seiflow.structures.geometry import perpendicular_widths
+
+    base = build_interface(InterfaceSpec(**LI_ON_LI2CO3))
+    big = build_interface(InterfaceSpec(**LI_ON_LI2CO3, min_inplane_width=12.0))
+    w = perpendicular_widths(big.atoms.cell)
+    assert w[0] >= 12.0 and w[1] >= 12.0
+    ratio = len(big.atoms) / len(base.atoms)
+    assert ratio == int(ratio) and big.area == pytest.approx(base.area * ratio)
+    assert big.strain == base.strain
