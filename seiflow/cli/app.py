@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 
-import typer
-from rich.console import Console
-from rich.logging import RichHandler
+# one OpenMP thread per process unless the user says otherwise: seiflow parallelises over
+# structures (engine workers), and GPAW must run with OMP_NUM_THREADS=1
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from seiflow import __version__
-from seiflow.cli import build, phases
-from seiflow.core.errors import SeiflowError
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.logging import RichHandler  # noqa: E402
+
+from seiflow import __version__  # noqa: E402
+from seiflow.cli import build, data, label, phases  # noqa: E402
+from seiflow.core.errors import SeiflowError  # noqa: E402
 
 app = typer.Typer(
     name="seiflow",
@@ -22,6 +28,8 @@ app = typer.Typer(
 )
 app.command("phases")(phases.phases)
 app.command("build")(build.build)
+app.command("label")(label.label)
+app.add_typer(data.app, name="data")
 
 err_console = Console(stderr=True)
 

@@ -54,6 +54,12 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], where:
             hints = suggest(key, allowed) if allowed else []
             hint = f"; did you mean {hints[0]!r}?" if hints else ""
             lines.append(f"unknown key {loc!r}{hint}")
+        elif err["type"] == "union_tag_invalid":
+            tag, valid = str(err["ctx"]["tag"]), str(err["ctx"]["expected_tags"])
+            names = [v.strip(" '") for v in valid.split(",")]
+            hints = suggest(tag, names)
+            hint = f"; did you mean {hints[0]!r}?" if hints else ""
+            lines.append(f"{loc}: unknown name {tag!r}{hint} (valid: {', '.join(names)})")
         else:
             lines.append(f"{loc}: {err['msg']}")
     return f"config {where}: " + "; ".join(lines)

@@ -35,6 +35,27 @@ def write_structure(atoms: Atoms, stem: Path, formats: list[Format]) -> list[Pat
     return paths
 
 
+def read_frames(path: str | Path) -> list[Atoms]:
+    """Every structure in a file (all frames of an extxyz/traj), each overlap-checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file not found: {path}")
+    try:
+        frames = ase.io.read(path, index=":")
+    except Exception as exc:  # ASE raises many kinds on unreadable files
+        raise StructureError(f"{path} is not a structure file ASE can read: "
+                             f"{type(exc).__name__}: {exc}") from None
+    if not frames or any(len(a) == 0 for a in frames):
+        raise StructureError(f"{path}: no atoms")
+    for k, atoms in enumerate(frames):
+        try:
+            check_no_overlap(atoms)
+        except StructureError as exc:
+            raise StructureError(f"{path} frame {k}: {exc}") from None
+        atoms.info.setdefault("source", f"file {path.name}" + (f" frame {k}" if k else ""))
+    return frames
+
+
 def read_structure(path: str | Path) -> Atoms:
     """Read one structure with ASE (any format it knows), checked for overlapping atoms.
 

@@ -1,1 +1,23 @@
-"""Reference electronic-structure methods (through ASE)."""
+"""Reference electronic-structure methods (through ASE), behind the Labeler contract.
+
+``LabelerSettings`` is the registry: a config names a backend by ``name`` (xtb, gpaw, cp2k,
+vasp) and gives its settings; the object labels structures.
+"""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from seiflow.reference.base import CalculatorLabeler, Label, LabelerError
+from seiflow.reference.cp2k import CP2KSettings
+from seiflow.reference.gpaw import GPAWSettings
+from seiflow.reference.vasp import VASPSettings
+from seiflow.reference.xtb import XTBSettings
+
+LabelerSettings = Annotated[
+    XTBSettings | GPAWSettings | CP2KSettings | VASPSettings, Field(discriminator="name")
+]
+LABELER_NAMES = ("xtb", "gpaw", "cp2k", "vasp")
+
+__all__ = ["CP2KSettings", "CalculatorLabeler", "GPAWSettings", "LABELER_NAMES", "Label",
+           "LabelerError", "LabelerSettings", "VASPSettings", "XTBSettings"]

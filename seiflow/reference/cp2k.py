@@ -1,0 +1,90 @@
+"""PBE with CP2K (Gaussian and plane waves), through ASE's persistent ``cp2k_shell``.
+
+DZVP-MOLOPT-SR-GTH basis and GTH-PBE pseudopotentials (Debian packages ``cp2k cp2k-data``);
+k-points from the same spacing as the other backends, with ``SYMMETRY F``; optional built-in D3.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from ase import Atoms
+from ase.units import Ry
+from pydantic import Field
+
+from seiflow.reference.base import CalculatorLabeler, LabelerError, check_elements
+from seiflow.reference.dispersion import D3Damping
+from seiflow.reference.kpoints import kpoint_grid
+
+DATA_DIRS = ("/usr/share/cp2k", "/usr/share/cp2k/data")
+
+
+class CP2KSettings(CalculatorLabeler):
+    name: Literal["cp2k"] = "cp2k"
+    xc: Literal["PBE"] = "PBE"
+    basis_set: str = "DZVP-MOLOPT-SR-GTH"
+    pseudo_potential: str = "GTH-PBE"
+    cutoff: float = Field(600.0, gt=0, description="density cut-off, Ry")
+    rel_cutoff: float = Field(60.0, gt=0, description="Ry")
+    kspacing: float = Field(0.35, gt=0, description="k-point spacing, Å⁻¹ (VASP KSPACING)")
+    d3: D3Damping | None = None
+    max_scf: int = Field(100, ge=1)
+    eps_scf: float = Field(1e-7, gt=0)
+    command: str = Field("cp2k_shell", description="the cp2k_shell binary (+ arguments)")
+
+    def data_dir(self) -> Path:
+        for d in [os.environ.get("CP2K_DATA_DIR"), *DATA_DIRS]:
+            if d and (Path(d) / "BASIS_MOLOPT").is_file():
+                return Path(d)
+        raise LabelerError("CP2K data (BASIS_MOLOPT) not found: apt-get install cp2k-data, "
+                           "or set CP2K_DATA_DIR")
+
+    def check(self, atoms: Atoms) -> None:
+        binary = self.command.split()[0]
+        if shutil.which(binary) is None:
+            raise LabelerError(f"CP2K binary {binary!r} not found on PATH: "
+                               "apt-get install cp2k cp2k-data, or set 'command'")
+        have = basis_elements(str(self.data_dir() / "BASIS_MOLOPT"), self.basis_set)
+        check_elements(atoms, have, f"CP2K basis {self.basis_set}")
+
+    def input_section(self, atoms: Atoms) -> str:
+        """The CP2K input added to ASE's: SCF, k-points, dispersion."""
+        lines = ["&FORCE_EVAL", "&DFT", "&MGRID", f"REL_CUTOFF {self.rel_cutoff}", "&END MGRID",
+                 "&SCF", f"EPS_SCF {self.eps_scf}", "&END SCF"]
+        if atoms.pbc.all():
+            k = kpoint_grid(atoms, self.kspacing)
+            if k != (1, 1, 1):
+                lines += ["&KPOINTS", f"SCHEME MONKHORST-PACK {k[0]} {k[1]} {k[2]}",
+                          "SYMMETRY F", "&END KPOINTS"]
+        if self.d3:
+            kind = {"zero": "DFTD3", "bj": "DFTD3(BJ)"}[self.d3]
+            lines += ["&XC", "&VDW_POTENTIAL", "POTENTIAL_TYPE PAIR_POTENTIAL",
+                      "&PAIR_POTENTIAL", f"TYPE {kind}",
+                      f"PARAMETER_FILE_NAME {self.data_dir()}/dftd3.dat",
+                      f"REFERENCE_FUNCTIONAL {self.xc}", "&END PAIR_POTENTIAL",
+                      "&END VDW_POTENTIAL", "&END XC"]
+        return "\n".join(lines + ["&END DFT", "&END FORCE_EVAL"])
+
+    def calculator(self, atoms: Atoms):
+        from ase.calculators.cp2k import CP2K
+
+        return CP2K(command=self.command, xc=self.xc, basis_set=self.basis_set,
+                    basis_set_file=str(self.data_dir() / "BASIS_MOLOPT"),
+                    potential_file=str(self.data_dir() / "GTH_POTENTIALS"),
+                    pseudo_potential=self.pseudo_potential, cutoff=self.cutoff * Ry,
+                    max_scf=self.max_scf, stress_tensor=bool(atoms.pbc.all()),
+                    inp=self.input_section(atoms),
+                    print_level="LOW")
+
+
+@cache
+def basis_elements(path: str, basis: str) -> set[str]:
+    """Elements for which ``basis`` is defined in a CP2K basis file."""
+    pattern = re.compile(rf"^\s*([A-Z][a-z]?)\s+.*\b{re.escape(basis)}\b")
+    with open(path) as f:
+        return {m.group(1) for line in f if (m := pattern.match(line))}
