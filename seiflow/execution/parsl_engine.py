@@ -65,6 +65,9 @@ class ParslSettings(StrictModel):
                                      scheduler_options=self.scheduler_options,
                                      worker_init=init)
         extra = {"address": "127.0.0.1"} if self.provider == "local" else {}  # loopback only
+        interchange = Path(sys.executable).parent / "interchange.py"
+        if interchange.exists():  # this environment's, even when it is not on PATH
+            extra["interchange_launch_cmd"] = [sys.executable, str(interchange)]
         htex = HighThroughputExecutor(label="seiflow", provider=provider,
                                       max_workers_per_node=self.max_workers,
                                       cores_per_worker=self.cores_per_worker, **extra)
