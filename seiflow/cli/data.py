@@ -13,7 +13,7 @@ from seiflow.core.errors import SeiflowError
 from seiflow.data import formats
 from seiflow.data.stats import dataset_stats, split_by_group
 from seiflow.data.store import LabelStore, Origin
-from seiflow.reference.base import Label
+from seiflow.data.labels import Label
 
 app = typer.Typer(help="The label store: statistics, import/export, train/test splits.",
                   no_args_is_help=True)
@@ -66,8 +66,7 @@ def import_(files: list[Path] = typer.Argument(..., help="labelled data files"),
             if store.is_labelled(atoms, settings):
                 skipped += 1
                 continue
-            res = atoms.calc.results
-            lab = Label(res["energy"], res["forces"], res.get("stress"))
+            lab = Label.from_atoms(atoms)
             origin = Origin(group=group or str(atoms.info.get("group", path.stem)),
                             builder=f"import {path.name}")
             store.add(atoms, lab, f"import:{path.name}", settings, origin)
@@ -96,8 +95,7 @@ def export(db: Path = typer.Argument(...), out: Path = typer.Argument(...),
     elif fmt == "db":
         target = LabelStore(out)
         for a in frames:
-            res = a.calc.results
-            target.add(a, Label(res["energy"], res["forces"], res.get("stress")),
+            target.add(a, Label.from_atoms(a),
                        str(a.info.get("labeler")), str(a.info.get("settings_hash")),
                        Origin(group=str(a.info.get("group", "default"))))
     else:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from seiflow.core.config import StrictModel, parse_config, read_mapping
-from seiflow.data.io import read_frames
+from seiflow.structures.io import read_frames
 from seiflow.data.store import LabelStore, Origin
 from seiflow.execution import EngineSettings
 from seiflow.execution.base import RecordLog

@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import ase.io
 import numpy as np
@@ -52,59 +51,12 @@ from ase.stress import full_3x3_to_voigt_6_stress, voigt_6_to_full_3x3_stress
 from ase.units import GPa
 
 from seiflow.core.errors import StructureError
+from seiflow.core.units import KBAR
+from seiflow.data.labels import Label
 
 MLEARN_CITATION = "Zuo et al., J. Phys. Chem. A 124, 731 (2020)"
-KBAR = 0.1 * GPa  # eV/Å³ per kbar
 VASP_TO_VOIGT = (0, 1, 2, 4, 5, 3)  # VASP xx yy zz xy yz zx -> ASE xx yy zz yz xz xy
 CFG_STRESS_KEYS = ("xx", "yy", "zz", "yz", "xz", "xy")  # ASE Voigt order, MLIP's header names
-
-
-class Labels(NamedTuple):
-    """Reference labels of one structure; None where absent."""
-
-    energy: float | None  # eV, total
-    forces: np.ndarray | None  # eV/Å, (N, 3)
-    stress: np.ndarray | None  # eV/Å³, ASE Voigt order and sign, (6,)
-
-
-# ---------------------------------------------------------------------------------------------
-# labels
-# ---------------------------------------------------------------------------------------------
-
-
-def get_labels(atoms: Atoms) -> Labels:
-    """Energy (eV), forces (eV/Å) and Voigt stress (eV/Å³, ASE sign) stored on ``atoms.calc``."""
-    results = atoms.calc.results if atoms.calc is not None else {}
-    energy = results.get("energy")
-    forces = results.get("forces")
-    stress = results.get("stress")
-    if stress is not None:
-        stress = np.asarray(stress, dtype=float)
-        if stress.shape == (3, 3):
-            stress = full_3x3_to_voigt_6_stress(stress)
-    return Labels(
-        None if energy is None else float(energy),
-        None if forces is None else np.asarray(forces, dtype=float).reshape(len(atoms), 3),
-        None if stress is None else stress.reshape(6),
-    )
-
-
-def attach_labels(
-    atoms: Atoms,
-    energy: float | None = None,
-    forces: np.ndarray | None = None,
-    stress: np.ndarray | None = None,
-) -> Atoms:
-    """Attach a SinglePointCalculator with the labels given (eV, eV/Å, eV/Å³ Voigt ASE sign)."""
-    results: dict = {}
-    if energy is not None:
-        results["energy"] = float(energy)
-    if forces is not None:
-        results["forces"] = np.asarray(forces, dtype=float).reshape(len(atoms), 3)
-    if stress is not None:
-        results["stress"] = np.asarray(stress, dtype=float).reshape(6)
-    atoms.calc = SinglePointCalculator(atoms, **results) if results else None
-    return atoms
 
 
 def virial_from_stress(stress: np.ndarray, volume: float) -> np.ndarray:
@@ -162,7 +114,8 @@ def _mlearn_entry(entry: dict, source: str) -> Atoms:
     forces = np.asarray(out["forces"], dtype=float)
     if forces.shape != (len(atoms), 3):
         raise ValueError(f"forces have shape {forces.shape}, expected ({len(atoms)}, 3)")
-    attach_labels(atoms, out["energy"], forces, vasp_kbar_to_ase_stress(out["virial_stress"]))
+    Label(out["energy"], forces, vasp_kbar_to_ase_stress(out["virial_stress"])).attach(
+        atoms, copy=False)
     atoms.info["source"] = source
     atoms.info["group"] = str(entry["group"])
     if entry.get("description"):
@@ -204,7 +157,8 @@ def read_mlearn_json(path: str | Path) -> list[Atoms]:
 
 def _cfg_block(atoms: Atoms, types: np.ndarray, volume: float) -> str:
     """Text of one BEGIN_CFG ... END_CFG block (Å, eV, eV/Å, PlusStress eV)."""
-    energy, forces, stress = get_labels(atoms)
+    lab = Label.from_atoms(atoms)
+    energy, forces, stress = lab.energy, lab.forces, lab.stress
     lines = ["BEGIN_CFG", " Size", f"    {len(atoms)}", " Supercell"]
     lines += ["    " + " ".join(f"{x:17.10f}" for x in row) for row in atoms.cell.array]
     header = " AtomData:  id type       cartes_x      cartes_y      cartes_z"
@@ -300,7 +254,7 @@ def _cfg_frame(lines: list[str], type_map: list[str], where: str) -> Atoms:
     stress = None
     if plus is not None:
         stress = -np.array([plus[k] for k in CFG_STRESS_KEYS]) / atoms.get_volume()
-    attach_labels(atoms, energy, forces, stress)
+    Label(energy, forces, stress).attach(atoms, copy=False)
     atoms.info.update(info)
     return atoms
 
@@ -354,7 +308,8 @@ def read_cfg(path: str | Path, type_map: list[str]) -> list[Atoms]:
 
 def _deepmd_arrays(atoms: Atoms, types: np.ndarray, where: str) -> dict[str, np.ndarray | None]:
     """One frame's box/coord/energy/force/virial with atoms stably sorted by type."""
-    energy, forces, stress = get_labels(atoms)
+    lab = Label.from_atoms(atoms)
+    energy, forces, stress = lab.energy, lab.forces, lab.stress
     if energy is None or forces is None:
         raise StructureError(f"{where}: DeePMD-kit needs energy and forces on every frame")
     order = np.argsort(types, kind="stable")

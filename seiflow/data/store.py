@@ -19,7 +19,7 @@ import numpy as np
 from ase import Atoms
 
 from seiflow.core.errors import SeiflowError
-from seiflow.reference.base import Label
+from seiflow.data.labels import Label
 
 
 @dataclass

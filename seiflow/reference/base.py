@@ -12,16 +12,15 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
+from seiflow.data.labels import Label
 
 
 class LabelerError(SeiflowError):
@@ -33,33 +32,6 @@ def check_elements(atoms: Atoms, supported: set[str], what: str) -> None:
     missing = sorted(set(atoms.get_chemical_symbols()) - supported)
     if missing:
         raise LabelerError(f"{what} cannot treat element(s) {', '.join(missing)}")
-
-
-@dataclass
-class Label:
-    """Reference result for one structure. Units: eV, eV/Å, eV/Å³ (ASE stress convention).
-    ``energy`` is force-consistent: the free energy where the code reports one."""
-
-    energy: float | None = None
-    forces: np.ndarray | None = None
-    stress: np.ndarray | None = None  # Voigt xx yy zz yz xz xy; None for non-periodic
-    failure: str | None = None
-    wall_time: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    def attach(self, atoms: Atoms) -> Atoms:
-        """A copy of ``atoms`` carrying this label as a SinglePointCalculator."""
-        out = atoms.copy()
-        if self.ok:
-            results = {"energy": self.energy, "forces": self.forces}
-            if self.stress is not None:
-                results["stress"] = self.stress
-            out.calc = SinglePointCalculator(out, **results)
-        return out
 
 
 def physics_failure(exc: BaseException) -> str:

@@ -15,9 +15,8 @@ from ase.stress import voigt_6_to_full_3x3_stress
 from ase.units import GPa
 
 from seiflow.core.errors import StructureError
+from seiflow.data.labels import Label
 from seiflow.data.formats import (
-    attach_labels,
-    get_labels,
     read_cfg,
     read_extxyz,
     read_mlearn_json,
@@ -40,7 +39,7 @@ def labelled(atoms: Atoms, seed: int, stress: bool = True) -> Atoms:
     atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
     sigma = rng.normal(0.0, 0.01, 6) if stress else None
     forces = rng.normal(0.0, 1.0, (len(atoms), 3))
-    attach_labels(atoms, rng.normal(-3.0 * len(atoms), 1.0), forces, sigma)
+    Label(rng.normal(-3.0 * len(atoms), 1.0), forces, sigma).attach(atoms, copy=False)
     atoms.info["source"] = f"test frame {seed}"
     atoms.info["group"] = "unit-test"
     return atoms
@@ -174,7 +173,7 @@ def assert_same_labelled(a: Atoms, b: Atoms, atol: float = 1e-8) -> None:
     assert a.get_chemical_symbols() == b.get_chemical_symbols()
     assert np.allclose(a.cell.array, b.cell.array, atol=atol)
     assert np.allclose(a.positions, b.positions, atol=atol)
-    la, lb = get_labels(a), get_labels(b)
+    la, lb = Label.from_atoms(a), Label.from_atoms(b)
     assert la.energy == pytest.approx(lb.energy, abs=atol)
     assert np.allclose(la.forces, lb.forces, atol=atol)
     if la.stress is None:

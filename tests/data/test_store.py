@@ -9,7 +9,7 @@ from ase.build import bulk, molecule
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import dataset_stats, split_by_group
 from seiflow.data.store import LabelStore, Origin, structure_hash
-from seiflow.reference.base import Label
+from seiflow.data.labels import Label
 
 
 def _label(atoms, seed=0):
@@ -63,7 +63,7 @@ def test_two_concurrent_writers_never_corrupt(tmp_path):
         import numpy as np
         from ase.build import bulk
         from seiflow.data.store import LabelStore
-        from seiflow.reference.base import Label
+        from seiflow.data.labels import Label
         store = LabelStore({str(db)!r})
         w = int(sys.argv[1])
         for k in range(40):
