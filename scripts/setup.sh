@@ -9,8 +9,9 @@ PY=${PYTHON:-python3}
   exit 1
 }
 
-# System libraries for GPAW (libxc, OpenBLAS) and the CP2K binary with its basis sets.
-SYSTEM_PACKAGES="libxc-dev libopenblas-dev cp2k cp2k-data"
+# System libraries for GPAW (libxc, OpenBLAS), the CP2K binary with its basis sets, and a
+# PostgreSQL server (the tests run the label store on one).
+SYSTEM_PACKAGES="libxc-dev libopenblas-dev cp2k cp2k-data postgresql"
 missing=""
 if command -v dpkg >/dev/null 2>&1; then
   for p in $SYSTEM_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -32,6 +32,10 @@ class DefectSpec(StrictModel):
         4.0, gt=0, description="minimum vacancy-interstitial distance of a Frenkel pair, Å"
     )
 
+    @property
+    def label(self) -> str:
+        return f"{self.phase}-{self.kind}-{self.species}"
+
     @field_validator("species")
     @classmethod
     def _element(cls, v: str) -> str:
@@ -119,5 +123,5 @@ def make_defect(spec: DefectSpec) -> Atoms:
     out.info["source"] = f"{spec.kind} {spec.species} in {bulk.info['phase']} supercell " \
         f"{bulk.info['supercell']}; bulk: {bulk.info['source']}"
     out.info["structure_kind"] = "defect"
-    out.info["name"] = f"{spec.phase}-{spec.kind}-{spec.species}"
+    out.info["name"] = spec.label
     return out

@@ -51,6 +51,12 @@ class InterfaceSpec(StrictModel):
         None, gt=0, description="repeat the matched cell in-plane to at least this width, Å"
     )
 
+    @property
+    def label(self) -> str:
+        """File-safe name, e.g. li-bcc-111_li2co3-c2c-001."""
+        return (f"{self.film}-{''.join(map(str, self.film_miller))}_"
+                f"{self.substrate}-{''.join(map(str, self.substrate_miller))}")
+
     @field_validator("film_miller", "substrate_miller")
     @classmethod
     def _nonzero(cls, v: Miller) -> Miller:
@@ -154,8 +160,7 @@ def build_interface(spec: InterfaceSpec) -> InterfaceResult:
         f"film: {get_phase(spec.film).info['source']}; "
         f"substrate: {get_phase(spec.substrate).info['source']}",
         structure_kind="interface",
-        name=f"{spec.film}-{''.join(map(str, spec.film_miller))}_"
-        f"{spec.substrate}-{''.join(map(str, spec.substrate_miller))}",
+        name=spec.label,
         strain=round(strain, 6),
         area_A2=round(area, 3),
         termination=" / ".join(termination),

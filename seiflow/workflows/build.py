@@ -13,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import ase.io
@@ -132,15 +133,10 @@ def _tasks(cfg: BuildConfig) -> list[Task]:
             settings = a.model_dump_json() + f"#{i}" + (calc_json if a.compress else "")
             tasks.append(Task(f"{a.name}-{i:03d}", "amorphous", settings, make))
     for d in cfg.defects:
-        def make(d=d):
-            return make_defect(d)
-        tasks.append(Task(f"{d.phase}-{d.kind}-{d.species}", "defect", d.model_dump_json(), make))
+        tasks.append(Task(d.label, "defect", d.model_dump_json(), partial(make_defect, d)))
     for s in cfg.interfaces:
-        def make(s=s):
-            return build_interface(s).atoms
-        name = (f"{s.film}-{''.join(map(str, s.film_miller))}_"
-                f"{s.substrate}-{''.join(map(str, s.substrate_miller))}")
-        tasks.append(Task(name, "interface", s.model_dump_json(), make))
+        tasks.append(Task(s.label, "interface", s.model_dump_json(),
+                          lambda s=s: build_interface(s).atoms))
     names = [t.name for t in tasks]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
