@@ -31,8 +31,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.errors import PackingError, SeiflowError, StructureError
 from seiflow.core.units import AMU_PER_A3_TO_G_PER_CM3, GPA, KBAR, density_g_cm3
 from seiflow.structures.geometry import check_no_overlap, perpendicular_widths
-from seiflow.structures.library import get_molecule
-from seiflow.structures.species import get_species, unit_mass
+from seiflow.structures.species import block_atoms, get_species, unit_mass
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ def _blocks(composition: dict[str, int]) -> tuple[list[tuple[Atoms, int]], float
             counts[key] += n * k
     blocks = []
     for key, n in counts.items():
-        block = get_molecule(key) if key[0].islower() else Atoms(key)
+        block = block_atoms(key)
         block.info = {}
         blocks.append((block, n))
     return blocks, mass, volume

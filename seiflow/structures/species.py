@@ -82,12 +82,13 @@ def _element_density(symbol: str) -> float:
     return float(atomic_masses[z] / vol * AMU_PER_A3_TO_G_PER_CM3)
 
 
-def unit_mass(species: Species) -> float:
-    """Mass (amu) of one formula unit."""
+def block_atoms(key: str) -> Atoms:
+    """A block: a library molecule (lower-case key, e.g. 'co3') or a single atom ('Li')."""
     from seiflow.structures.library import get_molecule
 
-    total = 0.0
-    for key, n in species.blocks:
-        block = get_molecule(key) if key[0].islower() else Atoms(key)
-        total += n * float(block.get_masses().sum())
-    return total
+    return get_molecule(key) if key[0].islower() else Atoms(key)
+
+
+def unit_mass(species: Species) -> float:
+    """Mass (amu) of one formula unit."""
+    return sum(n * float(block_atoms(key).get_masses().sum()) for key, n in species.blocks)
