@@ -1,0 +1,117 @@
+"""MD physics: NVE energy conservation, canonical NVT temperature statistics, drift under an
+applied field with Langevin friction (mobility qE/(mγ)), and kill/restart."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
+
+from seiflow.core.errors import SeiflowError
+from seiflow.md import FieldCalculator, MDSettings, run_md
+
+
+def test_nve_conserves_energy_emt(tmp_path):
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)
+    s = MDSettings(ensemble="nve", temperature_K=600, timestep_fs=2.0, steps=1000,
+                   traj_stride=10, checkpoint_every=500, seed=1)
+    res = run_md(atoms, EMT(), s, tmp_path, progress=False)
+    frames = ase.io.read(res.trajectory, index=":")
+    etot = np.array([f.info["epot_eV"] + f.get_kinetic_energy() for f in frames])
+    drift = abs(np.polyfit([f.info["time_fs"] for f in frames], etot, 1)[0]) * 1000  # eV/ps
+    assert len(frames) == 101 and res.steps_done == 1000
+    assert np.ptp(etot) / len(atoms) < 2e-4  # eV/atom
+    assert drift / len(atoms) < 1e-5  # eV/atom/ps
+    # and the atoms really moved: a test that can fail
+    assert np.ptp([f.get_kinetic_energy() for f in frames]) > 0.1
+
+
+@pytest.mark.slow
+def test_nvt_nose_hoover_temperature_is_canonical(tmp_path):
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)  # 108 atoms
+    T0 = 300.0
+    s = MDSettings(ensemble="nvt", temperature_K=T0, timestep_fs=4.0, steps=6000,
+                   tdamp_fs=100, traj_stride=10, checkpoint_every=6000, seed=3)
+    res = run_md(atoms, EMT(), s, tmp_path, progress=False)
+    temps = np.array([f.get_temperature() for f in ase.io.read(res.trajectory, index="100:")])
+    n = len(atoms)
+    expected_sd = T0 * np.sqrt(2.0 / (3 * n))  # canonical kinetic-temperature fluctuation
+    assert temps.mean() == pytest.approx(T0, rel=0.03)
+    assert temps.std() == pytest.approx(expected_sd, rel=0.25)
+
+
+def test_field_drift_matches_mobility(tmp_path):
+    """N free Li+ ions (no interactions) under E and Langevin friction γ drift at qE/(mγ)."""
+    n = 400
+    rng = np.random.default_rng(0)
+    atoms = Atoms(f"Li{n}", positions=rng.random((n, 3)) * 50, cell=[50, 50, 50], pbc=True)
+    E = np.array([0.0, 0.0, 0.05])  # V/Å
+    calc = FieldCalculator(LennardJones(epsilon=0.0, sigma=1.0, rc=1.0), E, {"Li": 1.0})
+    gamma = 0.02  # 1/fs
+    s = MDSettings(ensemble="langevin", temperature_K=300, friction_per_fs=gamma,
+                   timestep_fs=1.0, steps=4000, traj_stride=50, checkpoint_every=4000, seed=5)
+    res = run_md(atoms, calc, s, tmp_path, progress=False)
+    frames = ase.io.read(res.trajectory, index=":")
+    frac = np.array([f.get_scaled_positions() for f in frames])
+    step = np.diff(frac, axis=0)
+    step -= np.round(step)  # frames are 50 fs apart: moves are far below half the box
+    disp = np.concatenate([np.zeros((1, n, 3)), np.cumsum(step, axis=0)]) * 50.0
+    t = np.array([f.info["time_fs"] for f in frames])
+    late = t > 1000  # after the 1/γ = 50 fs transient
+    vz = np.polyfit(t[late], disp[late, :, 2].mean(axis=1), 1)[0]  # Å/fs
+    mass = atoms.get_masses()[0] * units._amu
+    v_expected = 1.0 * units._e * 0.05e10 / (mass * gamma * 1e15) * 1e10 / 1e15  # Å/fs
+    assert vz == pytest.approx(v_expected, rel=0.05)
+    vx = np.polyfit(t[late], disp[late, :, 0].mean(axis=1), 1)[0]
+    assert abs(vx) < 0.1 * v_expected  # no drift across the field
+
+
+def test_kill_and_restart_continues_to_the_end(tmp_path):
+    out = tmp_path / "md"
+    script = textwrap.dedent(f"""
+        from ase.build import bulk
+        from ase.calculators.emt import EMT
+        from seiflow.md import MDSettings, run_md
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)
+        s = MDSettings(ensemble="nve", temperature_K=300, timestep_fs=2.0, steps=3000,
+                       traj_stride=20, checkpoint_every=200, seed=2)
+        run_md(atoms, EMT(), s, {str(out)!r}, progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    ckpt = out / "checkpoint.extxyz"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and ase.io.read(ckpt).info["step"] >= 1000:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "finished before the kill"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = ase.io.read(ckpt).info["step"]
+    assert 1000 <= killed_at < 3000
+    s = MDSettings(ensemble="nve", temperature_K=300, timestep_fs=2.0, steps=3000,
+                   traj_stride=20, checkpoint_every=200, seed=2)
+    res = run_md(bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3), EMT(), s, out,
+                 progress=False)
+    assert res.restarted_from == killed_at and res.steps_done == 3000
+    steps = [f.info["step"] for f in ase.io.read(res.trajectory, index=":")]
+    assert steps == list(range(0, 3001, 20))  # every frame exactly once
+    with pytest.raises(SeiflowError, match="other settings"):
+        run_md(bulk("Cu", "fcc", a=3.61, cubic=True), EMT(),
+               s.model_copy(update={"timestep_fs": 1.0}), out, progress=False)
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError):
+        MDSettings(steps=10, temperature_K=0)
+    with pytest.raises(ValueError, match="multiple"):
+        MDSettings(steps=10, traj_stride=7, checkpoint_every=10)
