@@ -1,6 +1,6 @@
 """Data in, data out: structure and transport analysis of trajectories and fitted results.
 
-Never drives a calculator; imports only ``seiflow.core`` and ``seiflow.data``.
+Never drives a calculator.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from seiflow.core.errors import SeiflowError
+from seiflow.structures.geometry import perpendicular_widths
 
 
 @dataclass
@@ -43,14 +44,6 @@ class RDFResult:
     def cn_at(self, r: float) -> float:
         """Running coordination number at distance ``r`` (Å), linearly interpolated."""
         return float(np.interp(r, self.edges, np.concatenate([[0.0], self.cn])))
-
-
-def perpendicular_widths(atoms: Atoms) -> np.ndarray:
-    """Distances (Å) between opposite faces of the cell: V / |a_j x a_k| for each axis i."""
-    cell = atoms.cell.array
-    vol = abs(np.linalg.det(cell))
-    areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    return vol / areas
 
 
 def rdf(frames: list[Atoms], pair: tuple[str, str], r_max: float, nbins: int) -> RDFResult:
@@ -76,7 +69,7 @@ def rdf(frames: list[Atoms], pair: tuple[str, str], r_max: float, nbins: int) ->
         vol = abs(atoms.cell.volume)
         if vol <= 0:
             raise SeiflowError(f"frame {k} has a cell of zero volume; rdf needs a periodic cell")
-        half = 0.5 * perpendicular_widths(atoms).min()
+        half = 0.5 * perpendicular_widths(atoms.cell).min()
         if r_max > half + 1e-9:
             raise SeiflowError(
                 f"rdf r_max={r_max:.3f} Å exceeds half the smallest cell width ({half:.3f} Å) of "

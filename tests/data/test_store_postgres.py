@@ -20,7 +20,9 @@ BINDIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 def _as_server_user(cmd):
     if os.geteuid() == 0:  # initdb refuses root: run as Debian's postgres user
-        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        runuser = shutil.which("runuser") or next(
+            p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p))
+        cmd = [runuser, "-u", "postgres", "--", *cmd]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
 
