@@ -1,5 +1,5 @@
 """Parsl engine: the same functions on Parsl workers — a local HighThroughputExecutor by
-default, or SLURM jobs (see docs/parsl.md for a cluster config).
+default, or SLURM jobs (cluster config: examples/parsl-slurm.yaml, docs/labelling.md).
 
 Results come back to this process, which calls ``on_result`` as each task finishes, so the
 label store is written from one place only.

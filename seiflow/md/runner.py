@@ -117,8 +117,6 @@ def _snapshot(atoms: Atoms, step: int, time_fs: float) -> Atoms:
 def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | Path,
            observers: list[Observer] | None = None, progress: bool = True) -> MDResult:
     """Run (or resume) MD in ``out_dir``: ``trajectory.extxyz``, ``checkpoint.extxyz``."""
-    if settings.temperature_K <= 0:
-        raise SeiflowError("temperature must be positive (K)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     traj, ckpt = out / "trajectory.extxyz", out / "checkpoint.extxyz"

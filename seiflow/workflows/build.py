@@ -19,12 +19,12 @@ from pathlib import Path
 import ase.io
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError, UnknownNameError
 from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
+from seiflow.execution.inprocess import progress_bar
 from seiflow.reference.xtb import XTBSettings, gamma_only_warning
 from seiflow.structures.amorphous import AmorphousSpec, compress, pack_amorphous
 from seiflow.structures.defects import DefectSpec, make_defect
@@ -162,10 +162,8 @@ def run_build(cfg: BuildConfig, out_dir: Path | None = None, progress: bool = Tr
     tasks = _tasks(cfg)
     report = BuildReport(out)
     inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
-    with RunSummary(out / "build-summary.yml", "seiflow build", inputs) as summary, Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), disable=not progress, transient=False,
-    ) as bar:
+    with RunSummary(out / "build-summary.yml", "seiflow build", inputs) as summary, \
+            progress_bar(progress) as bar:
         job = bar.add_task("building structures", total=len(tasks))
         for task in tasks:
             bar.update(job, description=f"{task.kind}: {task.name}")
