@@ -110,8 +110,9 @@ def _superlattice(slab: Slab, sl_vectors) -> Slab:
 def build_interface(spec: InterfaceSpec) -> InterfaceResult:
     """The smallest-area match within ``max_strain`` and ``max_area`` (ties: least strain)."""
     adaptor = AseAtomsAdaptor()
-    film = adaptor.get_structure(get_phase(spec.film))
-    sub = adaptor.get_structure(get_phase(spec.substrate))
+    film_bulk, sub_bulk = get_phase(spec.film), get_phase(spec.substrate)
+    film = adaptor.get_structure(film_bulk)
+    sub = adaptor.get_structure(sub_bulk)
     zsl = ZSLGenerator(max_area=spec.max_area, max_length_tol=spec.max_strain,
                        max_angle_tol=spec.max_strain, bidirectional=True)
     label = f"{spec.film}{spec.film_miller}/{spec.substrate}{spec.substrate_miller}"
@@ -157,8 +158,7 @@ def build_interface(spec: InterfaceSpec) -> InterfaceResult:
     area = float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1])))
     atoms.info.update(
         source=f"Zur-McGill match (pymatgen ZSLGenerator) of {label}; "
-        f"film: {get_phase(spec.film).info['source']}; "
-        f"substrate: {get_phase(spec.substrate).info['source']}",
+        f"film: {film_bulk.info['source']}; substrate: {sub_bulk.info['source']}",
         structure_kind="interface",
         name=spec.label,
         strain=round(strain, 6),
