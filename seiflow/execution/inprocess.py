@@ -8,17 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from seiflow.core.config import StrictModel
+from seiflow.core.progress import progress_bar
 from seiflow.execution.base import RecordLog, TaskRecord, error_line, now
 
 log = logging.getLogger(__name__)
-
-
-def progress_bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), disable=not enabled)
 
 
 class InProcessSettings(StrictModel):

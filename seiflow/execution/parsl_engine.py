@@ -19,7 +19,7 @@ from pydantic import Field
 
 from seiflow.core.config import StrictModel
 from seiflow.execution.base import RecordLog, TaskRecord, error_line, now
-from seiflow.execution.inprocess import progress_bar
+from seiflow.core.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError, UnknownNameError
 from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
-from seiflow.execution.inprocess import progress_bar
+from seiflow.core.progress import progress_bar
 from seiflow.reference.xtb import XTBSettings, gamma_only_warning
 from seiflow.structures.amorphous import AmorphousSpec, compress, pack_amorphous
 from seiflow.structures.defects import DefectSpec, make_defect

@@ -1,0 +1,1 @@
+"""Machine-learning interatomic potentials: one protocol, one backend per module."""

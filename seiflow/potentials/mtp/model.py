@@ -1,0 +1,175 @@
+"""A trained MTP: parameters (motep's MTPData), species, active set; ASE calculator; save/load.
+
+Saved as a folder: ``potential.mtp`` (MLIP's legacy text format, which MLIP-3 and LAMMPS read),
+``active_set.npz`` and ``model.json`` (species order, level, settings, training record). Plain
+``.mtp`` files carry no element names; ``model.json`` maps the file's types to elements.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.data import atomic_numbers
+from motep.calculator import make_mtp_engine
+from motep.io.mlip.mtp import read_mtp, write_mtp
+from motep.potentials.mtp.data import BasisData, MTPData, get_types
+
+from seiflow.potentials.base import MODEL_FILE, ModelError, check_species, read_model_json
+from seiflow.potentials.mtp.active import ActiveSet, design_rows
+from seiflow.potentials.mtp.levels import MTPBasis
+
+MTP_FILE = "potential.mtp"
+ACTIVE_FILE = "active_set.npz"
+
+# motep warns through logging on every call below min_dist; seiflow reports it once per fit/run
+logging.getLogger("motep.potentials.mtp.base").setLevel(logging.ERROR)
+
+
+def new_mtp_data(basis: MTPBasis, species: tuple[str, ...], cutoff: float, min_dist: float,
+                 radial_basis_size: int, rng: np.random.Generator) -> MTPData:
+    """Untrained parameters for ``basis`` and ``species`` (Chebyshev radial basis on
+    [min_dist, cutoff] Å), with random starting coefficients."""
+    data = MTPData(
+        version="1.1.0", potential_name=f"seiflow_mtp_level{basis.level}", scaling=1.0,
+        radial_basis=BasisData(type="RBChebyshev", min=np.float64(min_dist),
+                               max=np.float64(cutoff), size=radial_basis_size),
+        radial_funcs_count=basis.radial_funcs_count,
+        alpha_moments_count=basis.alpha_moments_count,
+        alpha_index_basic_count=len(basis.alpha_index_basic),
+        alpha_index_basic=basis.alpha_index_basic,
+        alpha_index_times_count=len(basis.alpha_index_times),
+        alpha_index_times=basis.alpha_index_times,
+        alpha_scalar_moments=basis.alpha_scalar_moments,
+        alpha_moment_mapping=basis.alpha_moment_mapping,
+    )
+    data.species = [atomic_numbers[s] for s in species]
+    data.initialize(rng)
+    data.radial_coeffs = rng.uniform(-0.1, 0.1, data.radial_coeffs.shape)
+    return data
+
+
+def new_engine(data: MTPData, mode: str = "run"):
+    """motep's C-extension engine. An engine keeps the neighbour list and basis arrays of the
+    first structure it sees, so seiflow makes one per structure (or per atom count in MD)."""
+    return make_mtp_engine("cext")(data, mode=mode)
+
+
+@dataclass
+class MTPModel:
+    """Moment Tensor Potential (Shapeev 2016) on motep's C engine."""
+
+    backend: ClassVar[str] = "mtp"
+    data: MTPData
+    species: tuple[str, ...]
+    level: int
+    active_set: ActiveSet | None = None
+    record: dict = field(default_factory=dict)  # settings and training history
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.data.radial_basis.max)
+
+    def types(self, atoms: Atoms) -> np.ndarray:
+        return get_types(atoms, self.data.species)
+
+    def calculator(self, grade: bool = True) -> MTPCalculator:
+        """ASE calculator for any cell; with ``grade`` (and an active set) it also returns the
+        per-atom extrapolation grades ``gammas`` and their maximum ``gamma``."""
+        return MTPCalculator(self, grade=grade)
+
+    def rows(self, atoms: Atoms) -> np.ndarray:
+        """Active-set rows (one per atom) of ``atoms`` at the current parameters."""
+        check_species(atoms, self.species, "this MTP")
+        engine = new_engine(self.data)
+        engine.calculate(atoms)
+        return design_rows(engine.mbd.vatoms, self.types(atoms), len(self.species))
+
+    def grade(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom extrapolation grade γ (neighbourhood mode)."""
+        if self.active_set is None:
+            raise ModelError("this MTP has no active set (fit it, or select one) to grade with")
+        return self.active_set.grades(self.rows(atoms))
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_mtp(path / MTP_FILE, self.data, legacy=True)
+        if self.active_set is not None:
+            self.active_set.save(path / ACTIVE_FILE)
+        meta = {"backend": self.backend, "species": list(self.species), "level": self.level,
+                **self.record}
+        tmp = path / (MODEL_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, default=_jsonable))
+        tmp.replace(path / MODEL_FILE)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> MTPModel:
+        path = Path(path)
+        meta = read_model_json(path)
+        species = tuple(meta["species"])
+        try:
+            data = read_mtp(path / MTP_FILE)
+            n_coeff = data.radial_coeffs.size if data.radial_coeffs is not None else -1
+        except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt file
+            raise ModelError(f"{path / MTP_FILE} is not a readable .mtp file ({exc})") from None
+        expected = (data.species_count ** 2 * data.radial_funcs_count * data.radial_basis.size)
+        if data.species_count != len(species) or n_coeff != expected or \
+                data.moment_coeffs is None or len(data.moment_coeffs) != data.alpha_scalar_moments:
+            raise ModelError(f"{path / MTP_FILE} is corrupt or does not match {MODEL_FILE} "
+                             f"(species {', '.join(species)})")
+        data.species = [atomic_numbers[s] for s in species]
+        # motep optimises and grades the groups listed here; a loaded model has all of them
+        data.optimized = ["moment_coeffs", "species_coeffs", "radial_coeffs"]
+        active = ActiveSet.load(path / ACTIVE_FILE) if (path / ACTIVE_FILE).exists() else None
+        record = {k: v for k, v in meta.items() if k not in ("backend", "species", "level")}
+        return cls(data=data, species=species, level=int(meta.get("level", 0)),
+                   active_set=active, record=record)
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(type(obj))
+
+
+class MTPCalculator(Calculator):
+    """Energy (eV), forces (eV/Å), stress (eV/Å³) and, with an active set, per-atom grades γ."""
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress",
+                              "gamma", "gammas"]
+
+    def __init__(self, model: MTPModel, grade: bool = True):
+        super().__init__()
+        self.model = model
+        self.grading = grade and model.active_set is not None
+        self._engine = None
+        self._key = None
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        key = (tuple(atoms.numbers), tuple(atoms.pbc))
+        if self._engine is None or key != self._key:
+            check_species(atoms, self.model.species, "this MTP")
+            self._engine, self._key = new_engine(self.model.data), key
+        res = self._engine.calculate(atoms)
+        self.results = {"energy": float(res["energy"]), "free_energy": float(res["energy"]),
+                        "energies": np.array(res["energies"]), "forces": np.array(res["forces"])}
+        if atoms.cell.rank == 3 and all(atoms.pbc):
+            self.results["stress"] = np.array(res["stress"])
+        if self.grading:
+            rows = design_rows(self._engine.mbd.vatoms, self.model.types(atoms),
+                               len(self.model.species))
+            gammas = self.model.active_set.grades(rows)
+            self.results["gammas"] = gammas
+            self.results["gamma"] = float(gammas.max())

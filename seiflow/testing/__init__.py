@@ -1,0 +1,1 @@
+"""Importable contract tests that every Potential (and Labeler) backend must pass."""

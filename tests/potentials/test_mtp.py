@@ -1,0 +1,110 @@
+"""The MTP backend: physics contracts, fit quality, grade, active set, save/load, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from seiflow.potentials.base import ModelError
+from seiflow.potentials.metrics import error_table, predict
+from seiflow.potentials.mtp.active import select_add
+from seiflow.potentials.mtp.fit import fit_mtp
+from seiflow.potentials.mtp.model import MTPModel
+from seiflow.potentials.registry import MTPSettings, load_potential
+from seiflow.testing.potential import (check_forces_fd, check_invariance, check_save_load,
+                                       check_stress_fd)
+from tests.potentials.conftest import emt_frames
+
+
+def test_forces_and_stress_are_energy_derivatives(emt_mtp, emt_test):
+    atoms = emt_test[0]
+    check_forces_fd(emt_mtp, atoms, atol=1e-5)
+    check_stress_fd(emt_mtp, atoms, atol=1e-7)
+
+
+def test_invariances(emt_mtp, emt_test):
+    check_invariance(emt_mtp, emt_test[1])
+
+
+def test_save_load_identical(emt_mtp, emt_test, tmp_path):
+    check_save_load(emt_mtp, emt_test[2], tmp_path / "model", load_potential)
+    text = (tmp_path / "model" / "potential.mtp").read_text()
+    assert "min_dist" in text and "radial_basis_size" in text  # MLIP legacy keywords
+
+
+def test_fit_reaches_emt_accuracy(emt_mtp, emt_test):
+    """Level 8 on 24 EMT frames: test errors far below the spread of the data."""
+    errors = error_table(predict(emt_mtp, emt_test))["all"]
+    spread = np.std([f for a in emt_test for f in a.get_forces().ravel()])
+    assert errors["forces"]["rmse"] < 0.2 * spread
+    assert errors["energy"]["rmse"] < 5.0  # meV/atom
+    loss = emt_mtp.record["training"]["loss"]
+    assert loss[-1] < 0.2 * loss[0]
+
+
+def test_bfgs_also_lowers_the_loss(emt_train):
+    model = MTPSettings(level=4, max_iter=5, optimizer="bfgs").fit(emt_train[:6], progress=False)
+    loss = model.record["training"]["loss"]
+    assert len(loss) > 1 and loss[-1] < loss[0]
+
+
+def test_grade_interpolation_vs_extrapolation(emt_mtp, emt_train):
+    inside = max(emt_mtp.grade(a).max() for a in emt_train)
+    assert inside <= 1.0 + 1e-6  # every training neighbourhood lies in the active set's span
+    squeezed = emt_train[0].copy()
+    squeezed.set_cell(squeezed.cell * 0.85, scale_atoms=True)
+    shaken = emt_train[0].copy()
+    shaken.rattle(0.35, seed=5)
+    assert emt_mtp.grade(squeezed).max() > 10
+    assert emt_mtp.grade(shaken).max() > 10
+
+
+def test_calculator_grades_every_call_and_any_cell(emt_mtp, emt_test):
+    calc = emt_mtp.calculator()
+    small, large = emt_test[0].copy(), emt_test[0].repeat((2, 1, 1))
+    for atoms in (small, large, small):  # engine rebuilt on atom-count change
+        atoms.calc = calc
+        e = atoms.get_potential_energy()
+        assert calc.results["gammas"].shape == (len(atoms),)
+        assert calc.results["gamma"] == pytest.approx(calc.results["gammas"].max())
+    assert large.get_potential_energy() == pytest.approx(2 * e, rel=1e-10)
+
+
+def test_select_add_picks_new_configurations(emt_mtp, emt_train):
+    known = [emt_mtp.rows(a) for a in emt_train[:3]]
+    assert select_add(emt_mtp.active_set, known) == []
+    hot = emt_frames(4, seed=9, rattle=0.3)
+    blocks = known + [emt_mtp.rows(a) for a in hot]
+    chosen = select_add(emt_mtp.active_set, blocks)
+    assert chosen and all(k >= 3 for k in chosen)
+    assert select_add(emt_mtp.active_set, blocks, max_frames=1) == chosen[:1]
+
+
+def test_wrong_species_and_corrupt_files(emt_mtp, tmp_path):
+    li = bulk("Li", "bcc", 3.44, cubic=True).repeat(3)
+    with pytest.raises(ModelError, match="Li, which this MTP"):
+        emt_mtp.grade(li)
+    li.calc = emt_mtp.calculator()
+    with pytest.raises(ModelError, match="Li"):
+        li.get_potential_energy()
+    folder = emt_mtp.save(tmp_path / "m")
+    (folder / "potential.mtp").write_text("MTP\nspecies_count = 2\nnonsense\n")
+    with pytest.raises(ModelError, match="potential.mtp"):
+        MTPModel.load(folder)
+    (folder / "model.json").write_text("{not json")
+    with pytest.raises(ModelError, match="corrupt"):
+        load_potential(folder)
+    with pytest.raises(ModelError, match="not a seiflow model"):
+        load_potential(tmp_path / "nowhere")
+    meta = {"backend": "nequip", "species": ["Cu"]}
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(Exception, match="unknown potential backend 'nequip'"):
+        load_potential(folder)
+
+
+def test_fit_rejects_unlabelled_frames():
+    atoms = bulk("Cu", "fcc", 3.6).repeat(2)
+    atoms.info["source"] = "bare"
+    with pytest.raises(Exception, match="bare has no energy"):
+        fit_mtp([atoms], level=2, progress=False)
