@@ -16,7 +16,7 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 
 from seiflow import __version__  # noqa: E402
-from seiflow.cli import build, data, label, phases, train  # noqa: E402
+from seiflow.cli import build, data, label, learn, phases, train  # noqa: E402
 from seiflow.core.errors import SeiflowError  # noqa: E402
 
 app = typer.Typer(
@@ -32,6 +32,8 @@ app.command("label")(label.label)
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate_cmd)
 app.command("grade")(train.grade)
+app.command("learn")(learn.learn)
+app.command("resume")(learn.resume_cmd)
 app.add_typer(data.app, name="data")
 
 err_console = Console(stderr=True)

@@ -30,6 +30,7 @@ ACTIVE_FILE = "active_set.npz"
 
 # motep warns through logging on every call below min_dist; seiflow reports it once per fit/run
 logging.getLogger("motep.potentials.mtp.base").setLevel(logging.ERROR)
+logging.getLogger("motep.grade.maxvol").setLevel(logging.WARNING)  # logs every MaxVol swap
 
 
 def new_mtp_data(basis: MTPBasis, species: tuple[str, ...], cutoff: float, min_dist: float,

@@ -1,0 +1,112 @@
+"""Exploration: MD with the current potential, graded at every step.
+
+A frame whose largest per-atom grade γ exceeds ``gamma_select`` becomes a candidate; one above
+``gamma_break`` ends the trajectory (the potential is extrapolating too far to trust its
+forces). Candidates are appended to ``candidates.extxyz`` as they appear and ``result.json``
+is written at the end, so a killed exploration resumes from the MD checkpoint (candidates after
+the checkpoint step are dropped and found again).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import ase.io
+import numpy as np
+from ase import Atoms
+
+from seiflow.md.runner import MDSettings, run_md
+from seiflow.potentials.registry import load_potential
+
+RESULT = "result.json"
+CANDIDATES = "candidates.extxyz"
+
+
+class GammaBreak(Exception):
+    """Raised inside MD when γ exceeds gamma_break."""
+
+
+@dataclass
+class ExploreTask:
+    name: str
+    structure: Path
+    model: Path
+    md: MDSettings
+    gamma_select: float
+    gamma_break: float
+    out_dir: Path
+
+
+@dataclass
+class ExploreResult:
+    name: str
+    status: str  # "finished" | "broken"
+    steps: int
+    max_gamma: float
+    candidates: int
+    wall_s: float
+
+
+def read_result(out_dir: Path) -> ExploreResult | None:
+    path = Path(out_dir) / RESULT
+    return ExploreResult(**json.loads(path.read_text())) if path.exists() else None
+
+
+def _checkpoint_step(out_dir: Path) -> int:
+    ckpt = out_dir / "checkpoint.extxyz"
+    return int(ase.io.read(ckpt).info.get("step", 0)) if ckpt.exists() else 0
+
+
+def explore(task: ExploreTask) -> ExploreResult:
+    """Run (or resume, or return the finished result of) one exploration trajectory."""
+    out = Path(task.out_dir)
+    done = read_result(out)
+    if done is not None:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    cand_path = out / CANDIDATES
+    start = _checkpoint_step(out)
+    kept = [a for a in read_candidates(out) if a.info["step"] <= start] if start else []
+    ase.io.write(cand_path, kept, format="extxyz")
+    atoms = ase.io.read(task.structure)
+    model = load_potential(task.model)
+    state = {"max_gamma": max([a.info["gamma"] for a in kept], default=0.0),
+             "candidates": len(kept), "step": start}
+
+    def observe(work: Atoms, step: int) -> None:
+        gamma = float(work.calc.get_property("gamma", work))
+        state["max_gamma"] = max(state["max_gamma"], gamma)
+        state["step"] = step
+        if gamma > task.gamma_select and step > start:
+            frame = work.copy()
+            frame.calc = None
+            frame.arrays["gamma"] = np.array(work.calc.get_property("gammas", work))
+            frame.info.update(step=step, gamma=gamma, trajectory=task.name,
+                              source=f"{task.name} step {step} (γ={gamma:.3g})")
+            ase.io.write(cand_path, frame, format="extxyz", append=True)
+            state["candidates"] += 1
+        if gamma > task.gamma_break:
+            raise GammaBreak
+
+    t0 = time.perf_counter()
+    status = "finished"
+    try:
+        res = run_md(atoms, model.calculator(), task.md, out, observers=[(observe, 1)],
+                     progress=False)
+        state["step"] = res.steps_done
+    except GammaBreak:
+        status = "broken"
+    result = ExploreResult(task.name, status, int(state["step"]), float(state["max_gamma"]),
+                           int(state["candidates"]), round(time.perf_counter() - t0, 2))
+    tmp = out / (RESULT + ".tmp")
+    tmp.write_text(json.dumps(asdict(result)))
+    tmp.replace(out / RESULT)
+    return result
+
+
+def read_candidates(out_dir: Path) -> list[Atoms]:
+    path = Path(out_dir) / CANDIDATES
+    return ase.io.read(path, index=":") if path.exists() and path.stat().st_size else []

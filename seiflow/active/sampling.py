@@ -1,0 +1,40 @@
+"""Cheap starting data: randomly rattled and strained copies of the starting structures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from pydantic import Field
+
+from seiflow.core.config import StrictModel
+
+
+class PerturbSettings(StrictModel):
+    """``per_structure`` copies of each structure, each with Gaussian displacements of a random
+    amplitude in ``rattle_A`` (Å, per Cartesian component) and a random symmetric strain of up to
+    ``strain`` per component."""
+
+    per_structure: int = Field(4, ge=0)
+    rattle_A: tuple[float, float] = (0.02, 0.12)
+    strain: float = Field(0.02, ge=0, lt=0.3)
+    seed: int = 0
+
+
+def perturbed(structures: Sequence[Atoms], s: PerturbSettings, tag: str) -> list[Atoms]:
+    rng = np.random.default_rng(s.seed)
+    out = []
+    for atoms in structures:
+        name = atoms.info.get("name", atoms.get_chemical_formula())
+        for k in range(s.per_structure):
+            new = atoms.copy()
+            new.calc = None
+            if new.cell.rank == 3:
+                eps = rng.uniform(-s.strain, s.strain, (3, 3))
+                new.set_cell(new.cell @ (np.eye(3) + (eps + eps.T) / 2), scale_atoms=True)
+            amp = rng.uniform(*s.rattle_A)
+            new.positions += rng.normal(scale=amp, size=new.positions.shape)
+            new.info = {"name": name, "source": f"{tag} {k} of {name} (rattle {amp:.3f} Å)"}
+            out.append(new)
+    return out

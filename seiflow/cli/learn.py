@@ -1,0 +1,41 @@
+"""`seiflow learn CONFIG` and `seiflow resume RUN_DIR`: the active-learning loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from seiflow.core.config import load_config
+from seiflow.workflows.learn import LearnConfig, LearnReport, final_model, resume, run_learn
+
+
+def _print(report: LearnReport) -> None:
+    last = report.iterations[-1]
+    e = last["test_errors"]
+    Console().print(
+        f"{report.status} after {len(report.iterations)} iteration(s): {last['labels_total']} "
+        f"labels; held-out RMSE {e['energy']['rmse']:.3g} meV/atom, "
+        f"{e['forces']['rmse']:.3g} eV/Å; model {final_model(report.run_dir)}; "
+        f"report {report.run_dir / 'report.md'}")
+
+
+def learn(
+    config: Path = typer.Argument(..., help="YAML/TOML active-learning config"),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="override run_dir"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Build, label, fit, explore, select, label, refit — until MD runs clean."""
+    cfg = load_config(config, LearnConfig)
+    if run_dir is not None:
+        cfg.run_dir = run_dir
+    _print(run_learn(cfg, progress=progress, config_file=str(config)))
+
+
+def resume_cmd(
+    run_dir: Path = typer.Argument(..., help="run folder of `seiflow learn`"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Continue an interrupted `seiflow learn` run where it stopped."""
+    _print(resume(run_dir, progress=progress))

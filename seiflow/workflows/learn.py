@@ -1,0 +1,293 @@
+"""The active-learning loop (Scheme 1 of Li et al., Mater. Horiz. 2025; ../shared/design.md):
+starting structures → rattled copies labelled → fit → explore (MD graded every step) →
+select (MaxVol) → label → refit, until every trajectory runs to its end without γ > γ_break, or
+the iteration limit or label budget is reached.
+
+Everything lives in ``run_dir`` and every stage is resumable: the built structures and labels
+are reused (the store skips labelled structures), a model folder is complete once its
+``model.json`` exists, each trajectory resumes from its checkpoint and ends with
+``result.json``, a selection is written atomically, and an iteration is finished once its
+``report.json`` exists. ``seiflow resume RUN_DIR`` reruns the saved config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import ase.io
+import yaml
+from ase import Atoms
+from pydantic import Field, model_validator
+
+from seiflow.active.explore import ExploreTask, explore, read_candidates, read_result
+from seiflow.active.sampling import PerturbSettings, perturbed
+from seiflow.core.config import StrictModel, load_config
+from seiflow.core.errors import SeiflowError
+from seiflow.data.store import LabelStore, Origin
+from seiflow.execution import EngineSettings, InProcessSettings, RecordLog
+from seiflow.md.runner import MDSettings
+from seiflow.potentials.metrics import error_table, predict
+from seiflow.potentials.mtp.active import select_add
+from seiflow.potentials.registry import PotentialSettings, load_potential
+from seiflow.reference import LabelerSettings, XTBSettings
+from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
+from seiflow.workflows.build import BuildConfig, run_build
+from seiflow.workflows.label import run_label
+from seiflow.workflows.summary import RunSummary
+
+log = logging.getLogger(__name__)
+CONFIG_COPY = "learn-config.yaml"
+
+
+class ExploreSettings(StrictModel):
+    """One trajectory per starting structure × ensemble × temperature (× pressure for NPT)."""
+
+    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
+    temperatures_K: list[float] = Field(default_factory=lambda: [300.0])
+    pressures_bar: list[float] = Field(default_factory=lambda: [1.0])
+    steps: int = Field(2000, ge=1)
+    timestep_fs: float = Field(0.5, gt=0)
+    tdamp_fs: float = Field(100.0, gt=0)
+    pdamp_fs: float = Field(500.0, gt=0)
+    traj_stride: int = Field(20, ge=1)
+
+
+class LearnConfig(StrictModel):
+    run_dir: Path = Path("runs/learn")
+    structures: BuildConfig
+    labeler: LabelerSettings = Field(default_factory=XTBSettings)
+    potential: PotentialSettings = Field(default_factory=PotentialSettings)
+    initial: PerturbSettings = PerturbSettings()
+    test_set: PerturbSettings = PerturbSettings(per_structure=2, rattle_A=(0.04, 0.15),
+                                                seed=1001)
+    explore: ExploreSettings = ExploreSettings()
+    gamma_select: float = Field(2.0, gt=1)
+    gamma_break: float = Field(10.0, gt=1)
+    max_select_per_iteration: int = Field(20, ge=1)
+    max_iterations: int = Field(8, ge=1)
+    label_budget: int = Field(1000, ge=1, description="labels in total, initial set included")
+    engine: EngineSettings = Field(default_factory=InProcessSettings)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> LearnConfig:
+        if self.gamma_select >= self.gamma_break:
+            raise ValueError(f"gamma_select ({self.gamma_select}) must be below gamma_break "
+                             f"({self.gamma_break})")
+        return self
+
+
+@dataclass
+class LearnReport:
+    run_dir: Path
+    iterations: list[dict] = field(default_factory=list)
+    converged: bool = False
+    status: str = ""
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def _save_config(cfg: LearnConfig, run: Path) -> None:
+    """The run's config, saved on the first start; a restart must use the same one."""
+    path = run / CONFIG_COPY
+    data = cfg.model_dump(mode="json", exclude={"run_dir"})
+    if path.exists() and yaml.safe_load(path.read_text()) != data:
+        raise SeiflowError(f"{run} holds a run with another config; use `seiflow resume {run}` "
+                           "or another run_dir")
+    run.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tuple[str, Path]]:
+    report = run_build(cfg.structures, out_dir=run / "structures", progress=progress)
+    if report.failures:
+        names = ", ".join(f["name"] for f in report.failures)
+        raise SeiflowError(f"could not build the starting structure(s) {names}; see "
+                           f"{run / 'structures' / 'build-summary.yml'}")
+    return [(r["name"], Path(next(f for f in r["files"] if f.endswith(".extxyz"))))
+            for r in report.built]
+
+
+def _label(frames: list[Atoms], cfg: LearnConfig, store: LabelStore, origin: Origin,
+           split: str, run: Path, tag: str) -> int:
+    if not frames:
+        return 0
+    rep = run_label(frames, cfg.labeler, store, cfg.engine, origin,
+                    records=RecordLog(run / f"label-{tag}.records.jsonl"))
+    rows = [r.id for r in store.rows(group=origin.group) if r.get("split") != split]
+    store.set_split(rows, split)
+    return rep.ok
+
+
+def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms]]:
+    frames = store.frames()
+    return ([a for a in frames if a.info.get("split") == "train"],
+            [a for a in frames if a.info.get("split") == "test"])
+
+
+def _explore_tasks(cfg: LearnConfig, starts: list[tuple[str, Path]], model_dir: Path,
+                   it_dir: Path, iteration: int) -> list[ExploreTask]:
+    e, tasks = cfg.explore, []
+    for name, path in starts:
+        for ens in e.ensembles:
+            for temp in e.temperatures_K:
+                for p in (e.pressures_bar if ens == "npt" else [None]):
+                    label = f"{name}-{ens}-{temp:g}K" + (f"-{p:g}bar" if p is not None else "")
+                    md = MDSettings(ensemble=ens, temperature_K=temp, pressure_bar=p or 1.0,
+                                    timestep_fs=e.timestep_fs, steps=e.steps,
+                                    tdamp_fs=e.tdamp_fs, pdamp_fs=e.pdamp_fs,
+                                    seed=cfg.seed + 1000 * iteration + len(tasks),
+                                    traj_stride=e.traj_stride,
+                                    checkpoint_every=e.traj_stride * max(1, 200 // e.traj_stride))
+                    tasks.append(ExploreTask(label, path, model_dir, md, cfg.gamma_select,
+                                             cfg.gamma_break, it_dir / "explore" / label))
+    return tasks
+
+
+def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
+    candidates = [a for t in tasks for a in read_candidates(t.out_dir)]
+    if not candidates or limit <= 0:
+        return []
+    chosen = select_add(model.active_set, [model.rows(a) for a in candidates], max_frames=limit)
+    return [candidates[k] for k in chosen]
+
+
+def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
+               progress: bool) -> dict:
+    it_dir = run / f"iter-{it:02d}"
+    it_dir.mkdir(exist_ok=True)
+    times = {}
+    t0 = time.perf_counter()
+    model_dir = it_dir / "model"
+    train, test = _split(store)
+    if not (model_dir / "model.json").exists():
+        cfg.potential.fit(train, progress=progress).save(model_dir)
+    model = load_potential(model_dir)
+    test_errors = error_table(predict(model, test))["all"] if test else {}
+    times["fit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    tasks = _explore_tasks(cfg, starts, model_dir, it_dir, it)
+    cfg.engine.map(explore, tasks, [t.name for t in tasks],
+                   records=RecordLog(it_dir / "explore.records.jsonl"))
+    results = [read_result(t.out_dir) for t in tasks]
+    missing = [t.name for t, r in zip(tasks, results) if r is None]
+    if missing:
+        raise SeiflowError(f"exploration failed for {', '.join(missing)}; see "
+                           f"{it_dir / 'explore.records.jsonl'}")
+    times["explore"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sel_path = it_dir / "selected.extxyz"
+    converged = all(r.status == "finished" for r in results)
+    if not sel_path.exists():
+        budget_left = cfg.label_budget - store.count()
+        selected = [] if converged else _select(model, tasks,
+                                                min(cfg.max_select_per_iteration, budget_left))
+        tmp = sel_path.with_suffix(".tmp.extxyz")
+        ase.io.write(tmp, selected, format="extxyz")
+        tmp.replace(sel_path)
+    selected = ase.io.read(sel_path, index=":") if sel_path.stat().st_size else []
+    times["select"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    before = store.count()
+    _label(selected, cfg, store, Origin(group="active", iteration=it), "train", run,
+           f"iter-{it:02d}")
+    times["label"] = time.perf_counter() - t0
+    cand_gammas = [float(a.info["gamma"]) for t in tasks for a in read_candidates(t.out_dir)]
+    report = {
+        "iteration": it, "train_structures": len(train), "test_structures": len(test),
+        "labels_added": store.count() - before, "labels_total": store.count(),
+        "test_errors": test_errors,
+        "trajectories": [vars(r) for r in results],
+        "finished": sum(r.status == "finished" for r in results),
+        "broken": sum(r.status == "broken" for r in results),
+        "max_gamma": max(r.max_gamma for r in results),
+        "candidates": len(cand_gammas), "candidate_gammas": cand_gammas,
+        "selected": len(selected), "converged": converged,
+        "stage_wall_s": {k: round(v, 2) for k, v in times.items()},
+    }
+    _write_json(it_dir / "report.json", report)
+    return report
+
+
+def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None = None
+              ) -> LearnReport:
+    run = cfg.run_dir
+    _save_config(cfg, run)
+    report = LearnReport(run)
+    inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
+    with RunSummary(run / "learn-summary.yml", "seiflow learn", inputs) as summary:
+        starts = _starting_structures(cfg, run, progress)
+        store = LabelStore(run / "labels.db")
+        structures = [ase.io.read(p) for _, p in starts]
+        _label(perturbed(structures, cfg.test_set, "test rattle"), cfg, store,
+               Origin(group="test"), "test", run, "test")
+        _label(perturbed(structures, cfg.initial, "initial rattle"), cfg, store,
+               Origin(group="initial"), "train", run, "initial")
+        for it in range(cfg.max_iterations):
+            path = run / f"iter-{it:02d}" / "report.json"
+            rep = json.loads(path.read_text()) if path.exists() else \
+                _iteration(cfg, run, store, starts, it, progress)
+            report.iterations.append(rep)
+            _write_reports(cfg, run, report, store, "running")
+            log.info("iteration %d: %d/%d trajectories finished, %d labels added (%d total)",
+                     it, rep["finished"], len(rep["trajectories"]), rep["labels_added"],
+                     rep["labels_total"])
+            if rep["converged"]:
+                report.converged = True
+                break
+            if store.count() >= cfg.label_budget:
+                break
+        report.status = ("converged" if report.converged else
+                         "label budget reached" if store.count() >= cfg.label_budget else
+                         "iteration limit reached")
+        _write_reports(cfg, run, report, store, report.status)
+        summary.data.update(status_learning=report.status, iterations=len(report.iterations),
+                            labels=store.count())
+    return report
+
+
+def _write_reports(cfg: LearnConfig, run: Path, report: LearnReport, store: LabelStore,
+                   status: str) -> None:
+    its = report.iterations
+    if not its:
+        return
+    learning_curves(its, run / "learning-curves.png")
+    gamma_histograms({r["iteration"]: r["candidate_gammas"] for r in its},
+                     run / "gamma-histograms.png", cfg.gamma_select, cfg.gamma_break)
+    meta = {"run_dir": str(run), "labeler": cfg.labeler.name,
+            "potential": f"{cfg.potential.backend} level {cfg.potential.level}",
+            "gamma_select": cfg.gamma_select, "gamma_break": cfg.gamma_break,
+            "status": status, "labels_total": store.count(),
+            "test_structures": its[-1]["test_structures"]}
+    markdown_report(its, meta, run / "report.md")
+
+
+def resume(run_dir: Path, progress: bool = True) -> LearnReport:
+    path = Path(run_dir) / CONFIG_COPY
+    if not path.exists():
+        raise SeiflowError(f"{run_dir} is not an active-learning run (no {CONFIG_COPY})")
+    cfg = load_config(path, LearnConfig)
+    cfg.run_dir = Path(run_dir)
+    return run_learn(cfg, progress=progress, config_file=str(path))
+
+
+def final_model(run_dir: Path) -> Path:
+    """The model folder of the last iteration."""
+    its = sorted(Path(run_dir).glob("iter-*/model/model.json"))
+    if not its:
+        raise SeiflowError(f"{run_dir} has no fitted model yet")
+    return its[-1].parent
+
+
