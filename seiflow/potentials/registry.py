@@ -48,7 +48,9 @@ class MTPSettings(StrictModel):
             raise ValueError(f"MTP level must be an even number from 2 to 28, got {v}")
         return v
 
-    def fit(self, train: Sequence[Atoms], progress: bool = True) -> Potential:
+    def fit(self, train: Sequence[Atoms], progress: bool = True,
+            start: Potential | None = None) -> Potential:
+        """Fit on ``train``; ``start``: a model of this backend to continue from."""
         from seiflow.potentials.mtp.fit import fit_mtp
 
         w = self.weights
@@ -56,7 +58,7 @@ class MTPSettings(StrictModel):
                        radial_basis_size=self.radial_basis_size,
                        weights=(w.energy, w.forces, w.stress), optimizer=self.optimizer,
                        max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
-                       seed=self.seed, progress=progress)
+                       seed=self.seed, progress=progress, start=start)
 
 
 # one backend so far; becomes Annotated[A | B, Field(discriminator="backend")] with the second

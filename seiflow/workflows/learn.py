@@ -170,7 +170,9 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     model_dir = it_dir / "model"
     train, test = _split(store)
     if not (model_dir / "model.json").exists():
-        cfg.potential.fit(train, progress=progress).save(model_dir)
+        previous = run / f"iter-{it - 1:02d}" / "model"
+        start = load_potential(previous) if it > 0 else None
+        cfg.potential.fit(train, progress=progress, start=start).save(model_dir)
     model = load_potential(model_dir)
     test_errors = error_table(predict(model, test))["all"] if test else {}
     times["fit"] = time.perf_counter() - t0

@@ -108,3 +108,24 @@ def test_fit_rejects_unlabelled_frames():
     atoms.info["source"] = "bare"
     with pytest.raises(Exception, match="bare has no energy"):
         fit_mtp([atoms], level=2, progress=False)
+
+
+def test_fit_is_reproducible_with_a_seed(emt_train):
+    a = fit_mtp(emt_train[:6], level=4, max_iter=3, seed=7, progress=False)
+    b = fit_mtp(emt_train[:6], level=4, max_iter=3, seed=7, progress=False)
+    c = fit_mtp(emt_train[:6], level=4, max_iter=3, seed=8, progress=False)
+    assert np.array_equal(a.data.parameters, b.data.parameters)
+    assert not np.array_equal(a.data.parameters, c.data.parameters)
+
+
+def test_warm_start_continues_from_a_model(emt_mtp, emt_train, emt_test):
+    """A refit from the current model (the loop's refit) starts where that model is."""
+    more = emt_train[:12] + emt_frames(4, seed=11, rattle=0.15)
+    before = emt_mtp.data.parameters.copy()
+    warm = fit_mtp(more, level=8, max_iter=2, progress=False, start=emt_mtp)
+    cold = fit_mtp(more, level=8, max_iter=2, progress=False)
+    assert warm.record["settings"]["warm_start"] and not cold.record["settings"]["warm_start"]
+    assert warm.record["training"]["loss"][0] < cold.record["training"]["loss"][0]
+    assert np.array_equal(emt_mtp.data.parameters, before)  # the start is not modified
+    other = fit_mtp(more, level=6, max_iter=1, progress=False, start=emt_mtp)
+    assert not other.record["settings"]["warm_start"]  # incompatible basis: fresh start

@@ -19,6 +19,7 @@ not grow with the data set.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -251,19 +252,29 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
             min_dist: float | None = None, radial_basis_size: int = 8,
             weights: tuple[float, float, float] = (1.0, 0.01, 0.001), optimizer: str = "lm",
             max_iter: int = 100, tol: float = 1e-6, max_time: float | None = None,
-            seed: int = 0, progress: bool = True) -> MTPModel:
-    """A new MTP fitted to ``train``, with its active set built from the same structures."""
+            seed: int = 0, progress: bool = True, start: MTPModel | None = None) -> MTPModel:
+    """A new MTP fitted to ``train``, with its active set built from the same structures.
+
+    ``start``: continue from this model's coefficients (same species, level, radial basis) —
+    how the active-learning loop refits after adding structures — instead of random ones.
+    """
     if not train:
         raise FitError("no training structures")
     species = tuple(sorted({s for a in train for s in a.get_chemical_symbols()},
                            key=lambda s: Atoms(s).numbers[0]))
     dmin = shortest_distance(train, cutoff)
-    if min_dist is None:
-        min_dist = max(0.5, float(np.floor((dmin - 0.05) * 20) / 20)) if np.isfinite(dmin) else 1.0
-    if min_dist >= cutoff:
-        raise FitError(f"min_dist {min_dist} Å must be below the cutoff {cutoff} Å")
-    rng = np.random.default_rng(seed)
-    data = new_mtp_data(mtp_basis(level), species, cutoff, min_dist, radial_basis_size, rng)
+    warm = start is not None and _compatible(start, species, level, cutoff, radial_basis_size)
+    if warm:
+        min_dist = float(start.data.radial_basis.min)
+        data = copy.deepcopy(start.data)
+    else:
+        if min_dist is None:
+            min_dist = max(0.5, float(np.floor((dmin - 0.05) * 20) / 20)) \
+                if np.isfinite(dmin) else 1.0
+        if min_dist >= cutoff:
+            raise FitError(f"min_dist {min_dist} Å must be below the cutoff {cutoff} Å")
+        rng = np.random.default_rng(seed)
+        data = new_mtp_data(mtp_basis(level), species, cutoff, min_dist, radial_basis_size, rng)
     model = MTPModel(data=data, species=species, level=level)
     history = fit_parameters(model, train, weights, optimizer, max_iter, tol, max_time, progress)
     model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in train]))
@@ -271,10 +282,17 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
         "settings": {"level": level, "cutoff_A": cutoff, "min_dist_A": min_dist,
                      "radial_basis_size": radial_basis_size, "weights": list(weights),
                      "optimizer": optimizer, "max_iter": max_iter, "tol": tol,
-                     "max_time_s": max_time, "seed": seed},
+                     "max_time_s": max_time, "seed": seed, "warm_start": warm},
         "training": {"structures": len(train), "atoms": int(sum(len(a) for a in train)),
                      "shortest_distance_A": dmin, "loss": history.loss,
                      "wall_time_s": round(history.wall_time, 2), "stop": history.stop_reason,
                      "active_set_complete": model.active_set.complete},
     }
     return model
+
+
+def _compatible(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,
+                radial_basis_size: int) -> bool:
+    rb = start.data.radial_basis
+    return (start.species == species and start.level == level and float(rb.max) == cutoff
+            and int(rb.size) == radial_basis_size)
