@@ -16,7 +16,7 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 
 from seiflow import __version__  # noqa: E402
-from seiflow.cli import build, data, label, learn, phases, train  # noqa: E402
+from seiflow.cli import analyze, build, data, label, learn, md, phases, train  # noqa: E402
 from seiflow.core.errors import SeiflowError  # noqa: E402
 
 app = typer.Typer(
@@ -34,7 +34,9 @@ app.command("evaluate")(train.evaluate_cmd)
 app.command("grade")(train.grade)
 app.command("learn")(learn.learn)
 app.command("resume")(learn.resume_cmd)
+app.command("md")(md.md)
 app.add_typer(data.app, name="data")
+app.add_typer(analyze.app, name="analyze")
 
 err_console = Console(stderr=True)
 

@@ -278,6 +278,10 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
     model = MTPModel(data=data, species=species, level=level)
     history = fit_parameters(model, train, weights, optimizer, max_iter, tol, max_time, progress)
     model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in train]))
+    if not model.active_set.complete:
+        log.warning("the training neighbourhoods do not span every basis direction of this "
+                    "MTP (level %d): structures moving along the missing ones get a very large "
+                    "γ; more varied training data or a lower level avoids this", level)
     model.record = {
         "settings": {"level": level, "cutoff_A": cutoff, "min_dist_A": min_dist,
                      "radial_basis_size": radial_basis_size, "weights": list(weights),

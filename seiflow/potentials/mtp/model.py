@@ -30,7 +30,8 @@ ACTIVE_FILE = "active_set.npz"
 
 # motep warns through logging on every call below min_dist; seiflow reports it once per fit/run
 logging.getLogger("motep.potentials.mtp.base").setLevel(logging.ERROR)
-logging.getLogger("motep.grade.maxvol").setLevel(logging.WARNING)  # logs every MaxVol swap
+# motep logs every MaxVol swap; an incomplete active set is reported by the fit instead
+logging.getLogger("motep.grade.maxvol").setLevel(logging.ERROR)
 
 
 def new_mtp_data(basis: MTPBasis, species: tuple[str, ...], cutoff: float, min_dist: float,

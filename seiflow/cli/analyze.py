@@ -1,0 +1,147 @@
+"""`seiflow analyze rdf|msd|diffusion|arrhenius|conductivity`: trajectories -> g(r), MSD, D,
+Ea and Nernst–Einstein conductivity, as tables, JSON and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seiflow.workflows.transport import (
+    analyze_arrhenius, analyze_conductivity, analyze_diffusion, analyze_msd, analyze_rdf,
+)
+
+app = typer.Typer(help="Structure and transport analysis of MD trajectories (JSON + PNG).",
+                  no_args_is_help=True)
+
+TRAJS = typer.Argument(..., help="trajectory files (all frames; extxyz from `seiflow md`)")
+SPECIES = typer.Option(..., "--species", help="element of the diffusing atoms, e.g. Li")
+FRAME_DT = typer.Option(None, "--frame-dt",
+                        help="time between frames, fs (default: the frames' info time_fs)")
+TEMPERATURE = typer.Option(None, "--temperature",
+                           help="K (default: md-summary.yml beside the trajectory)")
+
+
+def _out(default: str) -> Path:
+    return typer.Option(Path(default), "--out", help="folder for the JSON and PNG files")
+
+
+def _g(value: float | None, fmt: str = ".4g") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _pm(value: float | None, sigma: float | None, fmt: str = ".4g") -> str:
+    return f"{_g(value, fmt)} ± {_g(sigma, '.2g')}"
+
+
+def _d_table(results: list[dict], title: str, with_T: bool) -> Table:
+    table = Table(title=title)
+    cols = ["trajectory", "atoms", *(["T (K)"] if with_T else []), "D ± σ (Å²/ps)",
+            "D (cm²/s)", "fit window (ps)", "points", "log-log slope"]
+    for col in cols:
+        table.add_column(col)
+    for r in results:
+        t0, t1 = r["window_fs"]
+        table.add_row(r["trajectory"], str(r["n_selected"]),
+                      *([f"{r['T_K']:.1f}"] if with_T else []),
+                      _pm(r["D_A2_ps"], r["D_sigma_A2_ps"]),
+                      f"{r['D_cm2_s']:.3e}",
+                      f"{t0 / 1000:.3g}–{t1 / 1000:.3g}", str(r["n_points"]),
+                      _g(r["loglog_slope"], ".3f"))
+    return table
+
+
+@app.command("rdf")
+def rdf_cmd(
+    trajs: list[Path] = TRAJS,
+    pair: list[str] = typer.Option(..., "--pair", help="species pair A-B (repeatable), e.g. Li-O"),
+    r_max: float = typer.Option(6.0, "--r-max", help="Å; at most half the smallest cell width"),
+    nbins: int = typer.Option(200, "--nbins", help="histogram bins"),
+    out: Path = _out("analysis"),
+) -> None:
+    """g(r) and running coordination number; first minimum and first-shell CN per pair."""
+    data = analyze_rdf(trajs, pair, r_max, nbins, out)
+    table = Table(title=f"g(r) up to {r_max:g} Å ({out}/rdf.json)")
+    for col in ("trajectory", "pair", "frames", "peaks (Å)", "first minimum (Å)",
+                "CN first shell (atoms)"):
+        table.add_column(col)
+    for r in data["results"]:
+        peaks = ", ".join(f"{p:.2f}" for p in r["peaks_A"][:3])
+        table.add_row(r["trajectory"], r["pair"], str(r["n_frames"]), peaks,
+                      _g(r["first_minimum_A"], ".3f"), _g(r["cn_first_shell"], ".2f"))
+    c = Console()
+    c.print(table)
+    for r in data["results"]:
+        if r["note"]:
+            c.print(f"{r['trajectory']} {r['pair']}: {r['note']}", highlight=False)
+
+
+@app.command("msd")
+def msd_cmd(trajs: list[Path] = TRAJS, species: str = SPECIES,
+            frame_dt: float | None = FRAME_DT, out: Path = _out("analysis")) -> None:
+    """Tracer MSD (centre-of-mass drift removed) and D from its diffusive window."""
+    data = analyze_msd(trajs, species, out, frame_dt)
+    Console().print(_d_table(data["results"], f"{species} MSD ({out}/msd.json)", False))
+
+
+@app.command("diffusion")
+def diffusion_cmd(trajs: list[Path] = TRAJS, species: str = SPECIES,
+                  temperature: float | None = TEMPERATURE, frame_dt: float | None = FRAME_DT,
+                  out: Path = _out("analysis")) -> None:
+    """D ± σ and T of each trajectory into diffusion.json, the input of `analyze arrhenius`."""
+    data = analyze_diffusion(trajs, species, out, temperature, frame_dt)
+    Console().print(_d_table(data["results"], f"{species} diffusion ({out}/diffusion.json)",
+                             True))
+
+
+@app.command("arrhenius")
+def arrhenius_cmd(
+    inputs: list[str] = typer.Argument(..., help="diffusion.json files or T:D[:sigma] "
+                                       "(T in K, D and sigma in cm²/s)"),
+    at: float = typer.Option(300.0, "--at", help="extrapolate D to this temperature, K"),
+    out: Path = _out("analysis"),
+) -> None:
+    """Fit D(T) = D0 exp(-Ea / kB T): Ea ± σ and D extrapolated with its 95 % interval."""
+    data = analyze_arrhenius(inputs, out, at)
+    table = Table(title=f"Arrhenius fit of {data['n_points']} points ({out}/arrhenius.json)")
+    for col in ("T (K)", "D (cm²/s)", "σ (cm²/s)"):
+        table.add_column(col)
+    for p in data["points"]:
+        table.add_row(f"{p['T_K']:.1f}", f"{p['D_cm2_s']:.4e}", _g(p["D_sigma_cm2_s"], ".2e"))
+    c = Console()
+    c.print(table)
+    x = data["extrapolation"]
+    ci = ("no interval (needs σ of D or 3 points)" if x["ci_low_cm2_s"] is None else
+          f"{x['confidence']:.0%} CI {x['ci_low_cm2_s']:.3e}–{x['ci_high_cm2_s']:.3e} cm²/s")
+    note = f" ({data['note']})" if data["note"] else ""
+    c.print(f"Ea = {_pm(data['Ea_eV'], data['Ea_sigma_eV'], '.4f')} eV, "
+            f"D0 = {data['D0_cm2_s']:.3e} cm²/s; D({x['T_K']:g} K) = {x['D_cm2_s']:.3e} cm²/s, "
+            f"{ci}{note}", highlight=False)
+
+
+@app.command("conductivity")
+def conductivity_cmd(
+    traj: Path = typer.Argument(..., help="trajectory file"),
+    species: str = SPECIES,
+    z: int = typer.Option(1, "--z", help="carrier charge, e"),
+    temperature: float | None = TEMPERATURE,
+    haven: float = typer.Option(1.0, "--haven", help="assumed Haven ratio (1: uncorrelated)"),
+    frame_dt: float | None = FRAME_DT,
+    out: Path = _out("analysis"),
+) -> None:
+    """Nernst–Einstein conductivity from the tracer D (ignores correlations; see the caveat)."""
+    r = analyze_conductivity(traj, species, z, out, temperature, frame_dt, haven)
+    table = Table(title=f"Nernst–Einstein conductivity ({out}/conductivity.json)")
+    for col in ("species", "z (e)", "T (K)", "carriers", "volume (Å³)", "c (mol/L)",
+                "D (cm²/s)", "σ (S/m)", "σ (mS/cm)"):
+        table.add_column(col)
+    table.add_row(species, str(z), f"{r['T_K']:.1f}", str(r["n_carriers"]),
+                  f"{r['volume_A3']:.1f}", f"{r['concentration_mol_L']:.3g}",
+                  _pm(r["D_cm2_s"], r["D_sigma_cm2_s"], ".3e"),
+                  _pm(r["sigma_S_m"], r["sigma_sigma_S_m"]),
+                  _pm(r["sigma_mS_cm"], r["sigma_sigma_mS_cm"]))
+    c = Console()
+    c.print(table)
+    c.print(f"[yellow]caveat:[/] {r['caveat']}", highlight=False)

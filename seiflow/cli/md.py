@@ -1,0 +1,31 @@
+"""`seiflow md CONFIG`: molecular dynamics with a trained potential or a built-in calculator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from seiflow.core.config import load_config
+from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config
+
+
+def md(
+    config: Path = typer.Argument(..., help="YAML/TOML MD config"),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="override out_dir"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run MD (NVE, NVT, NPT or Langevin); rerun the same command to resume a killed run."""
+    cfg = load_config(config, MDConfig)
+    if out_dir is not None:
+        cfg.out_dir = out_dir
+    info = run_md_config(cfg, progress=progress, config_file=str(config))
+    resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
+    t_kin = info["mean_kinetic_temperature_K"]
+    Console().print(
+        f"{info['ensemble'].upper()} MD: {info['steps_done']} steps{resumed}, "
+        f"{info['ns_per_day']:.3g} ns/day; T = {info['temperature_K']:.1f} K"
+        + (f" (mean kinetic {t_kin:.1f} K)" if t_kin is not None else "")
+        + f"; trajectory {info['trajectory']}; summary {cfg.out_dir / MD_SUMMARY}",
+        highlight=False)

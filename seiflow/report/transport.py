@@ -1,0 +1,138 @@
+"""Transport and structure plots (matplotlib, Agg backend): g(r) with the running coordination
+number, log–log MSD with the fitted diffusive window, and Arrhenius plots.
+
+Data in, PNG out. The report layer sits below ``analysis``, so these functions take plain arrays
+(or any object with the listed attributes) rather than importing the analysis result classes.
+Units: r in Å, lag time in ps (input in fs), MSD in Å², D in Å²/ps or cm²/s, T in K, Ea in eV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def rdf_plot(results: Sequence, path: Path,
+             minima: Sequence[tuple[float, float] | None] | None = None,
+             title: str = "") -> Path:
+    """g(r) of one or several pairs (left axis) with their running CN (twin right axis, dashed).
+
+    ``results``: objects with ``pair`` (A, B), ``r`` (bin centres, Å), ``edges`` (bin edges, Å),
+    ``g`` (g(r)) and ``cn`` (running CN at ``edges[1:]``, atoms), e.g. ``analysis.RDFResult``.
+    ``minima``: per result, the first minimum (r_min in Å, CN at r_min) to mark, or None.
+    """
+    minima = list(minima) if minima is not None else [None] * len(results)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    twin = ax.twinx()
+    for k, (res, mark) in enumerate(zip(results, minima)):
+        color = f"C{k % 10}"
+        label = f"{res.pair[0]}–{res.pair[1]}"
+        ax.plot(res.r, res.g, color=color, lw=1.3, label=label)
+        twin.plot(np.asarray(res.edges)[1:], res.cn, color=color, lw=1.0, ls="--")
+        if mark is not None:
+            r_min, cn_min = mark
+            ax.axvline(r_min, color=color, lw=0.8, ls=":")
+            twin.plot([r_min], [cn_min], "o", color=color, ms=5)
+            twin.annotate(f"CN = {cn_min:.2f} at {r_min:.2f} Å", (r_min, cn_min),
+                          textcoords="offset points", xytext=(6, -12), fontsize=8, color=color)
+    ax.set_xlabel("r (Å)")
+    ax.set_ylabel("g(r)")
+    twin.set_ylabel("running coordination number (atoms), dashed")
+    ax.set_xlim(0, max(float(np.asarray(r.edges)[-1]) for r in results))
+    ax.set_ylim(bottom=0)
+    twin.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title or "radial distribution function", fontsize=10)
+    return _save(fig, path)
+
+
+def msd_plot(t_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, float], D: float,
+             path: Path, blocks: tuple[np.ndarray, np.ndarray] | None = None, dim: int = 3,
+             title: str = "") -> Path:
+    """Log–log MSD (Å²) against lag time (ps), the fit window shaded, the Einstein fit drawn.
+
+    ``t_fs``: lag times (fs); ``msd``: MSD (Å²) summed over ``dim`` axes; ``window_fs``: the fit
+    window (fs); ``D``: fitted diffusion coefficient (Å²/ps). The fitted line has slope 2·dim·D
+    and passes through the centroid of the window's points (the least-squares line of the fit).
+    ``blocks``: optional (block lag times in fs, block MSDs in Å² of shape (n_blocks, nlag)),
+    drawn thin and grey.
+    """
+    t, m = np.asarray(t_fs, float), np.asarray(msd, float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    if blocks is not None:
+        bt, bm = np.asarray(blocks[0], float), np.asarray(blocks[1], float)
+        for k, row in enumerate(bm):
+            ok = (bt > 0) & (row > 0)
+            ax.loglog(bt[ok] / 1000, row[ok], color="0.7", lw=0.7,
+                      label="blocks" if k == 0 else None)
+    ok = (t > 0) & (m > 0)
+    ax.loglog(t[ok] / 1000, m[ok], color="C0", lw=1.4, label="MSD")
+    t0, t1 = window_fs
+    ax.axvspan(t0 / 1000, t1 / 1000, color="C2", alpha=0.15, label="fit window")
+    inside = (t >= t0) & (t <= t1)
+    if inside.any():
+        slope = 2 * dim * D / 1000.0  # Å²/fs
+        icpt = m[inside].mean() - slope * t[inside].mean()
+        tl = t[inside]
+        ax.loglog(tl / 1000, slope * tl + icpt, color="C3", lw=1.2, ls="--",
+                  label=f"fit: D = {D:.4g} Å²/ps = {D * 1e-4:.3g} cm²/s")
+    if ok.any():  # pure diffusion, MSD = 2·dim·D·t, over all lags (slope 1 in log–log)
+        ref = t[ok] / 1000
+        ax.loglog(ref, (2 * dim * D) * ref, color="0.4", lw=0.6, ls=":",
+                  label=f"{2 * dim}·D·t (slope 1)")
+    ax.set_xlabel("lag time t (ps)")
+    ax.set_ylabel("MSD (Å²)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "mean-squared displacement", fontsize=10)
+    return _save(fig, path)
+
+
+def arrhenius_plot(T_K: np.ndarray, D: np.ndarray, D_sigma: np.ndarray | None,
+                   fit_line_T: np.ndarray, fit_D: np.ndarray, ci_low: np.ndarray,
+                   ci_high: np.ndarray, Ea: float, Ea_sigma: float, path: Path,
+                   unit: str = "cm²/s", confidence: float = 0.95, title: str = "",
+                   extrapolated: tuple[float, float, float, float] | None = None) -> Path:
+    """ln D against 1000/T (1/K) with error bars, the fitted line and its confidence band.
+
+    ``T_K`` (K), ``D`` and ``D_sigma`` (``unit``) are the data points; ``fit_line_T`` (K) with
+    ``fit_D``, ``ci_low``, ``ci_high`` (``unit``) the fit and its ``confidence`` band (may span an
+    extrapolation); ``Ea``, ``Ea_sigma`` in eV (the title shows Ea ± σ after ``title``).
+    ``extrapolated``: optional (T in K, D, CI low, CI high) of an extrapolated value to mark.
+    """
+    T, d = np.asarray(T_K, float), np.asarray(D, float)
+    x = 1000.0 / T
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    yerr = None if D_sigma is None else np.asarray(D_sigma, float) / d  # σ of ln D
+    ax.errorbar(x, np.log(d), yerr=yerr, fmt="o", color="C0", capsize=3, label="data")
+    xl = 1000.0 / np.asarray(fit_line_T, float)
+    ax.plot(xl, np.log(fit_D), color="C3", lw=1.2, label="Arrhenius fit")
+    lo, hi = np.log(np.asarray(ci_low, float)), np.log(np.asarray(ci_high, float))
+    ax.fill_between(xl, lo, hi, color="C3", alpha=0.15,
+                    label=f"{confidence:.0%} confidence band")
+    if extrapolated is not None:
+        Tx, Dx, lo_x, hi_x = extrapolated
+        err = [[np.log(Dx) - np.log(lo_x)], [np.log(hi_x) - np.log(Dx)]]
+        ax.errorbar([1000.0 / Tx], [np.log(Dx)], yerr=err, fmt="s", color="C1", capsize=3,
+                    label=f"D({Tx:g} K) = {Dx:.3g} {unit}")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel(f"ln (D / ({unit}))")
+    ax.legend(fontsize=8)
+    sig = "n/a" if not np.isfinite(Ea_sigma) else f"{Ea_sigma:.3f}"
+    head = f"{title}: " if title else ""
+    ax.set_title(f"{head}Ea = {Ea:.3f} ± {sig} eV", fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
