@@ -13,11 +13,13 @@ from seiflow.workflows.learn import LearnConfig, LearnReport, final_model, resum
 
 def _print(report: LearnReport) -> None:
     last = report.iterations[-1]
-    e = last["test_errors"]
+    errors = "; ".join(
+        f"held-out {name} RMSE {e['energy']['rmse']:.3g} meV/atom, {e['forces']['rmse']:.3g} eV/Å"
+        for name, e in (("rattled", last["test_errors"]), ("MD", last.get("test_md_errors")))
+        if e)
     Console().print(
         f"{report.status} after {len(report.iterations)} iteration(s): {last['labels_total']} "
-        f"labels; held-out RMSE {e['energy']['rmse']:.3g} meV/atom, "
-        f"{e['forces']['rmse']:.3g} eV/Å; model {final_model(report.run_dir)}; "
+        f"labels; {errors}; model {final_model(report.run_dir)}; "
         f"report {report.run_dir / 'report.md'}")
 
 

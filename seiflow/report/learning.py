@@ -16,9 +16,13 @@ def learning_curves(iterations: list[dict], path: Path) -> Path:
     it = [r["iteration"] for r in iterations]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), dpi=110)
     for ax, comp, unit in ((axes[0], "energy", "meV/atom"), (axes[1], "forces", "eV/Å")):
-        ax.plot(it, [r["test_errors"][comp]["rmse"] for r in iterations], "o-")
+        for key, label in (("test_errors", "rattled"), ("test_md_errors", "MD frames")):
+            pts = [(r["iteration"], r[key][comp]["rmse"]) for r in iterations if r.get(key)]
+            if pts:
+                ax.plot(*zip(*pts), "o-", label=f"held out: {label}")
         ax.set_xlabel("iteration")
         ax.set_ylabel(f"test RMSE {comp} ({unit})")
+        ax.legend(fontsize=8)
     axes[2].plot(it, [r["labels_total"] for r in iterations], "s-", label="labels (cumulative)")
     axes[2].bar(it, [r["labels_added"] for r in iterations], alpha=0.4, label="added")
     axes[2].set_xlabel("iteration")
@@ -59,15 +63,22 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
              f"γ_select = {meta['gamma_select']}, γ_break = {meta['gamma_break']}.",
              f"Status: **{meta['status']}** after {len(iterations)} iteration(s); "
              f"{meta['labels_total']} labelled structures ({meta['test_structures']} held out).",
-             "", "| iteration | labels added | labels total | test E RMSE (meV/atom) | "
-             "test F RMSE (eV/Å) | trajectories finished / broken | max γ | "
+             "", "Held-out RMSE: rattled copies of the starting structures (fixed from the start) "
+             "and MD frames of the first exploration (labelled once).", "",
+             "| iteration | labels added | labels total | E RMSE rattled / MD (meV/atom) | "
+             "F RMSE rattled / MD (eV/Å) | trajectories finished / broken | max γ | "
              "fit / explore / select / label (s) |", "|---|---|---|---|---|---|---|---|"]
     for r in iterations:
         t = r["stage_wall_s"]
-        e = r["test_errors"]
+        e, m = r["test_errors"], r.get("test_md_errors") or {}
+
+        def pair(comp: str) -> str:
+            md = f"{m[comp]['rmse']:.3g}" if m.get(comp) else "-"
+            return f"{e[comp]['rmse']:.3g} / {md}"
+
         lines.append(
             f"| {r['iteration']} | {r['labels_added']} | {r['labels_total']} | "
-            f"{e['energy']['rmse']:.3g} | {e['forces']['rmse']:.3g} | {r['finished']} / "
+            f"{pair('energy')} | {pair('forces')} | {r['finished']} / "
             f"{r['broken']} | {r['max_gamma']:.3g} | {t['fit']:.0f} / {t['explore']:.0f} / "
             f"{t['select']:.0f} / {t['label']:.0f} |")
     lines += ["", "![learning curves](learning-curves.png)", "",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import ase.io
+import numpy as np
 import yaml
 from ase import Atoms
 from pydantic import Field, model_validator
@@ -68,6 +69,8 @@ class LearnConfig(StrictModel):
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
     gamma_break: float = Field(10.0, gt=1)
+    test_md: int = Field(10, ge=0, description="MD frames of the first exploration labelled "
+                         "once as a second held-out set (the conditions the model is for)")
     max_select_per_iteration: int = Field(20, ge=1)
     max_iterations: int = Field(8, ge=1)
     label_budget: int = Field(1000, ge=1, description="labels in total, initial set included")
@@ -128,10 +131,25 @@ def _label(frames: list[Atoms], cfg: LearnConfig, store: LabelStore, origin: Ori
     return rep.ok
 
 
-def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms]]:
+def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms], list[Atoms]]:
+    """Training structures, the rattled held-out set, the MD held-out set."""
     frames = store.frames()
-    return ([a for a in frames if a.info.get("split") == "train"],
-            [a for a in frames if a.info.get("split") == "test"])
+    return tuple([a for a in frames if a.info.get("split") == s]
+                 for s in ("train", "test", "test-md"))
+
+
+def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], store: LabelStore, run: Path) -> None:
+    """Label ``cfg.test_md`` random frames of the first exploration's trajectories, once."""
+    if cfg.test_md == 0 or store.count(group="test-md"):
+        return
+    frames = [f for t in tasks if (t.out_dir / "trajectory.extxyz").exists()
+              for f in ase.io.read(t.out_dir / "trajectory.extxyz", index=":")[1:]]
+    rng = np.random.default_rng(cfg.seed + 7)
+    picked = [frames[i] for i in sorted(rng.choice(len(frames), min(cfg.test_md, len(frames)),
+                                                   replace=False))]
+    for a in picked:
+        a.info["source"] = f"held-out MD frame, {a.info.get('time_fs')} fs"
+    _label(picked, cfg, store, Origin(group="test-md"), "test-md", run, "test-md")
 
 
 def _explore_tasks(cfg: LearnConfig, starts: list[tuple[str, Path]], model_dir: Path,
@@ -168,7 +186,7 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     times = {}
     t0 = time.perf_counter()
     model_dir = it_dir / "model"
-    train, test = _split(store)
+    train, test, _ = _split(store)
     if not (model_dir / "model.json").exists():
         previous = run / f"iter-{it - 1:02d}" / "model"
         start = load_potential(previous) if it > 0 else None
@@ -186,6 +204,10 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     if missing:
         raise SeiflowError(f"exploration failed for {', '.join(missing)}; see "
                            f"{it_dir / 'explore.records.jsonl'}")
+    if it == 0:
+        _md_test_set(cfg, tasks, store, run)
+    test_md = _split(store)[2]
+    md_errors = error_table(predict(model, test_md))["all"] if test_md else {}
     times["explore"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -210,7 +232,7 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     report = {
         "iteration": it, "train_structures": len(train), "test_structures": len(test),
         "labels_added": store.count() - before, "labels_total": store.count(),
-        "test_errors": test_errors,
+        "test_errors": test_errors, "test_md_errors": md_errors,
         "trajectories": [vars(r) for r in results],
         "finished": sum(r.status == "finished" for r in results),
         "broken": sum(r.status == "broken" for r in results),

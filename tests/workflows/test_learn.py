@@ -29,7 +29,7 @@ TINY = {
     "initial": {"per_structure": 6, "seed": 0},
     "test_set": {"per_structure": 3, "seed": 99},
     "explore": {"temperatures_K": [300, 900], "steps": 600, "traj_stride": 20},
-    "max_select_per_iteration": 6, "max_iterations": 4, "label_budget": 60,
+    "test_md": 4, "max_select_per_iteration": 6, "max_iterations": 4, "label_budget": 60,
 }
 
 
@@ -43,6 +43,7 @@ def _check_run(run: Path) -> list[dict]:
     for r in reports:
         assert r["finished"] + r["broken"] == 2
         assert r["test_errors"]["forces"]["n"] == 3 * 12 * 3
+        assert r["test_md_errors"]["forces"]["n"] == 4 * 12 * 3
     return reports
 
 
