@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
 from pydantic import Field, field_validator
-from pymatgen.analysis.elasticity.strain import Deformation
-from pymatgen.analysis.interfaces.coherent_interfaces import from_2d_to_3d, get_2d_transform
-from pymatgen.analysis.interfaces.zsl import ZSLGenerator
-from pymatgen.core import Structure
-from pymatgen.core.interface import Interface, label_termination
-from pymatgen.core.surface import Slab, SlabGenerator
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import InterfaceMatchError
@@ -32,6 +26,10 @@ log = logging.getLogger(__name__)
 
 Miller = tuple[int, int, int]
 
+
+if TYPE_CHECKING:  # pymatgen takes ~2 s to import: only the functions that use it load it
+    from pymatgen.core import Structure
+    from pymatgen.core.surface import Slab
 
 class InterfaceSpec(StrictModel):
     film: str = Field(..., description="library phase strained onto the substrate, e.g. li-bcc")
@@ -76,6 +74,8 @@ class InterfaceResult:
 
 def match_strain(transformation) -> float:
     """Largest absolute principal Green-Lagrange strain of a ZSL match transformation."""
+    from pymatgen.analysis.elasticity.strain import Deformation
+
     gl = np.asarray(Deformation(transformation).green_lagrange_strain)
     return float(np.max(np.abs(np.linalg.eigvalsh(gl))))
 
@@ -86,6 +86,8 @@ MOLECULAR_BONDS = {("C", "O"): 1.6, ("C", "C"): 1.7, ("C", "H"): 1.3, ("P", "F")
 
 def _slabs(bulk: Structure, miller: Miller, layers: int) -> list[Slab]:
     """Slabs of every termination that keeps molecular ions intact (repaired if needed)."""
+    from pymatgen.core.surface import SlabGenerator
+
     gen = SlabGenerator(bulk, miller, min_slab_size=layers, min_vacuum_size=3,
                         in_unit_planes=True, center_slab=True, primitive=True,
                         reorient_lattice=False)
@@ -99,6 +101,8 @@ def _slabs(bulk: Structure, miller: Miller, layers: int) -> list[Slab]:
 
 def _superlattice(slab: Slab, sl_vectors) -> Slab:
     """The slab repeated in-plane onto the matched superlattice vectors (as pymatgen does)."""
+    from pymatgen.analysis.interfaces.coherent_interfaces import from_2d_to_3d, get_2d_transform
+
     transform = np.round(from_2d_to_3d(get_2d_transform(slab.lattice.matrix[:2], sl_vectors)))
     out = slab.copy()
     out.make_supercell(transform.astype(int))
@@ -109,6 +113,10 @@ def _superlattice(slab: Slab, sl_vectors) -> Slab:
 
 def build_interface(spec: InterfaceSpec) -> InterfaceResult:
     """The smallest-area match within ``max_strain`` and ``max_area`` (ties: least strain)."""
+    from pymatgen.analysis.interfaces.zsl import ZSLGenerator
+    from pymatgen.core.interface import Interface, label_termination
+    from pymatgen.io.ase import AseAtomsAdaptor
+
     adaptor = AseAtomsAdaptor()
     film_bulk, sub_bulk = get_phase(spec.film), get_phase(spec.substrate)
     film = adaptor.get_structure(film_bulk)
