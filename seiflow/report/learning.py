@@ -64,7 +64,7 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
              f"Status: **{meta['status']}** after {len(iterations)} iteration(s); "
              f"{meta['labels_total']} labelled structures ({meta['test_structures']} held out).",
              "", "Held-out RMSE: rattled copies of the starting structures (fixed from the start) "
-             "and MD frames of the first exploration (labelled once).", "",
+             "and MD frames of the first trajectories that ran to their end (labelled once).", "",
              "| iteration | labels added | labels total | E RMSE rattled / MD (meV/atom) | "
              "F RMSE rattled / MD (eV/Å) | trajectories finished / broken | max γ | "
              "fit / explore / select / label (s) |", "|---|---|---|---|---|---|---|---|"]

@@ -69,8 +69,8 @@ class LearnConfig(StrictModel):
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
     gamma_break: float = Field(10.0, gt=1)
-    test_md: int = Field(10, ge=0, description="MD frames of the first exploration labelled "
-                         "once as a second held-out set (the conditions the model is for)")
+    test_md: int = Field(10, ge=0, description="MD frames of the first trajectories that run "
+                         "to their end, labelled once as a second held-out set")
     max_select_per_iteration: int = Field(20, ge=1)
     max_iterations: int = Field(8, ge=1)
     label_budget: int = Field(1000, ge=1, description="labels in total, initial set included")
@@ -138,12 +138,16 @@ def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms], list[Atoms]]:
                  for s in ("train", "test", "test-md"))
 
 
-def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], store: LabelStore, run: Path) -> None:
-    """Label ``cfg.test_md`` random frames of the first exploration's trajectories, once."""
+def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], results, store: LabelStore,
+                 run: Path) -> None:
+    """Label ``cfg.test_md`` random frames of the first trajectories that ran to their end
+    (γ never above γ_break: physical MD, not the runaway part of a broken run), once."""
     if cfg.test_md == 0 or store.count(group="test-md"):
         return
-    frames = [f for t in tasks if (t.out_dir / "trajectory.extxyz").exists()
+    frames = [f for t, r in zip(tasks, results) if r.status == "finished"
               for f in ase.io.read(t.out_dir / "trajectory.extxyz", index=":")[1:]]
+    if not frames:
+        return
     rng = np.random.default_rng(cfg.seed + 7)
     picked = [frames[i] for i in sorted(rng.choice(len(frames), min(cfg.test_md, len(frames)),
                                                    replace=False))]
@@ -204,8 +208,7 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     if missing:
         raise SeiflowError(f"exploration failed for {', '.join(missing)}; see "
                            f"{it_dir / 'explore.records.jsonl'}")
-    if it == 0:
-        _md_test_set(cfg, tasks, store, run)
+    _md_test_set(cfg, tasks, results, store, run)
     test_md = _split(store)[2]
     md_errors = error_table(predict(model, test_md))["all"] if test_md else {}
     times["explore"] = time.perf_counter() - t0
