@@ -1,7 +1,7 @@
 """Active learning vs random sampling at the same label budget, same system, same potential.
 
 1. Takes a finished `seiflow learn` run (default: runs/demo, run `bash scripts/demo.sh` first).
-2. Pool: every MD frame the loop's exploration wrote (all iterations, all trajectories).
+2. Pool: every MD frame the loop's exploration wrote before its last iteration.
 3. Random: the same initial set plus frames drawn at random from the pool — as many as active
    learning selected (1×) and three times as many (3×) — labelled with the same labeler,
    fitted with the same settings.
@@ -47,9 +47,10 @@ def main() -> None:
     active = store.frames(group="active")
     test_rattle = store.frames(group="test")
     rng = np.random.default_rng(0)
-    pool = [f for p in sorted(run.glob("iter-*/explore/*/trajectory.extxyz"))
-            for f in ase.io.read(p, index=":")[1:]]
     last = sorted(run.glob("iter-*"))[-1]
+    # the pool: MD frames of every iteration but the last, whose trajectories hold the test set
+    pool = [f for p in sorted(run.glob("iter-*/explore/*/trajectory.extxyz"))
+            if last not in p.parents for f in ase.io.read(p, index=":")[1:]]
     md_frames = [f for p in sorted(last.glob("explore/*/trajectory.extxyz"))
                  for f in ase.io.read(p, index=":")[1:]]
     bench = LabelStore(run / "benchmark-labels.db")
