@@ -46,9 +46,7 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
-from ase.stress import full_3x3_to_voigt_6_stress, voigt_6_to_full_3x3_stress
-from ase.units import GPa
+from ase.stress import voigt_6_to_full_3x3_stress
 
 from seiflow.core.errors import StructureError
 from seiflow.core.units import KBAR
