@@ -61,8 +61,7 @@ def evaluate_cmd(
     split: str | None = typer.Option(None, "--split", help="train | test (default: both)"),
     out: Path | None = typer.Option(None, "--out", help="folder for errors.json and plots"),
 ) -> None:
-    """Errors of a model on a label store, per split mark, component and group, with parity
-    plots."""
+    """Errors of a model on a label store (per split, component, group) with parity plots."""
     potential = load_potential(model)
     sets: dict[str, list] = {}
     for atoms in LabelStore(db).frames():
