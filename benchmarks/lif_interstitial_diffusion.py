@@ -4,7 +4,7 @@ Ea ± σ, compared with the literature value for the interstitial(cy) mechanism,
 1. `seiflow learn examples/lif-interstitial.yaml` (active learning on GFN1-xTB labels; reused if
    finished);
 2. NVT MD (Nosé-Hoover chain, 1 fs) with the final MTP at 600/800/1000/1200 K;
-3. Li tracer MSD -> D (automatic diffusive window, block σ) -> Arrhenius fit.
+3. Li tracer MSD -> D (fit from 2 ps to the longest block lag, 3-block σ) -> Arrhenius fit.
 
 Run:  .venv/bin/python benchmarks/lif_interstitial_diffusion.py [--ps 60]
 Writes benchmarks/results/lif_interstitial_diffusion.json and .png files beside it.
@@ -53,16 +53,18 @@ def main() -> None:
         s = MDSettings(ensemble="nvt", temperature_K=T, timestep_fs=1.0, steps=steps,
                        traj_stride=50, checkpoint_every=5000, seed=int(T))
         out = cfg.run_dir / "diffusion" / f"{T:g}K"
-        gammas = []
-        res = run_md(start, model.calculator(), s, out, progress=False,
-                     observers=[(lambda a, k: gammas.append(a.calc.results["gamma"]), 50)])
+        res = run_md(start, model.calculator(), s, out, progress=False)
         frames = ase.io.read(res.trajectory, index=":")
+        gammas = [float(model.grade(f).max()) for f in frames[::20]]
         frames = frames[len(frames) // 10:]  # 10 % equilibration
         pos = unwrap(frames)
         times = np.array([f.info["time_fs"] for f in frames])
         m = msd(pos, times, select_species(frames[0], "Li"),
-                masses=frames[0].get_masses())
-        d = diffusion_coefficient(m)
+                masses=frames[0].get_masses(), n_blocks=3)
+        # one interstitial among 33 Li: the vibrational plateau dominates short lags, so the
+        # automatic slope-1 window is too strict; fit from 2 ps to the longest lag of the
+        # 3 blocks (σ) with an intercept (the plateau), and report the log-log slope there
+        d = diffusion_coefficient(m, window=(2000.0, float(m.block_t_fs[-1])))
         rows.append({"T_K": T, "D_cm2_s": d.D_cm2_s, "D_sigma_cm2_s": d.D_sigma_cm2_s,
                      "window_fs": d.window_fs, "loglog_slope": d.loglog_slope,
                      "max_gamma": float(max(gammas)), "ns_per_day": res.ns_per_day})
