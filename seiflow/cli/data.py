@@ -55,13 +55,17 @@ def import_(files: list[Path] = typer.Argument(..., help="labelled data files"),
             fmt: str = typer.Option("auto", "--format", help="auto | mlearn | extxyz | cfg"),
             type_map: str | None = typer.Option(None, "--type-map", help="cfg: e.g. Li,C,O"),
             group: str | None = typer.Option(None, "--group", help="override the file's group"),
+            reference: str | None = typer.Option(
+                None, "--reference", help="name of the method/settings that made these labels "
+                "(files imported under one name train together; default: one per file)"),
             ) -> None:
     """Add labelled frames (energies, forces, stresses) from other codes to the store."""
     store = LabelStore(db)
     added = skipped = 0
     for path in files:
         frames = _read_labelled(path, fmt, type_map)
-        settings = "import-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        settings = f"import-{reference}" if reference else \
+            "import-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         for atoms in frames:
             if store.is_labelled(atoms, settings):
                 skipped += 1
@@ -69,9 +73,9 @@ def import_(files: list[Path] = typer.Argument(..., help="labelled data files"),
             lab = Label.from_atoms(atoms)
             origin = Origin(group=group or str(atoms.info.get("group", path.stem)),
                             builder=f"import {path.name}")
-            store.add(atoms, lab, f"import:{path.name}", settings, origin)
+            store.add(atoms, lab, f"import:{reference or path.name}", settings, origin)
             added += 1
-    Console().print(f"imported {added} frames into {db} ({skipped} already there)")
+    Console(soft_wrap=True).print(f"imported {added} frames into {db} ({skipped} already there)")
 
 
 @app.command("export")
@@ -100,7 +104,7 @@ def export(db: Path = typer.Argument(...), out: Path = typer.Argument(...),
                        Origin(group=str(a.info.get("group", "default"))))
     else:
         raise SeiflowError(f"unknown export format {fmt!r} (extxyz, cfg, deepmd, db)")
-    Console().print(f"wrote {len(frames)} frames to {out} ({fmt}; type map {','.join(type_map)})")
+    Console(soft_wrap=True).print(f"wrote {len(frames)} frames to {out} ({fmt}; type map {','.join(type_map)})")
 
 
 @app.command("split")
@@ -118,7 +122,7 @@ def split(db: Path = typer.Argument(...),
         raise SeiflowError(str(exc)) from None
     store.set_split([frames[i].info["id"] for i in train], "train")
     store.set_split([frames[i].info["id"] for i in test], "test")
-    Console().print(f"{db}: {len(train)} train, {len(test)} test ({mode}, seed {seed})")
+    Console(soft_wrap=True).print(f"{db}: {len(train)} train, {len(test)} test ({mode}, seed {seed})")
 
 
 def _existing(db: Path) -> Path:

@@ -37,6 +37,8 @@ def train(
     level: int | None = typer.Option(None, "--level", help="MTP level (2-28)"),
     max_iter: int | None = typer.Option(None, "--max-iter"),
     out: Path | None = typer.Option(None, "--out", help="model folder"),
+    settings_hash: str | None = typer.Option(None, "--settings-hash",
+                                             help="labels of these reference settings only"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Fit a potential on a label store's train split; report train and test errors."""
@@ -46,7 +48,7 @@ def train(
     for key, value in (("level", level), ("max_iter", max_iter)):
         if value is not None:
             pot[key] = value
-    for key, value in (("db", db), ("out", out)):
+    for key, value in (("db", db), ("out", out), ("settings_hash", settings_hash)):
         if value is not None:
             raw[key] = str(value)
     cfg = parse_config(raw, TrainConfig, where=str(config or "command line"))

@@ -39,13 +39,31 @@ class TrainConfig(StrictModel):
     out: Path = Field(Path("model"), description="model folder to write")
     potential: PotentialSettings = Field(default_factory=PotentialSettings)
     split: SplitSettings = SplitSettings()
+    settings_hash: str | None = Field(None, description="use only labels made with these "
+                                      "reference settings (needed when the store mixes several)")
 
 
-def load_split(store: LabelStore, split: SplitSettings) -> tuple[list[Atoms], list[Atoms]]:
-    """Train and test frames; frames without a split mark are split now and marked."""
-    frames = store.frames()
+def one_reference(store: LabelStore, settings_hash: str | None = None) -> list[Atoms]:
+    """The store's labelled frames, all from one reference method and settings: a potential
+    fitted to a mixture of methods (xTB and PBE, two cut-offs) would be fitted to no method."""
+    frames = store.frames(**({"settings_hash": settings_hash} if settings_hash else {}))
     if not frames:
-        raise SeiflowError(f"{store.url} holds no labelled structures")
+        raise SeiflowError(f"{store.url} holds no labelled structures"
+                           + (f" with settings {settings_hash}" if settings_hash else ""))
+    kinds = sorted({(str(a.info.get("labeler")), str(a.info.get("settings_hash")))
+                    for a in frames})
+    if len(kinds) > 1:
+        shown = ", ".join(f"{lab} {h}" for lab, h in kinds)
+        raise SeiflowError(f"{store.url} mixes labels from {len(kinds)} reference settings "
+                           f"({shown}); choose one with settings_hash (--settings-hash), or import files "
+                           "of one method under one name (seiflow data import --reference)")
+    return frames
+
+
+def load_split(store: LabelStore, split: SplitSettings,
+               settings_hash: str | None = None) -> tuple[list[Atoms], list[Atoms]]:
+    """Train and test frames; frames without a split mark are split now and marked."""
+    frames = one_reference(store, settings_hash)
     unmarked = [a for a in frames if a.info.get("split") not in ("train", "test")]
     if unmarked:
         if len(unmarked) < 2:
@@ -84,7 +102,7 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
     store = LabelStore(cfg.db)
     inputs = {**cfg.model_dump(mode="json"), "config_file": config_file}
     with RunSummary(cfg.out / "train-summary.yml", "seiflow train", inputs) as summary:
-        train, test = load_split(store, cfg.split)
+        train, test = load_split(store, cfg.split, cfg.settings_hash)
         summary.data.update(train_structures=len(train), test_structures=len(test))
         model = cfg.potential.fit(train, progress=progress)
         model.record["data"] = {"db": cfg.db, "train_ids": [a.info["id"] for a in train],

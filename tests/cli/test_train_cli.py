@@ -53,3 +53,18 @@ def test_train_evaluate_grade(tmp_path):
 
     r = _seiflow("train", "--db", "labels.db", "--level", "7", cwd=tmp_path)
     assert r.returncode == 2 and "even number" in r.stderr
+
+
+def test_train_refuses_a_store_mixing_reference_methods(tmp_path):
+    store = LabelStore(tmp_path / "mixed.db")
+    frames = emt_frames(6, seed=5)
+    for k, atoms in enumerate(frames):
+        store.add(atoms, Label.from_atoms(atoms), "emt" if k < 3 else "other",
+                  "h1" if k < 3 else "h2", Origin(group="rattled"))
+    r = _seiflow("train", "--db", "mixed.db", "--level", "2", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 2 and "mixes labels from 2 reference settings" in r.stderr
+    r = _seiflow("train", "--db", "mixed.db", "--level", "2", "--max-iter", "1",
+                 "--settings-hash", "h1", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert len(model["data"]["train_ids"]) + len(model["data"]["test_ids"]) == 3
