@@ -36,6 +36,17 @@ OUT = Path(__file__).resolve().parent / "results"
 LITERATURE_EA = (0.20, 0.24)  # eV, interstitial Li in LiF (see docs/md-transport.md)
 
 
+class Extrapolating(Exception):
+    """The potential left its training domain (γ > 10): the MD is not trustworthy."""
+
+
+def _stop_when_extrapolating(atoms, step: int) -> None:
+    gamma = float(atoms.calc.results.get("gamma", 0.0))
+    if not np.isfinite(atoms.positions).all() or gamma > 10:
+        raise Extrapolating(f"γ = {gamma:.3g} > 10 at step {step}: the MTP extrapolates; "
+                            "more active learning at this temperature is needed")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ps", type=float, default=60.0, help="MD length per temperature, ps")
@@ -53,7 +64,13 @@ def main() -> None:
         s = MDSettings(ensemble="nvt", temperature_K=T, timestep_fs=1.0, steps=steps,
                        traj_stride=50, checkpoint_every=5000, seed=int(T))
         out = cfg.run_dir / "diffusion" / f"{T:g}K"
-        res = run_md(start, model.calculator(), s, out, progress=False)
+        try:
+            res = run_md(start, model.calculator(), s, out, progress=False,
+                         observers=[(_stop_when_extrapolating, 10)])
+        except Extrapolating as exc:
+            rows.append({"T_K": T, "failed": str(exc)})
+            print(f"{T:6.0f} K: failed, {exc}", flush=True)
+            continue
         frames = ase.io.read(res.trajectory, index=":")
         gammas = [float(model.grade(f).max()) for f in frames[::20]]
         frames = frames[len(frames) // 10:]  # 10 % equilibration
@@ -67,11 +84,12 @@ def main() -> None:
         d = diffusion_coefficient(m, window=(2000.0, float(m.block_t_fs[-1])))
         rows.append({"T_K": T, "D_cm2_s": d.D_cm2_s, "D_sigma_cm2_s": d.D_sigma_cm2_s,
                      "window_fs": d.window_fs, "loglog_slope": d.loglog_slope,
-                     "max_gamma": float(max(gammas)), "ns_per_day": res.ns_per_day})
+                     "max_gamma": float(max(gammas))})
         print(f"{T:6.0f} K: D = {d.D_cm2_s:.3e} ± {d.D_sigma_cm2_s:.1e} cm²/s "
               f"(slope {d.loglog_slope:.2f}), max γ {max(gammas):.2f}", flush=True)
-    fit = arrhenius_fit([r["T_K"] for r in rows], [r["D_cm2_s"] for r in rows],
-                        [r["D_sigma_cm2_s"] for r in rows])
+    ok = [r for r in rows if "D_cm2_s" in r]
+    fit = arrhenius_fit([r["T_K"] for r in ok], [r["D_cm2_s"] for r in ok],
+                        [r["D_sigma_cm2_s"] for r in ok])
     ext = fit.extrapolate(300.0)
     result = {"machine": describe(), "learning": {"status": learn.status,
               "iterations": len(learn.iterations), "model": str(model_dir),

@@ -98,6 +98,13 @@ def _dynamics(atoms: Atoms, s: MDSettings, rng: np.random.Generator):
                     friction=s.friction_per_fs / units.fs, fixcm=False, rng=rng)
 
 
+def _check_finite(atoms: Atoms, step: int) -> None:
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.get_momenta()).all()):
+        raise SeiflowError(f"MD became unstable by step {step}: non-finite positions or "
+                           "velocities (the potential extrapolates, or the time step is too "
+                           "large); the last checkpoint is intact")
+
+
 def _write_atomic(path: Path, atoms: Atoms) -> None:
     tmp = path.with_suffix(".tmp.extxyz")
     ase.io.write(tmp, atoms, format="extxyz")
@@ -155,6 +162,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
         ase.io.write(traj, snap, format="extxyz", append=True)
 
     def checkpoint() -> None:
+        _check_finite(work, step_now())  # never checkpoint a blown-up state
         snap = _snapshot(work, step_now(), step_now() * dt_fs)
         snap.info["settings_key"] = settings.key()
         _write_atomic(ckpt, snap)
@@ -176,6 +184,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
         while done < remaining:
             n = min(chunk, remaining - done)
             dyn.run(n)
+            _check_finite(work, step_now())
             done += n
             elapsed = time.perf_counter() - t0
             rate = done * dt_fs * 1e-6 / (elapsed / 86400) if elapsed > 0 else 0.0

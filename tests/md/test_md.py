@@ -115,3 +115,16 @@ def test_bad_settings():
         MDSettings(steps=10, temperature_K=0)
     with pytest.raises(ValueError, match="multiple"):
         MDSettings(steps=10, traj_stride=7, checkpoint_every=10)
+
+
+def test_exploding_md_stops_with_a_clear_error(tmp_path):
+    """A repulsive wall hit with a huge time step blows up: one line, checkpoint kept finite."""
+    atoms = bulk("Cu", "fcc", a=2.0, cubic=True) * (2, 2, 2)  # far too compressed for LJ
+    atoms.rattle(0.2, seed=1)
+    s = MDSettings(ensemble="nve", temperature_K=3000, timestep_fs=20.0, steps=400,
+                   traj_stride=10, checkpoint_every=10, seed=1)
+    with np.errstate(all="ignore"), pytest.raises(SeiflowError, match="MD became unstable"):
+        run_md(atoms, LennardJones(sigma=2.3, epsilon=1.0, rc=4.0), s, tmp_path,
+               progress=False)
+    ckpt = tmp_path / "checkpoint.extxyz"
+    assert not ckpt.exists() or np.isfinite(ase.io.read(ckpt).positions).all()
