@@ -97,8 +97,8 @@ def main() -> None:
               "test_errors": learn.iterations[-1]["test_errors"]},
               "md_ps_per_T": args.ps, "points": rows,
               "Ea_eV": fit.Ea_eV, "Ea_sigma_eV": fit.Ea_sigma_eV,
-              "D300_cm2_s": float(ext.D[0]), "D300_ci95": [float(ext.ci_low[0]),
-                                                          float(ext.ci_high[0])],
+              "D300_cm2_s": float(np.ravel(ext.D)[0]), "D300_ci95": [float(np.ravel(ext.ci_low)[0]),
+                                                          float(np.ravel(ext.ci_high)[0])],
               "literature_Ea_eV": LITERATURE_EA}
     print(f"Ea = {fit.Ea_eV:.3f} ± {fit.Ea_sigma_eV:.3f} eV (literature {LITERATURE_EA[0]}-"
           f"{LITERATURE_EA[1]} eV)")
