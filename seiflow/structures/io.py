@@ -35,18 +35,26 @@ def write_structure(atoms: Atoms, stem: Path, formats: list[Format]) -> list[Pat
     return paths
 
 
-def read_frames(path: str | Path) -> list[Atoms]:
-    """Every structure in a file (all frames of an extxyz/traj), each overlap-checked."""
+def read_all(path: str | Path, what: str = "structure file") -> list[Atoms]:
+    """Every frame of a file ASE reads, with one-line errors naming ``what`` for a missing,
+    unreadable or empty file."""
     path = Path(path)
     if not path.is_file():
-        raise StructureError(f"structure file not found: {path}")
+        raise StructureError(f"{what} not found: {path}")
     try:
         frames = ase.io.read(path, index=":")
     except Exception as exc:  # ASE raises many kinds on unreadable files
-        raise StructureError(f"{path} is not a structure file ASE can read: "
+        raise StructureError(f"{path} is not a {what} ASE can read: "
                              f"{type(exc).__name__}: {exc}") from None
     if not frames or any(len(a) == 0 for a in frames):
         raise StructureError(f"{path}: no atoms")
+    return frames
+
+
+def read_frames(path: str | Path) -> list[Atoms]:
+    """Every structure in a file (all frames of an extxyz/traj), each overlap-checked."""
+    path = Path(path)
+    frames = read_all(path)
     for k, atoms in enumerate(frames):
         try:
             check_no_overlap(atoms)

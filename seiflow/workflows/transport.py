@@ -35,7 +35,7 @@ from seiflow.md import FieldCalculator, MDSettings, run_md
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot
-from seiflow.structures.io import read_structure
+from seiflow.structures.io import read_all, read_structure
 from seiflow.workflows.calculators import CalculatorSettings
 from seiflow.workflows.summary import RunSummary
 
@@ -143,18 +143,8 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
 
 
 def read_trajectory(path: str | Path) -> list[Atoms]:
-    """Every frame of a trajectory file; one-line errors for missing or unreadable files."""
-    path = Path(path)
-    if not path.is_file():
-        raise SeiflowError(f"trajectory file not found: {path}")
-    try:
-        frames = ase.io.read(path, index=":")
-    except Exception as exc:  # ASE raises many kinds on unreadable files
-        raise SeiflowError(f"{path} is not a trajectory ASE can read: "
-                           f"{type(exc).__name__}: {exc}") from None
-    if not frames:
-        raise SeiflowError(f"{path}: no frames")
-    return frames
+    """Every frame of a trajectory file (no overlap check: MD frames may come close)."""
+    return read_all(path, "trajectory file")
 
 
 def frame_times_fs(frames: list[Atoms], path: Path, dt_fs: float | None = None) -> np.ndarray:
