@@ -2,6 +2,7 @@
 731 (2020)), train on training.json, test on test.json, levels 10/16/22.
 
 Run:  .venv/bin/python benchmarks/mtp_mlearn_li.py [--levels 10 16 22] [--max-time 1800]
+      [--save runs/mlearn-li-models]
 Writes benchmarks/results/mtp_mlearn_li.json (errors, fit wall time, the machine).
 """
 
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--max-iter", type=int, default=200)
     ap.add_argument("--max-time", type=float, default=1800.0, help="fit budget per level, s")
     ap.add_argument("--optimizer", default="lm")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="save each model to SAVE/level<N> (used by validate_mlearn_li.py)")
     args = ap.parse_args()
     train = read_mlearn_json(DATA / "training.json")
     test = read_mlearn_json(DATA / "test.json")
@@ -41,6 +44,8 @@ def main() -> None:
         model = fit_mtp(train, level=level, optimizer=args.optimizer, max_iter=args.max_iter,
                         max_time=args.max_time, seed=0, progress=False)
         fit_s = time.perf_counter() - t0
+        if args.save:
+            model.save(args.save / f"level{level}")
         run = {"level": level, "optimizer": args.optimizer, "fit_wall_time_s": round(fit_s, 1),
                "iterations": len(model.record["training"]["loss"]) - 1,
                "stop": model.record["training"]["stop"],

@@ -9,13 +9,15 @@ from seiflow.core.config import load_config
 from seiflow.execution import ParslSettings
 from seiflow.workflows.build import BuildConfig
 from seiflow.workflows.learn import LearnConfig
+from seiflow.workflows.validate import ValidateConfig
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("name, schema", [
     ("demo.yaml", LearnConfig), ("learn-gpaw.yaml", LearnConfig),
-    ("lif-interstitial.yaml", LearnConfig),
+    ("lif-interstitial.yaml", LearnConfig), ("validate-li2co3-learn.yaml", LearnConfig),
+    ("validate-li2co3.yaml", ValidateConfig),
     ("structures.yaml", BuildConfig), ("parsl-local.yaml", ParslSettings),
     ("parsl-slurm.yaml", ParslSettings),
 ])
@@ -26,5 +28,5 @@ def test_example_validates(name, schema):
 def test_no_example_left_untested():
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == {
         "demo.yaml", "learn-gpaw.yaml", "lif-interstitial.yaml", "structures.yaml",
-        "parsl-local.yaml",
-        "parsl-slurm.yaml"}
+        "parsl-local.yaml", "parsl-slurm.yaml", "validate-li2co3-learn.yaml",
+        "validate-li2co3.yaml"}

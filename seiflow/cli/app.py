@@ -16,7 +16,17 @@ from rich.console import Console  # noqa: E402
 from rich.logging import RichHandler  # noqa: E402
 
 from seiflow import __version__  # noqa: E402
-from seiflow.cli import analyze, build, data, label, learn, md, phases, train  # noqa: E402
+from seiflow.cli import (  # noqa: E402
+    analyze,
+    build,
+    data,
+    label,
+    learn,
+    md,
+    phases,
+    train,
+    validate,
+)
 from seiflow.core.errors import SeiflowError  # noqa: E402
 
 app = typer.Typer(
@@ -35,6 +45,7 @@ app.command("grade")(train.grade)
 app.command("learn")(learn.learn)
 app.command("resume")(learn.resume_cmd)
 app.command("md")(md.md)
+app.command("validate")(validate.validate)
 app.add_typer(data.app, name="data")
 app.add_typer(analyze.app, name="analyze")
 

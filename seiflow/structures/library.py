@@ -77,6 +77,19 @@ def list_phases() -> list[str]:
     return sorted(_phases()) + [LI2EDC_CELL]
 
 
+# Short names for the ambient ground-state phase of a compound (e.g. on the command line)
+PHASE_ALIASES = {"li": "li-bcc", "li2co3": "li2co3-c2c", "li2edc": "li2edc-cell"}
+
+
+def resolve_phase(name: str) -> str:
+    """The library key for ``name``: a key itself or a short alias (``li2co3`` -> li2co3-c2c).
+    An unknown name raises UnknownNameError with the nearest keys."""
+    key = PHASE_ALIASES.get(name, name)
+    if key not in list_phases():
+        raise UnknownNameError("phase", name, list_phases() + list(PHASE_ALIASES))
+    return key
+
+
 def list_molecules() -> list[str]:
     return sorted(_molecules())
 

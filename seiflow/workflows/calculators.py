@@ -3,23 +3,11 @@ config. The discriminated union below is the registry of calculator kinds."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from seiflow.core.config import StrictModel
+from seiflow.reference.emt import EMTSettings
 from seiflow.reference.xtb import XTBSettings
-
-
-class EMTSettings(StrictModel):
-    """ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt; H, C, N, O): for tests only."""
-
-    name: Literal["emt"] = "emt"
-
-    def calculator(self):
-        from ase.calculators.emt import EMT
-
-        return EMT()
-
 
 CalculatorSettings = Annotated[XTBSettings | EMTSettings, Field(discriminator="name")]

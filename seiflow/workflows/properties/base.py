@@ -30,16 +30,16 @@ class PropertyFailed(SeiflowError):
     failed SCF). The suite records the reason in the table."""
 
 
-def single_point(atoms: Atoms, factory: CalcFactory) -> Atoms:
-    """A copy of ``atoms`` with energy, forces and (periodic) stress from ``factory``, frozen
-    in a SinglePointCalculator. A calculator error or a non-finite result raises
-    PropertyFailed."""
+def single_point(atoms: Atoms, factory: CalcFactory, stress: bool = True) -> Atoms:
+    """A copy of ``atoms`` with energy, forces and (periodic, if ``stress``) stress from
+    ``factory``, frozen in a SinglePointCalculator. A calculator error or a non-finite result
+    raises PropertyFailed."""
     work = atoms.copy()
     work.calc = factory(work)
     try:
         results = {"energy": float(work.get_potential_energy()),
                    "forces": np.array(work.get_forces())}
-        if work.pbc.all():
+        if stress and work.pbc.all():
             results["stress"] = np.array(work.get_stress(voigt=True))
     except SeiflowError:
         raise

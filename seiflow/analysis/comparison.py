@@ -1,0 +1,58 @@
+"""Side-by-side comparison of one property computed by two methods (data in, data out)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# below this magnitude of the reference a relative deviation means nothing (an energy of
+# reaction of ~0, a count of imaginary modes of 0): only the absolute difference is given
+RELATIVE_FLOOR = 1e-3
+
+
+@dataclass
+class ComparisonRow:
+    target: str  # e.g. li2co3-c2c, neb-li2co3-c2c-vacancy
+    prop: str  # lattice, elastic, phonons, neb, interface
+    quantity: str  # e.g. "C11"
+    unit: str
+    value: float | None  # the potential's
+    reference: float | None  # the reference method's
+    status: str  # "ok", or "failed (potential): reason" / "failed (reference): reason"
+
+    @property
+    def difference(self) -> float | None:
+        if self.value is None or self.reference is None:
+            return None
+        return self.value - self.reference
+
+    @property
+    def deviation_pct(self) -> float | None:
+        diff = self.difference
+        if diff is None or abs(self.reference) < RELATIVE_FLOOR:
+            return None
+        return 100.0 * diff / abs(self.reference)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "difference": self.difference,
+                "deviation_pct": self.deviation_pct}
+
+
+def compare(target: str, prop: str, outcomes: dict[str, dict]) -> list[ComparisonRow]:
+    """Rows for one property: ``outcomes`` maps "potential"/"reference" to
+    ``{"status": "ok", "scalars": {name: (value, unit)}}`` or ``{"status": "failed",
+    "reason": ...}``. A failure, or a side missing, yields rows that say so; a property where
+    both failed yields one row carrying both reasons."""
+    pot, ref = outcomes.get("potential"), outcomes.get("reference")
+    reasons = [f"failed ({side}): {o['reason']}" if o else f"not run ({side})"
+               for side, o in (("potential", pot), ("reference", ref))
+               if not o or o["status"] != "ok"]
+    status = "; ".join(reasons) or "ok"
+    pot_s = pot["scalars"] if pot and pot["status"] == "ok" else {}
+    ref_s = ref["scalars"] if ref and ref["status"] == "ok" else {}
+    names = list(dict.fromkeys([*ref_s, *pot_s]))
+    if not names:
+        return [ComparisonRow(target, prop, "-", "", None, None, status)]
+    return [ComparisonRow(target, prop, name, (ref_s.get(name) or pot_s.get(name))[1],
+                          pot_s[name][0] if name in pot_s else None,
+                          ref_s[name][0] if name in ref_s else None, status)
+            for name in names]

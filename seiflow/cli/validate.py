@@ -1,0 +1,68 @@
+"""`seiflow validate MODEL --reference xtb --phases li2co3,lif,li-bcc --out DIR`: every property
+with the potential and with the reference method, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from seiflow.core.config import parse_config, read_mapping
+from seiflow.workflows.validate import ValidateConfig, run_validate
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+def validate(
+    model: Path = typer.Argument(..., help="potential folder (seiflow train / learn)"),
+    reference: str | None = typer.Option(None, "--reference", "-r",
+                                         help="xtb | gpaw | cp2k | vasp | emt (default xtb)"),
+    settings: Path | None = typer.Option(None, "--settings", help="YAML/TOML labeler settings"),
+    phases: str | None = typer.Option(None, "--phases", help="e.g. li2co3,lif,li-bcc"),
+    properties: str | None = typer.Option(
+        None, "--properties", help="of the phases: lattice,elastic,phonons (default all)"),
+    neb: str | None = typer.Option(
+        None, "--neb", help="PHASE:MECHANISM,... e.g. li2co3:vacancy,li2co3:knockoff,"
+        "li2co3:frenkel"),
+    config: Path | None = typer.Option(None, "--config", "-c",
+                                       help="YAML/TOML suite config (options override it)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output folder"),
+    min_width: float | None = typer.Option(None, "--min-width",
+                                           help="supercell width of the phases, Å"),
+    allow_thin: bool = typer.Option(False, "--allow-thin", help="xtb: cells < 12 Å"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Validate a potential against a reference method: lattice/EOS, elastic constants,
+    phonons, NEB barriers, interface energies. A rerun resumes."""
+    data = read_mapping(config) if config else {}
+    data["model"] = str(model)
+    if reference or settings or allow_thin:
+        lab = read_mapping(settings) if settings else dict(data.get("reference", {}))
+        lab["name"] = reference or lab.get("name", "xtb")
+        if allow_thin:
+            lab["allow_thin"] = True
+        data["reference"] = lab
+    if phases:
+        data["phases"] = [{"phase": p} for p in _csv(phases)]
+    for phase in data.get("phases", []):
+        if properties:
+            phase["properties"] = _csv(properties)
+        if min_width:
+            phase["min_width"] = min_width
+    if neb:
+        pairs = [item.split(":", 1) for item in _csv(neb)]
+        if any(len(p) != 2 for p in pairs):
+            raise typer.BadParameter("--neb takes PHASE:MECHANISM pairs, e.g. li2co3:vacancy")
+        data["neb"] = [{"phase": p, "mechanism": m} for p, m in pairs]
+    if out:
+        data["out_dir"] = str(out)
+    data["progress"] = progress
+    cfg = parse_config(data, ValidateConfig, where=str(config or "command line"))
+    summary = run_validate(cfg)
+    failed = sum(r["status"] != "ok" for r in summary["rows"])
+    Console(soft_wrap=True).print(
+        f"{len(summary['rows'])} rows ({failed} with a failed calculation): "
+        f"{cfg.out_dir / 'table.md'}, {len(summary['figures'])} figures in {cfg.out_dir}")

@@ -1,0 +1,97 @@
+"""Harmonic phonons of a relaxed crystal by finite displacements (phonopy), from any calculator
+factory: phonopy hands out displaced supercells, the factory gives their forces, phonopy gives
+the band structure (seekpath path), DOS, Γ frequencies and imaginary modes (THz).
+
+The supercell is the smallest diagonal repetition of the given cell whose perpendicular widths
+all reach ``min_width`` (Å), unless an explicit ``supercell_matrix`` is given. The undisplaced
+supercell is computed too: its largest force checks that the input is relaxed, and its forces
+are subtracted from the displaced ones (``subtract_residual_forces``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from pydantic import Field, field_validator
+
+from seiflow.analysis.phonons import PhononError, PhononResult, phonon_result, phonon_setup
+from seiflow.core.config import StrictModel
+from seiflow.core.progress import progress_bar
+from seiflow.structures.geometry import supercell_repeats
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, single_point
+
+__all__ = ["PhononResult", "PhononSettings", "compute_phonons", "supercell_matrix_for"]
+
+
+class PhononSettings(StrictModel):
+    min_width: float = Field(10.0, gt=0, description="smallest perpendicular width of the "
+                             "supercell, Å (ignored with supercell_matrix)")
+    supercell_matrix: tuple[tuple[int, int, int], tuple[int, int, int],
+                            tuple[int, int, int]] | None = Field(
+        None, description="explicit 3×3 integer supercell matrix (rows: multiples of the cell)")
+    displacement: float = Field(0.01, gt=0, le=0.1, description="finite displacement, Å")
+    mesh: float | tuple[int, int, int] = Field(
+        30.0, description="q mesh for DOS and imaginary-mode scan: (n1, n2, n3) or a length "
+        "in Å (n_i ≈ length × |b_i|)")
+    band_npoints: int = Field(51, ge=3, description="q-points on the longest path segment")
+    imaginary_threshold: float = Field(-0.1, le=0, description="a mode below this counts as "
+                                       "imaginary, THz (negative = imaginary)")
+    gamma_fraction: float = Field(0.1, ge=0, lt=0.5, description="acoustic branches within "
+                                  "this fraction of the shortest |b| of Γ are not counted")
+    subtract_residual_forces: bool = Field(True, description="subtract the undisplaced "
+                                           "supercell's forces from the displaced ones")
+    max_residual_force: float = Field(0.05, gt=0, description="largest force allowed in the "
+                                      "undisplaced supercell (is the input relaxed?), eV/Å")
+    symprec: float = Field(1e-5, gt=0, description="symmetry tolerance for phonopy, Å")
+
+    @field_validator("mesh")
+    @classmethod
+    def _mesh(cls, v):
+        if (isinstance(v, tuple) and min(v) < 1) or (not isinstance(v, tuple) and v <= 0):
+            raise ValueError("mesh: three positive integers or a positive length in Å")
+        return v
+
+
+def supercell_matrix_for(atoms: Atoms, settings: PhononSettings) -> np.ndarray:
+    """The 3×3 supercell matrix: the explicit one, or diagonal repeats reaching min_width."""
+    if settings.supercell_matrix is not None:
+        return np.array(settings.supercell_matrix, dtype=int)
+    return np.diag(supercell_repeats(atoms.cell, len(atoms), min_width=settings.min_width))
+
+
+def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: PhononSettings,
+                    progress: bool = False) -> PhononResult:
+    """Phonons of ``relaxed_atoms`` (THz); see the module docstring. A failed force
+    calculation, an unrelaxed input or unusable phonopy data raises PropertyFailed."""
+    if not relaxed_atoms.pbc.all():
+        raise PropertyFailed("phonons need a cell periodic in all three directions")
+    s = settings
+    try:
+        setup = phonon_setup(relaxed_atoms, supercell_matrix_for(relaxed_atoms, s),
+                             s.displacement, symprec=s.symprec)
+    except PhononError as exc:
+        raise PropertyFailed(str(exc)) from exc
+    except (RuntimeError, ValueError) as exc:  # phonopy or seekpath refusing the data
+        raise PropertyFailed(f"phonopy failed: {type(exc).__name__}: {exc}") from exc
+    with progress_bar(progress) as bar:
+        task = bar.add_task("phonon supercells", total=1 + len(setup.displaced))
+        residual = single_point(setup.supercell, factory, stress=False).get_forces()
+        bar.advance(task)
+        worst = float(np.linalg.norm(residual, axis=1).max())
+        if worst > s.max_residual_force:
+            raise PropertyFailed(f"input is not relaxed: a force of {worst:.3f} eV/Å in the "
+                                 f"undisplaced supercell (limit {s.max_residual_force} eV/Å)")
+        forces = []
+        for cell in setup.displaced:
+            forces.append(single_point(cell, factory, stress=False).get_forces())
+            bar.advance(task)
+    try:
+        return phonon_result(setup, forces,
+                             residual_forces=residual if s.subtract_residual_forces else None,
+                             mesh=s.mesh, band_npoints=s.band_npoints,
+                             threshold_THz=s.imaginary_threshold,
+                             gamma_fraction=s.gamma_fraction)
+    except PhononError as exc:
+        raise PropertyFailed(str(exc)) from exc
+    except (RuntimeError, ValueError) as exc:  # phonopy or seekpath refusing the data
+        raise PropertyFailed(f"phonopy failed: {type(exc).__name__}: {exc}") from exc

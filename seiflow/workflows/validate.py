@@ -1,0 +1,429 @@
+"""The validation suite: every property computed twice, with the potential and with the
+reference labeler, by the same code, and tabulated side by side (value, reference, deviation).
+
+Li et al. (Mater. Horiz. 2025) earn trust in their MTP this way: lattice parameters, elastic
+constants, phonons, NEB barriers of Li transport in Li2CO3 and Li/Li2CO3 interface energies,
+each next to DFT. Here the reference is any seiflow labeler (xTB, GPAW, CP2K, VASP).
+
+Layout of ``out_dir``::
+
+    validate-config.yaml          the resolved config
+    <target>/<property>.<method>.json   one result or failure per property and method
+    <target>/relaxed.<method>.extxyz    the relaxed crystal each method's properties start from
+    results.json, table.md, *.png       written by ``collect`` from the files above
+
+A rerun skips every property whose JSON exists, so a killed run resumes; a calculation that
+fails is written as failed with its reason and shows up in the table as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from ase import Atoms
+from ase.io import read, write
+from pydantic import Field, field_validator, model_validator
+
+from seiflow.core.config import StrictModel
+from seiflow.core.errors import ConfigError, SeiflowError
+from seiflow.execution import EngineSettings, InProcessSettings
+from seiflow.potentials.base import check_species
+from seiflow.potentials.registry import load_potential
+from seiflow.reference import LabelerSettings, XTBSettings
+from seiflow.structures.geometry import make_supercell
+from seiflow.structures.io import read_structure
+from seiflow.structures.interfaces import InterfaceSpec, build_interface
+from seiflow.structures.library import get_phase, resolve_phase
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax
+from seiflow.workflows.properties.elastic import ElasticResult, ElasticSettings, compute_elastic
+from seiflow.workflows.properties.interface import (
+    InterfaceEnergyResult,
+    InterfaceEnergySettings,
+    compute_interface_energy,
+)
+from seiflow.workflows.properties.lattice import LatticeResult, LatticeSettings, compute_lattice
+from seiflow.workflows.properties.neb import NEBResult, NEBSettings, compute_neb
+from seiflow.workflows.properties.phonons import PhononResult, PhononSettings, compute_phonons
+
+log = logging.getLogger(__name__)
+
+METHODS = ("potential", "reference")
+CrystalProperty = Literal["lattice", "elastic", "phonons"]
+Mechanism = Literal["vacancy", "knockoff", "frenkel"]
+RESULT_TYPES: dict[str, Any] = {
+    "lattice": LatticeResult, "elastic": ElasticResult, "phonons": PhononResult,
+    "neb": NEBResult, "interface": InterfaceEnergyResult,
+}
+
+
+class _Crystal(StrictModel):
+    """A library phase (``phase``: key or alias such as li2co3, li) or a structure ``file``."""
+
+    phase: str | None = Field(None, description="library phase or alias (li2co3, li, ...)")
+    file: Path | None = Field(None, description="structure file (any format ASE reads)")
+    min_width: float = Field(8.0, gt=0, description="supercell width for the calculations, Å")
+
+    @field_validator("phase")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        return None if v is None else resolve_phase(v)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.phase is None) == (self.file is None):
+            raise ValueError("give exactly one of phase or file")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.phase or self.file.stem
+
+    def cell(self) -> Atoms:
+        """The structure, repeated to ``min_width``."""
+        atoms = get_phase(self.phase) if self.phase else read_structure(self.file)
+        return make_supercell(atoms, self.min_width)
+
+
+class PhaseTarget(_Crystal):
+    """A crystal: relaxed (symmetry kept), then the listed properties."""
+
+    properties: list[CrystalProperty] = Field(
+        default_factory=lambda: ["lattice", "elastic", "phonons"])
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+class NEBTarget(_Crystal):
+    """A Li transport mechanism in a crystal (Li et al. 2025, Fig. 5: vacancy hop, interstitial
+    knock-off, Frenkel-pair formation), at the given (library: experimental) lattice."""
+
+    mechanism: Mechanism
+    species: str = "Li"
+    min_width: float = Field(7.5, gt=0, description="supercell width, Å (1x2x2 for Li2CO3)")
+
+    @property
+    def key(self) -> str:
+        return f"neb-{self.name}-{self.mechanism}"
+
+
+class ValidateConfig(StrictModel):
+    model: Path = Field(..., description="potential folder (seiflow train / learn)")
+    reference: LabelerSettings = Field(default_factory=XTBSettings)
+    out_dir: Path = Path("runs/validate")
+    phases: list[PhaseTarget] = Field(default_factory=list)
+    neb: list[NEBTarget] = Field(default_factory=list)
+    interfaces: list[InterfaceSpec] = Field(default_factory=list)
+    lattice: LatticeSettings = Field(default_factory=LatticeSettings)
+    elastic: ElasticSettings = Field(default_factory=ElasticSettings)
+    phonons: PhononSettings = Field(default_factory=PhononSettings)
+    neb_settings: NEBSettings = Field(default_factory=NEBSettings)
+    interface_settings: InterfaceEnergySettings = Field(default_factory=InterfaceEnergySettings)
+    engine: EngineSettings = Field(default_factory=InProcessSettings)
+    progress: bool = True
+
+    @field_validator("interfaces")
+    @classmethod
+    def _periodic(cls, v: list[InterfaceSpec]) -> list[InterfaceSpec]:
+        for spec in v:
+            if spec.vacuum:
+                raise ValueError(f"interface {spec.label}: interface energies need the periodic "
+                                 "stack (vacuum: 0); the slabs get their vacuum separately")
+        return v
+
+
+# --------------------------------------------------------------------------- factories
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def model_digest(model: Path) -> str:
+    """Hash of every file of a model folder: results of another model are never reused."""
+    files = sorted(p for p in Path(model).rglob("*") if p.is_file())
+    return _digest(*(f"{p.relative_to(model)}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
+                     for p in files))
+
+
+class GradedFactory:
+    """Calculators of the potential, grading every structure: ``max_gamma()`` is the largest
+    extrapolation grade among the final states of everything computed since the last call."""
+
+    def __init__(self, model: Path):
+        self.potential = load_potential(model)
+        self.identity = model_digest(model)
+        self._calcs: list = []
+
+    def __call__(self, atoms: Atoms):
+        calc = self.potential.calculator(grade=True)
+        self._calcs.append(calc)
+        return calc
+
+    def max_gamma(self) -> float | None:
+        values = [c.results["gamma"] for c in self._calcs if "gamma" in c.results]
+        self._calcs.clear()
+        return float(max(values)) if values else None
+
+
+class ReferenceFactory:
+    """Calculators of the reference labeler (its ``check`` first: a cell it cannot treat is
+    refused with its reason)."""
+
+    def __init__(self, labeler):
+        self.labeler = labeler
+        self.identity = f"{labeler.name}:{labeler.settings_hash()}"
+
+    def __call__(self, atoms: Atoms):
+        self.labeler.check(atoms)
+        return self.labeler.calculator(atoms)
+
+
+def method_label(cfg: ValidateConfig, method: str) -> str:
+    if method == "potential":
+        meta = json.loads((cfg.model / "model.json").read_text())
+        level = f" level {meta['level']}" if "level" in meta else ""
+        return f"{meta['backend'].upper()}{level}"
+    return getattr(cfg.reference, "method", None) or cfg.reference.name
+
+
+# --------------------------------------------------------------------------- tasks
+@dataclass
+class Task:
+    kind: Literal["crystal", "neb", "interface"]
+    index: int  # into the config's list for that kind
+    method: str
+    cfg: ValidateConfig
+
+    @property
+    def key(self) -> str:
+        return f"{self.target_key}.{self.method}"
+
+    @property
+    def target_key(self) -> str:
+        if self.kind == "crystal":
+            return self.cfg.phases[self.index].key
+        if self.kind == "neb":
+            return self.cfg.neb[self.index].key
+        return "interface-" + self.cfg.interfaces[self.index].label
+
+
+def result_path(out_dir: Path, target: str, prop: str, method: str) -> Path:
+    return out_dir / target / f"{prop}.{method}.json"
+
+
+def _write(path: Path, data: dict, factory=None) -> None:
+    if isinstance(factory, GradedFactory) and "max_gamma" not in data:
+        data["max_gamma"] = factory.max_gamma()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)  # atomic: a killed run never leaves half a result
+
+
+def _identity(factory, *settings: StrictModel) -> str:
+    """What a result depends on: the model or reference settings, and the settings used."""
+    return _digest(factory.identity, *(s.model_dump_json() for s in settings))
+
+
+def _is_current(path: Path, identity: str) -> bool:
+    return path.exists() and json.loads(path.read_text()).get("identity") == identity
+
+
+def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
+    """Run ``fn`` unless ``path`` already holds its outcome for the same ``identity``; write
+    the result or the failure with its reason."""
+    if _is_current(path, identity):
+        return
+    t0 = time.perf_counter()
+    try:
+        data = {"status": "ok", "result": fn().to_dict()}
+    except SeiflowError as exc:  # PropertyFailed, or a labeler refusing the structure
+        data = {"status": "failed", "reason": str(exc)}
+        log.warning("%s/%s: failed: %s", path.parent.name, path.name, exc)
+    data["wall_s"] = round(time.perf_counter() - t0, 2)
+    data["identity"] = identity
+    _write(path, data, factory)
+
+
+def _crystal(task: Task, factory) -> None:
+    cfg, target = task.cfg, task.cfg.phases[task.index]
+    settings = {"lattice": cfg.lattice, "elastic": cfg.elastic, "phonons": cfg.phonons}
+    relax_id = _identity(factory, target, cfg.lattice)
+    relaxed_file = cfg.out_dir / target.key / f"relaxed.{task.method}.extxyz"
+    relaxed = read(relaxed_file) if relaxed_file.exists() else None
+    if relaxed is None or relaxed.info.get("identity") != relax_id:
+        lat = cfg.lattice
+        try:
+            relaxed = relax(target.cell(), factory, fmax=lat.fmax, smax=lat.smax,
+                            max_steps=lat.max_steps, what=f"{target.name} relaxation").atoms
+        except PropertyFailed as exc:  # nothing else can be computed: every property fails
+            for prop in target.properties:
+                _write(result_path(cfg.out_dir, target.key, prop, task.method),
+                       {"status": "failed", "reason": str(exc),
+                        "identity": _identity(factory, target, cfg.lattice, settings[prop])},
+                       factory)
+            return
+        relaxed.info["identity"] = relax_id
+        relaxed_file.parent.mkdir(parents=True, exist_ok=True)
+        write(relaxed_file, relaxed)
+    runs = {
+        "lattice": lambda: compute_lattice(relaxed, factory, cfg.lattice),
+        "elastic": lambda: compute_elastic(relaxed, factory, cfg.elastic),
+        "phonons": lambda: compute_phonons(relaxed, factory, cfg.phonons),
+    }
+    for prop in target.properties:
+        _record(result_path(cfg.out_dir, target.key, prop, task.method), runs[prop], factory,
+                _identity(factory, target, cfg.lattice, settings[prop]))
+
+
+def neb_endpoints(target: NEBTarget) -> tuple[Atoms, Atoms]:
+    from seiflow.structures.migration import (
+        frenkel_formation,
+        interstitial_knockoff,
+        vacancy_hop,
+    )
+
+    builders = {"vacancy": vacancy_hop, "knockoff": interstitial_knockoff,
+                "frenkel": frenkel_formation}
+    return builders[target.mechanism](target.cell(), species=target.species)
+
+
+def _neb(task: Task, factory) -> None:
+    cfg, target = task.cfg, task.cfg.neb[task.index]
+    _record(result_path(cfg.out_dir, target.key, "neb", task.method),
+            lambda: compute_neb(*neb_endpoints(target), factory, cfg.neb_settings), factory,
+            _identity(factory, target, cfg.neb_settings))
+
+
+def _interface(task: Task, factory) -> None:
+    cfg, spec = task.cfg, task.cfg.interfaces[task.index]
+    _record(result_path(cfg.out_dir, task.target_key, "interface", task.method),
+            lambda: compute_interface_energy(build_interface(spec).atoms, get_phase(spec.film),
+                                             get_phase(spec.substrate), factory,
+                                             cfg.interface_settings), factory,
+            _identity(factory, spec, cfg.interface_settings))
+
+
+def run_task(task: Task) -> str:
+    """One target with one method (a top-level function, so Parsl can ship it)."""
+    if task.method == "potential":
+        factory = GradedFactory(task.cfg.model)
+    else:
+        factory = ReferenceFactory(task.cfg.reference)
+    {"crystal": _crystal, "neb": _neb, "interface": _interface}[task.kind](task, factory)
+    return task.key
+
+
+def plan(cfg: ValidateConfig) -> list[Task]:
+    kinds = (("crystal", cfg.phases), ("neb", cfg.neb), ("interface", cfg.interfaces))
+    return [Task(kind, i, method, cfg) for kind, items in kinds for i in range(len(items))
+            for method in METHODS]
+
+
+def check_inputs(cfg: ValidateConfig) -> None:
+    """Refuse, before anything runs, a suite the potential cannot treat (an element it was
+    not trained on) or an empty one."""
+    if not (cfg.phases or cfg.neb or cfg.interfaces):
+        raise ConfigError("nothing to validate: give phases, neb or interfaces")
+    potential = load_potential(cfg.model)
+    structures = [t.cell() for t in [*cfg.phases, *cfg.neb]]
+    structures += [get_phase(s.film) for s in cfg.interfaces]
+    structures += [get_phase(s.substrate) for s in cfg.interfaces]
+    for atoms in structures:
+        check_species(atoms, potential.species, f"the model {cfg.model}")
+
+
+def run_validate(cfg: ValidateConfig) -> dict:
+    """Run (or resume) the suite and write the comparison; returns the collected results."""
+    check_inputs(cfg)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.out_dir / "validate-config.yaml").write_text(
+        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    tasks = plan(cfg)
+    records = cfg.engine.map(run_task, tasks, [t.key for t in tasks])
+    by_key = {t.key: t for t in tasks}
+    for rec in records:
+        if rec.status == "error":  # a crash, not a physics failure: recorded all the same
+            log.error("validation task %s crashed: %s", rec.key, rec.error)
+            task = by_key[rec.key]
+            for prop in task_properties(task):
+                path = result_path(cfg.out_dir, task.target_key, prop, task.method)
+                if not path.exists():
+                    _write(path, {"status": "failed", "reason": f"crashed: {rec.error}"}, None)
+    return collect(cfg)
+
+
+def task_properties(task: Task) -> list[str]:
+    if task.kind == "crystal":
+        return list(task.cfg.phases[task.index].properties)
+    return [task.kind]
+
+
+# --------------------------------------------------------------------------- collect
+def _outcome(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data["status"] == "ok":
+        result = RESULT_TYPES[path.name.split(".")[0]].from_dict(data["result"])
+        data["scalars"] = result.scalars()
+        if data.get("max_gamma") is not None:
+            data["scalars"]["max γ (potential)"] = (data["max_gamma"], "")
+    return data
+
+
+def _figures(cfg: ValidateConfig, results: dict, labels: dict[str, str]) -> list[str]:
+    """One overlay figure per target and property where both methods have a result."""
+    from seiflow.report.neb import neb_overlay_plot as plot_neb
+    from seiflow.report.properties import plot_elastic, plot_eos, plot_phonons
+
+    plots = {"lattice": plot_eos, "elastic": plot_elastic, "phonons": plot_phonons,
+             "neb": plot_neb}
+    figures = []
+    for (target, prop), outcomes in results.items():
+        if prop not in plots:
+            continue
+        data = {labels[m]: o["result"] for m, o in outcomes.items()
+                if o and o["status"] == "ok"}
+        if not data:
+            continue
+        name = f"{prop}-{target}.png"
+        plots[prop](data, cfg.out_dir / name)
+        figures.append(name)
+    return figures
+
+
+def collect(cfg: ValidateConfig) -> dict:
+    """Read every result file, write results.json, table.md and the overlay figures."""
+    from seiflow.analysis.comparison import compare
+    from seiflow.report.validation import validation_markdown
+
+    labels = {m: method_label(cfg, m) for m in METHODS}
+    results: dict[tuple[str, str], dict] = {}
+    for task in plan(cfg):
+        for prop in task_properties(task):
+            path = result_path(cfg.out_dir, task.target_key, prop, task.method)
+            results.setdefault((task.target_key, prop), {})[task.method] = _outcome(path)
+    rows = [row.to_dict() for (target, prop), outcomes in results.items()
+            for row in compare(target, prop, {m: o for m, o in outcomes.items() if o})]
+    figures = _figures(cfg, results, labels)
+    summary = {"potential": labels["potential"], "reference": labels["reference"],
+               "model": str(cfg.model), "rows": rows, "figures": figures,
+               "wall_s": {f"{t}/{p}.{m}": o.get("wall_s") for (t, p), oc in results.items()
+                          for m, o in oc.items() if o}}
+    (cfg.out_dir / "results.json").write_text(json.dumps(summary, indent=1))
+    header = (f"Model `{cfg.model}`; reference {labels['reference']} "
+              f"(`{cfg.reference.model_dump_json()}`). Deviation = (potential − reference) / "
+              "|reference|; max γ is the largest extrapolation grade of the potential among "
+              "the final structures of that calculation.")
+    (cfg.out_dir / "table.md").write_text(
+        validation_markdown(rows, labels["potential"], labels["reference"], figures, header))
+    return summary

@@ -1,0 +1,156 @@
+"""Climbing-image NEB driven by a calculator factory, tested with ASE's EMT on metals (EMT has no
+Li, C or O: the Li2CO3 end points are tested geometrically in tests/structures)."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import add_adsorbate, fcc100
+from ase.build import bulk as ase_bulk
+from ase.calculators.calculator import Calculator
+from ase.calculators.emt import EMT
+from ase.constraints import FixAtoms
+
+from seiflow.core.errors import SeiflowError
+from seiflow.report.neb import neb_overlay_plot
+from seiflow.structures.migration import vacancy_hop
+from seiflow.workflows.properties.base import PropertyFailed
+from seiflow.workflows.properties.neb import NEBResult, NEBSettings, compute_neb
+
+
+def emt(atoms):
+    return EMT()
+
+
+@pytest.fixture(scope="module")
+def al_hop():
+    """Vacancy hop in fcc Al, 2x2x2 conventional cells (31 atoms)."""
+    return vacancy_hop(ase_bulk("Al", "fcc", a=4.05, cubic=True).repeat(2), "Al")
+
+
+@pytest.fixture(scope="module")
+def al_result(al_hop):
+    return compute_neb(*al_hop, emt, NEBSettings())
+
+
+def test_vacancy_hop_is_symmetric_with_the_saddle_in_the_middle(al_hop, al_result):
+    r, s = al_result, al_result.settings
+    p = r.profile
+    assert len(r.images) == s.n_images + 2 == len(p.path)
+    # equivalent end points: no reaction energy, equal barriers both ways
+    assert abs(p.reaction_energy) < 1e-3
+    assert p.barrier_backward == pytest.approx(p.barrier_forward, abs=1e-3)
+    # the climbing image is the middle image, the highest point, and at rest
+    mid = (s.n_images + 1) // 2
+    assert p.saddle_index == mid
+    assert p.energies[mid] == p.energies.max()
+    assert r.climbing_fmax < s.fmax and r.fmax < s.fmax
+    assert p.path[mid] == pytest.approx(p.path_length / 2, abs=0.05)
+    assert p.barrier_fit == pytest.approx(p.barrier_forward, abs=5e-3)
+    # ... with the hopping atom halfway between its two sites
+    k = al_hop[0].info["moved"][0]
+    start, end, top = (r.images[i].positions[k] for i in (0, -1, mid))
+    assert np.linalg.norm(top - (start + end) / 2) < 0.05
+    # a positive, metal-like barrier (EMT Al: about 0.39 eV); energies match the images
+    assert 0.2 < p.barrier_forward < 0.8
+    assert r.image_energies - r.image_energies[0] == pytest.approx(p.energies)
+    assert r.n_force_calls >= s.n_images * r.n_steps
+    assert r.endpoint_separation == pytest.approx(4.05 / np.sqrt(2), abs=0.3)
+
+
+def test_barrier_does_not_depend_on_optimizer_or_images(al_hop, al_result):
+    other = compute_neb(*al_hop, emt, NEBSettings(n_images=3, optimizer="bfgs", fmax=0.02,
+                                                  interpolation="linear"))
+    assert other.profile.barrier_forward == pytest.approx(al_result.profile.barrier_forward,
+                                                          abs=0.01)
+    assert other.profile.saddle_index == 2
+
+
+def test_au_on_al100_ase_tutorial():
+    """ASE's surface-diffusion tutorial (EMT): Au hops between hollow sites of Al(100), two lower
+    layers fixed. ASE's documentation gives a barrier of about 0.37 eV (0.35 eV from its
+    constrained-path variant); climbing-image NEB finds the saddle itself."""
+    slab = fcc100("Al", size=(2, 2, 3))
+    add_adsorbate(slab, "Au", 1.7, "hollow")
+    slab.center(axis=2, vacuum=4.0)
+    slab.set_constraint(FixAtoms(mask=[atom.tag > 1 for atom in slab]))
+    final = slab.copy()
+    final.positions[-1, 0] += slab.cell[0, 0] / 2
+    r = compute_neb(slab, final, emt, NEBSettings(n_images=3))
+    assert r.profile.barrier_forward == pytest.approx(0.37, abs=0.02)
+    assert abs(r.profile.reaction_energy) < 1e-3
+    fixed = [atom.tag > 1 for atom in slab]
+    for image in r.images:  # the fixed layers never moved
+        assert np.allclose(image.positions[fixed], slab.positions[fixed])
+
+
+def test_not_converged(al_hop):
+    with pytest.raises(PropertyFailed, match="did not converge"):
+        compute_neb(*al_hop, emt, NEBSettings(max_steps=2, interpolation="linear"))
+
+
+def test_identical_endpoints(al_hop):
+    with pytest.raises(PropertyFailed, match="identical"):
+        compute_neb(al_hop[0], al_hop[0].copy(), emt, NEBSettings())
+
+
+def test_endpoints_that_relax_into_each_other(al_hop):
+    # the "final" atom moved only 0.3 Å towards the vacancy: it relaxes back home
+    initial = al_hop[0]
+    k = initial.info["moved"][0]
+    nudged = initial.copy()
+    nudged.positions[k] += 0.3 * (al_hop[1].positions[k] - initial.positions[k]) / 2.86
+    with pytest.raises(PropertyFailed, match="collapsed"):
+        compute_neb(initial, nudged, emt, NEBSettings())
+
+
+def test_mismatched_endpoints(al_hop):
+    with pytest.raises(PropertyFailed, match="same atoms"):
+        compute_neb(al_hop[0], al_hop[1][:-1], emt, NEBSettings())
+
+
+class _Broken(Calculator):
+    implemented_properties = ["energy", "forces"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        raise RuntimeError("SCF did not converge")
+
+
+def test_calculator_failure(al_hop):
+    with pytest.raises(PropertyFailed, match="SCF did not converge"):
+        compute_neb(*al_hop, lambda atoms: _Broken(), NEBSettings())
+    calls = iter(range(10**6))  # end points fine, the band's images fail
+
+    def flaky(atoms):
+        return EMT() if next(calls) < 4 else _Broken()
+
+    with pytest.raises(PropertyFailed, match="NEB failed"):
+        compute_neb(*al_hop, flaky, NEBSettings(relax_endpoints=False))
+
+    def refusing(atoms):  # a labeler's own check (e.g. cell too thin) is a failure too
+        raise SeiflowError("cell is too thin for this reference")
+
+    with pytest.raises(PropertyFailed, match="too thin"):
+        compute_neb(*al_hop, refusing, NEBSettings())
+
+
+def test_round_trip_and_table(al_result):
+    d = json.loads(json.dumps(al_result.to_dict()))
+    assert {"barrier_forward_eV", "barrier_backward_eV", "reaction_energy_eV", "path_A",
+            "energies_eV", "n_force_calls"} <= set(d)
+    back = NEBResult.from_dict(d)
+    assert back.to_dict() == d
+    assert back.images[2].get_potential_energy() == pytest.approx(al_result.image_energies[2])
+    rows = al_result.scalars()
+    assert rows["barrier (forward)"] == (al_result.profile.barrier_forward, "eV")
+    assert set(rows) == {"barrier (forward)", "barrier (backward)", "reaction energy"}
+    assert all(unit == "eV" and np.isfinite(v) for v, unit in rows.values())
+
+
+def test_overlay_plot(al_result, al_hop, tmp_path):
+    three = compute_neb(*al_hop, emt, NEBSettings(n_images=3), progress=True)
+    out = neb_overlay_plot({"EMT, 5 images": al_result.to_dict(),
+                            "EMT, 3 images": three.to_dict()}, tmp_path / "neb.png",
+                           title="Al vacancy hop")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
