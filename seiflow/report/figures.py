@@ -13,6 +13,15 @@ import numpy as np  # noqa: E402
 from seiflow.data.stats import DatasetStats  # noqa: E402
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created), close it, return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def dataset_histograms(stats: DatasetStats, path: Path, title: str = "") -> Path:
     """Energy-per-atom and force-component histograms of a labelled data set."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=110)

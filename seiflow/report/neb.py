@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seiflow.report.figures import save_figure  # noqa: E402
+
 
 def neb_overlay_plot(profiles: Mapping[str, Mapping], path: Path, title: str = "") -> Path:
     """Image energies (markers) and smooth curves (lines) of several bands, the forward barrier
@@ -54,13 +56,4 @@ def neb_overlay_plot(profiles: Mapping[str, Mapping], path: Path, title: str = "
     ax.margins(y=0.12)
     ax.legend(fontsize=8)
     ax.set_title(title or "NEB energy profile", fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -29,6 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from seiflow.report.figures import save_figure  # noqa: E402
+
 
 def _as_dict(result: Any) -> dict:
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
@@ -60,7 +62,7 @@ def plot_eos(results: Mapping[str, Any], path: Path, title: str = "") -> Path:
     ax.set_ylabel("E − E0 (meV/atom)")
     ax.legend(fontsize=8)
     ax.set_title(title or "equation of state (Birch–Murnaghan)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _segment_layout(band: list[dict]) -> tuple[list[tuple[float, float]], list[float], list[str]]:
@@ -121,7 +123,7 @@ def plot_phonons(results: Mapping[str, Any], path: Path, title: str = "") -> Pat
     ax.set_title(title or "phonon dispersion", fontsize=10)
     ax_dos.set_xlabel("DOS (states/THz)")
     ax_dos.set_xlim(left=0)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_elastic(results: Mapping[str, Any], path: Path, title: str = "") -> Path:
@@ -147,12 +149,4 @@ def plot_elastic(results: Mapping[str, Any], path: Path, title: str = "") -> Pat
     ax.set_ylabel("GPa")
     ax.legend(fontsize=8)
     ax.set_title(title or "elastic constants and Hill moduli", fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seiflow.report.figures import save_figure  # noqa: E402
+
 
 def rdf_plot(results: Sequence, path: Path,
              minima: Sequence[tuple[float, float] | None] | None = None,
@@ -49,7 +51,7 @@ def rdf_plot(results: Sequence, path: Path,
     twin.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(title or "radial distribution function", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def msd_plot(t_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, float], D: float,
@@ -90,7 +92,7 @@ def msd_plot(t_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, float], 
     ax.set_ylabel("MSD (Å²)")
     ax.legend(fontsize=8)
     ax.set_title(title or "mean-squared displacement", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def arrhenius_plot(T_K: np.ndarray, D: np.ndarray, D_sigma: np.ndarray | None,
@@ -126,13 +128,4 @@ def arrhenius_plot(T_K: np.ndarray, D: np.ndarray, D_sigma: np.ndarray | None,
     sig = "n/a" if not np.isfinite(Ea_sigma) else f"{Ea_sigma:.3f}"
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}Ea = {Ea:.3f} ± {sig} eV", fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
