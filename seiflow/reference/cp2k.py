@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -79,7 +80,10 @@ class CP2KSettings(CalculatorLabeler):
                     pseudo_potential=self.pseudo_potential, cutoff=self.cutoff * Ry,
                     max_scf=self.max_scf, stress_tensor=bool(atoms.pbc.all()),
                     inp=self.input_section(atoms),
-                    print_level="LOW")
+                    print_level="LOW",
+                    # inputs and logs of each calculator in its own folder, never the cwd
+                    # (concurrent workers would otherwise share one cp2k.inp / cp2k.out)
+                    label=str(Path(tempfile.mkdtemp(prefix="seiflow-cp2k-")) / "cp2k"))
 
 
 @cache
