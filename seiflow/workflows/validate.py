@@ -42,7 +42,7 @@ from seiflow.structures.geometry import make_supercell
 from seiflow.structures.io import read_structure
 from seiflow.structures.interfaces import InterfaceSpec, build_interface
 from seiflow.structures.library import get_phase, resolve_phase
-from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax
+from seiflow.workflows.properties.base import PropertyFailed, relax
 from seiflow.workflows.properties.elastic import ElasticResult, ElasticSettings, compute_elastic
 from seiflow.workflows.properties.interface import (
     InterfaceEnergyResult,
