@@ -87,3 +87,16 @@ def test_an_interface_without_film_flags_is_refused(cu):
     del bare.arrays["is_film"]
     with pytest.raises(PropertyFailed, match="is_film"):
         compute_interface_energy(bare, bulk("Cu"), bulk("Cu"), emt, InterfaceEnergySettings())
+
+
+def test_relax_keeps_the_callers_constraints():
+    from ase.constraints import FixAtoms
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    start = atoms.positions[0].copy()
+    atoms.set_constraint(FixAtoms(indices=[0]))
+    res = relax(atoms, emt, cell=False, symmetry=True, fmax=0.01)
+    assert res.atoms.positions[0] == pytest.approx(start)  # held in place
+    assert isinstance(res.atoms.constraints[0], FixAtoms) and len(res.atoms.constraints) == 1
+    assert res.fmax < 0.01

@@ -86,15 +86,18 @@ def relax(atoms: Atoms, factory: CalcFactory, *, cell: bool = True, symmetry: bo
     """Relax positions (and the cell when ``cell``) with BFGS on ASE's FrechetCellFilter,
     keeping the space group when ``symmetry`` (ASE FixSymmetry), until every force is below
     ``fmax`` (eV/Å) and every stress component below ``smax`` (GPa). Not converging within
-    ``max_steps`` or exploding raises PropertyFailed: a relaxation is never used half done."""
+    ``max_steps`` or exploding raises PropertyFailed: a relaxation is never used half done.
+    Constraints of ``atoms`` are kept and returned with the result (forces on fixed atoms are
+    then zero in ``fmax``)."""
     from ase.constraints import FixSymmetry
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
 
     work = atoms.copy()
     work.calc = factory(work)
+    own = [c.copy() for c in atoms.constraints]  # the caller's (e.g. FixAtoms) stay on
     if symmetry:
-        work.set_constraint(FixSymmetry(work, symprec=symprec))
+        work.set_constraint(own + [FixSymmetry(work, symprec=symprec)])
     target = FrechetCellFilter(work) if cell else work
     opt = BFGS(target, logfile=None)
 
@@ -119,7 +122,7 @@ def relax(atoms: Atoms, factory: CalcFactory, *, cell: bool = True, symmetry: bo
     if not converged:
         raise PropertyFailed(f"{what} did not converge (forces < {fmax} eV/Å, stress < {smax} "
                              f"GPa) in {max_steps} steps")
-    work.set_constraint()
+    work.set_constraint(own)
     out = single_point(work, factory)
     forces = out.get_forces()
     stress = out.get_stress() if (cell and out.pbc.all()) else np.zeros(6)
