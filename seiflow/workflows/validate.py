@@ -159,7 +159,7 @@ class GradedFactory:
 
     def __init__(self, model: Path):
         self.potential = load_potential(model)
-        self.identity = model_digest(model)
+        self.identity = model_digest(model)  # = method_identity(cfg, "potential")
         self._calcs: list = []
 
     def __call__(self, atoms: Atoms):
@@ -179,7 +179,7 @@ class ReferenceFactory:
 
     def __init__(self, labeler):
         self.labeler = labeler
-        self.identity = f"{labeler.name}:{labeler.settings_hash()}"
+        self.identity = f"{labeler.name}:{labeler.settings_hash()}"  # = method_identity
 
     def __call__(self, atoms: Atoms):
         self.labeler.check(atoms)
@@ -228,9 +228,25 @@ def _write(path: Path, data: dict, factory=None) -> None:
     tmp.replace(path)  # atomic: a killed run never leaves half a result
 
 
-def _identity(factory, *settings: StrictModel) -> str:
+def _identity(method_id: str, *settings: StrictModel) -> str:
     """What a result depends on: the model or reference settings, and the settings used."""
-    return _digest(factory.identity, *(s.model_dump_json() for s in settings))
+    return _digest(method_id, *(s.model_dump_json() for s in settings))
+
+
+def property_identity(task: Task, prop: str, method_id: str) -> str:
+    cfg = task.cfg
+    if task.kind == "crystal":
+        settings = {"lattice": cfg.lattice, "elastic": cfg.elastic, "phonons": cfg.phonons}
+        return _identity(method_id, cfg.phases[task.index], cfg.lattice, settings[prop])
+    if task.kind == "neb":
+        return _identity(method_id, cfg.neb[task.index], cfg.neb_settings)
+    return _identity(method_id, cfg.interfaces[task.index], cfg.interface_settings)
+
+
+def method_identity(cfg: ValidateConfig, method: str) -> str:
+    if method == "potential":
+        return model_digest(cfg.model)
+    return f"{cfg.reference.name}:{cfg.reference.settings_hash()}"
 
 
 def _is_current(path: Path, identity: str) -> bool:
@@ -255,8 +271,7 @@ def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
 
 def _crystal(task: Task, factory) -> None:
     cfg, target = task.cfg, task.cfg.phases[task.index]
-    settings = {"lattice": cfg.lattice, "elastic": cfg.elastic, "phonons": cfg.phonons}
-    relax_id = _identity(factory, target, cfg.lattice)
+    relax_id = _identity(factory.identity, target, cfg.lattice)
     relaxed_file = cfg.out_dir / target.key / f"relaxed.{task.method}.extxyz"
     relaxed = read(relaxed_file) if relaxed_file.exists() else None
     if relaxed is None or relaxed.info.get("identity") != relax_id:
@@ -268,7 +283,7 @@ def _crystal(task: Task, factory) -> None:
             for prop in target.properties:
                 _write(result_path(cfg.out_dir, target.key, prop, task.method),
                        {"status": "failed", "reason": str(exc),
-                        "identity": _identity(factory, target, cfg.lattice, settings[prop])},
+                        "identity": property_identity(task, prop, factory.identity)},
                        factory)
             return
         relaxed.info["identity"] = relax_id
@@ -281,7 +296,7 @@ def _crystal(task: Task, factory) -> None:
     }
     for prop in target.properties:
         _record(result_path(cfg.out_dir, target.key, prop, task.method), runs[prop], factory,
-                _identity(factory, target, cfg.lattice, settings[prop]))
+                property_identity(task, prop, factory.identity))
 
 
 def neb_endpoints(target: NEBTarget) -> tuple[Atoms, Atoms]:
@@ -300,7 +315,7 @@ def _neb(task: Task, factory) -> None:
     cfg, target = task.cfg, task.cfg.neb[task.index]
     _record(result_path(cfg.out_dir, target.key, "neb", task.method),
             lambda: compute_neb(*neb_endpoints(target), factory, cfg.neb_settings), factory,
-            _identity(factory, target, cfg.neb_settings))
+            property_identity(task, "neb", factory.identity))
 
 
 def _interface(task: Task, factory) -> None:
@@ -309,7 +324,7 @@ def _interface(task: Task, factory) -> None:
             lambda: compute_interface_energy(build_interface(spec).atoms, get_phase(spec.film),
                                              get_phase(spec.substrate), factory,
                                              cfg.interface_settings), factory,
-            _identity(factory, spec, cfg.interface_settings))
+            property_identity(task, "interface", factory.identity))
 
 
 def run_task(task: Task) -> str:
@@ -350,14 +365,18 @@ def run_validate(cfg: ValidateConfig) -> dict:
     tasks = plan(cfg)
     records = cfg.engine.map(run_task, tasks, [t.key for t in tasks])
     by_key = {t.key: t for t in tasks}
+    ids = {m: method_identity(cfg, m) for m in METHODS}
     for rec in records:
         if rec.status == "error":  # a crash, not a physics failure: recorded all the same
             log.error("validation task %s crashed: %s", rec.key, rec.error)
             task = by_key[rec.key]
             for prop in task_properties(task):
                 path = result_path(cfg.out_dir, task.target_key, prop, task.method)
-                if not path.exists():
-                    _write(path, {"status": "failed", "reason": f"crashed: {rec.error}"}, None)
+                identity = property_identity(task, prop, ids[task.method])
+                if not _is_current(path, identity):
+                    # no identity: a rerun tries again
+                    _write(path, {"status": "failed", "reason": f"crashed: {rec.error}",
+                                  "crashed_identity": identity})
     return collect(cfg)
 
 
@@ -368,10 +387,13 @@ def task_properties(task: Task) -> list[str]:
 
 
 # --------------------------------------------------------------------------- collect
-def _outcome(path: Path) -> dict | None:
+def _outcome(path: Path, identity: str) -> dict | None:
+    """The result at ``path`` if it was computed for ``identity`` (else None: not run)."""
     if not path.exists():
         return None
     data = json.loads(path.read_text())
+    if identity not in (data.get("identity"), data.get("crashed_identity")):
+        return None
     if data["status"] == "ok":
         result = RESULT_TYPES[path.name.split(".")[0]].from_dict(data["result"])
         data["scalars"] = result.scalars()
@@ -407,11 +429,13 @@ def collect(cfg: ValidateConfig) -> dict:
     from seiflow.report.validation import validation_markdown
 
     labels = {m: method_label(cfg, m) for m in METHODS}
+    ids = {m: method_identity(cfg, m) for m in METHODS}
     results: dict[tuple[str, str], dict] = {}
     for task in plan(cfg):
         for prop in task_properties(task):
             path = result_path(cfg.out_dir, task.target_key, prop, task.method)
-            results.setdefault((task.target_key, prop), {})[task.method] = _outcome(path)
+            outcome = _outcome(path, property_identity(task, prop, ids[task.method]))
+            results.setdefault((task.target_key, prop), {})[task.method] = outcome
     rows = [row.to_dict() for (target, prop), outcomes in results.items()
             for row in compare(target, prop, {m: o for m, o in outcomes.items() if o})]
     figures = _figures(cfg, results, labels)
