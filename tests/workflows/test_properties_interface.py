@@ -100,3 +100,12 @@ def test_relax_keeps_the_callers_constraints():
     assert res.atoms.positions[0] == pytest.approx(start)  # held in place
     assert isinstance(res.atoms.constraints[0], FixAtoms) and len(res.atoms.constraints) == 1
     assert res.fmax < 0.01
+
+
+def test_rigid_interface_energy_is_the_relaxed_one_for_a_perfect_homo_interface(cu):
+    a0, stack = cu
+    res = compute_interface_energy(stack, bulk("Cu", "fcc", a=a0), bulk("Cu", "fcc", a=a0),
+                                   emt, InterfaceEnergySettings(relax=False, bulk_min_width=6.0))
+    assert res.gamma_J_m2 == pytest.approx(0.0, abs=1e-6)
+    assert set(res.relax_steps.values()) == {0}
+    assert res.sigma_film_J_m2 > 0.8  # unrelaxed surface energy: above the relaxed one

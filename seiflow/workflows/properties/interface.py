@@ -4,7 +4,9 @@ The stack is periodic along c with two interfaces per cell (seiflow's interface 
 ``vacuum: 0``), its atoms flagged by ``arrays["is_film"]``. Each part is cut out of the stack
 and given vacuum to make the two slabs; the bulk references are the relaxed bulk phases per
 atom. Positions are relaxed at fixed cell in the stack and the slabs (the film keeps the
-substrate's in-plane cell, as in the stack). See seiflow.analysis.interfaces for the formulas.
+substrate's in-plane cell, as in the stack). With ``relax: false`` everything is rigid: the bulk
+references at the (library) lattices the stack was built from. See seiflow.analysis.interfaces
+for the formulas.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax
 
 class InterfaceEnergySettings(StrictModel):
     vacuum: float = Field(12.0, gt=0, description="vacuum added over each slab, Å")
-    relax: bool = Field(True, description="relax positions of stack and slabs (cell fixed)")
+    relax: bool = Field(True, description="relax the bulk references (cell and positions) and "
+                        "the positions of stack and slabs (cell fixed); false: all rigid, at "
+                        "the lattices the stack was built from")
     fmax: float = Field(0.05, gt=0, description="force convergence, eV/Å")
     max_steps: int = Field(300, ge=1)
     bulk_min_width: float = Field(
@@ -96,6 +100,8 @@ def slab_with_vacuum(part: Atoms, vacuum: float) -> Atoms:
 def _bulk_energy(bulk: Atoms, factory: CalcFactory, settings: InterfaceEnergySettings,
                  what: str) -> tuple[float, int]:
     cell = make_supercell(bulk, settings.bulk_min_width)
+    if not settings.relax:  # rigid: the bulk at the lattice the stack was built from
+        return float(single_point(cell, factory).get_potential_energy()) / len(cell), 0
     res = relax(cell, factory, cell=True, symmetry=True, fmax=settings.fmax,
                 max_steps=settings.max_steps, what=what)
     return res.energy / len(cell), res.steps
