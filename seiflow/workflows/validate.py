@@ -417,7 +417,7 @@ def _figures(cfg: ValidateConfig, results: dict, labels: dict[str, str]) -> list
                 if o and o["status"] == "ok"}
         if not data:
             continue
-        name = f"{prop}-{target}.png"
+        name = f"{target if target.startswith(prop) else f'{prop}-{target}'}.png"
         plots[prop](data, cfg.out_dir / name)
         figures.append(name)
     return figures
