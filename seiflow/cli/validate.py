@@ -59,7 +59,9 @@ def validate(
         data["neb"] = [{"phase": p, "mechanism": m} for p, m in pairs]
     if out:
         data["out_dir"] = str(out)
-    data["progress"] = progress
+    engine = dict(data.get("engine") or {"name": "inprocess"})
+    engine["progress"] = progress  # one bar over the tasks (target x method)
+    data["engine"] = engine
     cfg = parse_config(data, ValidateConfig, where=str(config or "command line"))
     summary = run_validate(cfg)
     failed = sum(r["status"] != "ok" for r in summary["rows"])

@@ -129,7 +129,6 @@ class ValidateConfig(StrictModel):
     neb_settings: NEBSettings = Field(default_factory=NEBSettings)
     interface_settings: InterfaceEnergySettings = Field(default_factory=InterfaceEnergySettings)
     engine: EngineSettings = Field(default_factory=InProcessSettings)
-    progress: bool = True
 
     @field_validator("interfaces")
     @classmethod
