@@ -12,8 +12,8 @@ put through the same property code the validation suite uses (workflows/properti
 symmetry-kept relaxation + Birch-Murnaghan EOS, and relaxed-ion Cij from ±0.5 / ±1 % strains.
 The MTP's stresses on the PBE strained cells themselves give a second, geometry-matched Cij.
 
-Run:  .venv/bin/python benchmarks/validate_mlearn_li.py [--model DIR] [--level 10]
-Writes benchmarks/results/validate_mlearn_li.json.
+Run:  .venv/bin/python benchmarks/validate_mlearn_li.py [--model DIR] [--level 10] [--out FILE]
+Writes benchmarks/results/validate_mlearn_li.json (level 16: validate_mlearn_li_level16.json).
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="saved MTP (else fitted here)")
     ap.add_argument("--level", type=int, default=10)
     ap.add_argument("--max-time", type=float, default=1500.0)
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     train = read_mlearn_json(DATA / "training.json")
     test = read_mlearn_json(DATA / "test.json")
@@ -148,8 +149,8 @@ def main() -> None:
            "fit_wall_time_s": round(fit_s, 1), "properties_wall_time_s": round(props_s, 1),
            "test_errors": errors, "pbe": pbe, "mtp": mtp, "mtp_cij_at_pbe_cells": same_geom,
            "rows": rows}
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=1))
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1))
     print(f"MTP level {model.level} ({origin}); test RMSE {errors['energy']['rmse']:.2f} "
           f"meV/atom, {errors['forces']['rmse']:.4f} eV/Å")
     print(f"{'quantity':10s} {'MTP':>9s} {'PBE':>9s} {'dev %':>7s} {'MTP@PBE cells':>14s}")
