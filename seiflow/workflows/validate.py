@@ -38,10 +38,9 @@ from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.reference import LabelerSettings, XTBSettings
-from seiflow.structures.geometry import make_supercell
-from seiflow.structures.io import read_structure
 from seiflow.structures.interfaces import InterfaceSpec, build_interface
 from seiflow.structures.library import get_phase, resolve_phase
+from seiflow.workflows.build import PhaseSpec
 from seiflow.workflows.properties.base import PropertyFailed, relax
 from seiflow.workflows.properties.elastic import ElasticResult, ElasticSettings, compute_elastic
 from seiflow.workflows.properties.interface import (
@@ -87,9 +86,8 @@ class _Crystal(StrictModel):
         return self.phase or self.file.stem
 
     def cell(self) -> Atoms:
-        """The structure, repeated to ``min_width``."""
-        atoms = get_phase(self.phase) if self.phase else read_structure(self.file)
-        return make_supercell(atoms, self.min_width)
+        """The structure, repeated to ``min_width`` (loaded as ``seiflow build`` loads it)."""
+        return PhaseSpec(name=self.phase, file=self.file, min_width=self.min_width).atoms()
 
 
 class PhaseTarget(_Crystal):
@@ -156,9 +154,9 @@ class GradedFactory:
     """Calculators of the potential, grading every structure: ``max_gamma()`` is the largest
     extrapolation grade among the final states of everything computed since the last call."""
 
-    def __init__(self, model: Path):
+    def __init__(self, model: Path, identity: str):
         self.potential = load_potential(model)
-        self.identity = model_digest(model)  # = method_identity(cfg, "potential")
+        self.identity = identity
         self._calcs: list = []
 
     def __call__(self, atoms: Atoms):
@@ -176,9 +174,9 @@ class ReferenceFactory:
     """Calculators of the reference labeler (its ``check`` first: a cell it cannot treat is
     refused with its reason)."""
 
-    def __init__(self, labeler):
+    def __init__(self, labeler, identity: str):
         self.labeler = labeler
-        self.identity = f"{labeler.name}:{labeler.settings_hash()}"  # = method_identity
+        self.identity = identity
 
     def __call__(self, atoms: Atoms):
         self.labeler.check(atoms)
@@ -328,10 +326,11 @@ def _interface(task: Task, factory) -> None:
 
 def run_task(task: Task) -> str:
     """One target with one method (a top-level function, so Parsl can ship it)."""
+    identity = method_identity(task.cfg, task.method)
     if task.method == "potential":
-        factory = GradedFactory(task.cfg.model)
+        factory = GradedFactory(task.cfg.model, identity)
     else:
-        factory = ReferenceFactory(task.cfg.reference)
+        factory = ReferenceFactory(task.cfg.reference, identity)
     {"crystal": _crystal, "neb": _neb, "interface": _interface}[task.kind](task, factory)
     return task.key
 
