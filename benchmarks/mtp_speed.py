@@ -20,7 +20,7 @@ from ase.build import bulk
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
-from seiflow.potentials.mtp.active import ActiveSet  # noqa: E402
+from seiflow.potentials.active import ActiveSet  # noqa: E402
 from seiflow.potentials.mtp.levels import mtp_basis  # noqa: E402
 from seiflow.potentials.mtp.model import MTPModel, new_mtp_data  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402

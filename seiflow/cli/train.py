@@ -33,9 +33,14 @@ def _table(errors: dict, title: str) -> Table:
 def train(
     config: Path | None = typer.Argument(None, help="YAML/TOML train config (optional)"),
     db: str | None = typer.Option(None, "--db", help="label store"),
-    backend: str = typer.Option("mtp", "--backend", help="mtp"),
+    backend: str = typer.Option("mtp", "--backend", help="mtp | mace | chgnet"),
     level: int | None = typer.Option(None, "--level", help="MTP level (2-28)"),
-    max_iter: int | None = typer.Option(None, "--max-iter"),
+    max_iter: int | None = typer.Option(None, "--max-iter", help="MTP iterations"),
+    epochs: int | None = typer.Option(None, "--epochs", help="MACE / CHGNet epochs"),
+    foundation: Path | None = typer.Option(None, "--foundation",
+                                           help="MACE model file to fine-tune (local)"),
+    committee: int | None = typer.Option(None, "--committee",
+                                         help="train N models of the backend as a committee"),
     out: Path | None = typer.Option(None, "--out", help="model folder"),
     settings_hash: str | None = typer.Option(None, "--settings-hash",
                                              help="labels of these reference settings only"),
@@ -44,10 +49,16 @@ def train(
     """Fit a potential on a label store's train split; report train and test errors."""
     raw = read_mapping(config) if config else {}
     pot = raw.setdefault("potential", {})
-    pot.setdefault("backend", backend)
-    for key, value in (("level", level), ("max_iter", max_iter)):
+    member = pot.setdefault("member", {}) if pot.get("backend") == "committee" else pot
+    member.setdefault("backend", backend)
+    for key, value in (("level", level), ("max_iter", max_iter), ("epochs", epochs),
+                       ("foundation", foundation)):
         if value is not None:
-            pot[key] = value
+            member[key] = str(value) if isinstance(value, Path) else value
+    if committee is not None and pot.get("backend") != "committee":
+        raw["potential"] = {"backend": "committee", "size": committee, "member": pot}
+    elif committee is not None:
+        pot["size"] = committee
     for key, value in (("db", db), ("out", out), ("settings_hash", settings_hash)):
         if value is not None:
             raw[key] = str(value)

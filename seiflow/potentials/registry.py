@@ -3,66 +3,26 @@ picks one), and ``BACKENDS``, the registry of loaders that ``load_potential`` di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
-from ase import Atoms
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from seiflow.core.config import StrictModel
 from seiflow.core.registry import Registry
 from seiflow.potentials.base import Potential, read_model_json
+from seiflow.potentials.chgnet import CHGNetSettings
+from seiflow.potentials.committee import CommitteeSettings
+from seiflow.potentials.mace.settings import MACESettings
+from seiflow.potentials.mtp.settings import LossWeights, MTPSettings
 
 BACKENDS: Registry = Registry("potential backend")
 
+PotentialSettings = Annotated[MTPSettings | MACESettings | CHGNetSettings | CommitteeSettings,
+                              Field(discriminator="backend")]
+BACKEND_NAMES = ("mtp", "mace", "chgnet", "committee")
 
-class LossWeights(StrictModel):
-    """Weights of energy (per atom), force and stress (virial per atom) errors in the loss."""
-
-    energy: float = Field(1.0, ge=0)
-    forces: float = Field(0.01, ge=0)
-    stress: float = Field(0.001, ge=0)
-
-
-class MTPSettings(StrictModel):
-    """Moment Tensor Potential fitted with motep's engine (see docs/potentials.md)."""
-
-    backend: Literal["mtp"] = "mtp"
-    level: int = Field(16, description="MTP level, even, 2-28")
-    cutoff: float = Field(5.0, gt=0, description="radial cutoff, Å")
-    min_dist: float | None = Field(None, gt=0, description="radial basis start, Å "
-                                   "(default: shortest training distance - 0.05 Å)")
-    radial_basis_size: int = Field(8, ge=2, le=20)
-    weights: LossWeights = LossWeights()
-    optimizer: Literal["lm", "bfgs"] = "lm"
-    max_iter: int = Field(100, ge=0)
-    tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
-    max_time: float | None = Field(None, gt=0, description="fit time budget, s")
-    seed: int = 0
-
-    @field_validator("level")
-    @classmethod
-    def _level(cls, v: int) -> int:
-        if v < 2 or v > 28 or v % 2:
-            raise ValueError(f"MTP level must be an even number from 2 to 28, got {v}")
-        return v
-
-    def fit(self, train: Sequence[Atoms], progress: bool = True,
-            start: Potential | None = None) -> Potential:
-        """Fit on ``train``; ``start``: a model of this backend to continue from."""
-        from seiflow.potentials.mtp.fit import fit_mtp
-
-        w = self.weights
-        return fit_mtp(train, level=self.level, cutoff=self.cutoff, min_dist=self.min_dist,
-                       radial_basis_size=self.radial_basis_size,
-                       weights=(w.energy, w.forces, w.stress), optimizer=self.optimizer,
-                       max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
-                       seed=self.seed, progress=progress, start=start)
-
-
-# one backend so far; becomes Annotated[A | B, Field(discriminator="backend")] with the second
-PotentialSettings = MTPSettings
+__all__ = ["BACKENDS", "BACKEND_NAMES", "CHGNetSettings", "CommitteeSettings", "LossWeights",
+           "MACESettings", "MTPSettings", "PotentialSettings", "load_potential"]
 
 
 @BACKENDS.register("mtp")
@@ -70,6 +30,27 @@ def _load_mtp(path) -> Potential:
     from seiflow.potentials.mtp.model import MTPModel
 
     return MTPModel.load(path)
+
+
+@BACKENDS.register("mace")
+def _load_mace(path) -> Potential:
+    from seiflow.potentials.mace.model import MACEModel
+
+    return MACEModel.load(path)
+
+
+@BACKENDS.register("chgnet")
+def _load_chgnet(path) -> Potential:
+    from seiflow.potentials.chgnet import CHGNetModel
+
+    return CHGNetModel.load(path)
+
+
+@BACKENDS.register("committee")
+def _load_committee(path) -> Potential:
+    from seiflow.potentials.committee import CommitteeModel
+
+    return CommitteeModel.load(path)
 
 
 def load_potential(path: str | Path) -> Potential:

@@ -33,8 +33,8 @@ from seiflow.data.store import LabelStore, Origin
 from seiflow.execution import EngineSettings, InProcessSettings, RecordLog
 from seiflow.md.runner import MDSettings
 from seiflow.potentials.metrics import error_table, predict
-from seiflow.potentials.mtp.active import select_add
-from seiflow.potentials.registry import PotentialSettings, load_potential
+from seiflow.potentials.active import select_add
+from seiflow.potentials.registry import MTPSettings, PotentialSettings, load_potential
 from seiflow.reference import LabelerSettings, XTBSettings
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build
@@ -62,7 +62,7 @@ class LearnConfig(StrictModel):
     run_dir: Path = Path("runs/learn")
     structures: BuildConfig
     labeler: LabelerSettings = Field(default_factory=XTBSettings)
-    potential: PotentialSettings = Field(default_factory=PotentialSettings)
+    potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
     test_set: PerturbSettings = PerturbSettings(per_structure=2, rattle_A=(0.04, 0.15),
                                                 seed=1001)
@@ -179,6 +179,9 @@ def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
     candidates = [a for t in tasks for a in read_candidates(t.out_dir)]
     if not candidates or limit <= 0:
         return []
+    if getattr(model, "active_set", None) is None:  # no row space (e.g. CHGNet members)
+        chosen = sorted(range(len(candidates)), key=lambda k: -candidates[k].info["gamma"])
+        return [candidates[k] for k in chosen[:limit]]
     chosen = select_add(model.active_set, [model.rows(a) for a in candidates], max_frames=limit)
     return [candidates[k] for k in chosen]
 
@@ -194,7 +197,8 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     if not (model_dir / "model.json").exists():
         previous = run / f"iter-{it - 1:02d}" / "model"
         start = load_potential(previous) if it > 0 else None
-        cfg.potential.fit(train, progress=progress, start=start).save(model_dir)
+        cfg.potential.fit(train, progress=progress, start=start,
+                          checkpoint=it_dir / "fit-checkpoint.pt").save(model_dir)
     model = load_potential(model_dir)
     test_errors = error_table(predict(model, test))["all"] if test else {}
     times["fit"] = time.perf_counter() - t0
@@ -294,7 +298,7 @@ def _write_reports(cfg: LearnConfig, run: Path, report: LearnReport, store: Labe
     gamma_histograms({r["iteration"]: r["candidate_gammas"] for r in its},
                      run / "gamma-histograms.png", cfg.gamma_select, cfg.gamma_break)
     meta = {"run_dir": str(run), "labeler": cfg.labeler.name,
-            "potential": f"{cfg.potential.backend} level {cfg.potential.level}",
+            "potential": cfg.potential.describe(),
             "gamma_select": cfg.gamma_select, "gamma_break": cfg.gamma_break,
             "status": status, "labels_total": store.count(),
             "test_structures": its[-1]["test_structures"]}

@@ -21,7 +21,7 @@ from seiflow.data.stats import split_by_group
 from seiflow.data.store import LabelStore
 from seiflow.potentials.base import Potential
 from seiflow.potentials.metrics import error_table, predict
-from seiflow.potentials.registry import PotentialSettings, load_potential
+from seiflow.potentials.registry import MTPSettings, PotentialSettings, load_potential
 from seiflow.report.figures import parity_plots
 from seiflow.workflows.summary import RunSummary
 
@@ -37,7 +37,7 @@ class TrainConfig(StrictModel):
 
     db: str = Field(..., description="label store: .db file or postgresql:// URL")
     out: Path = Field(Path("model"), description="model folder to write")
-    potential: PotentialSettings = Field(default_factory=PotentialSettings)
+    potential: PotentialSettings = Field(default_factory=MTPSettings)
     split: SplitSettings = SplitSettings()
     settings_hash: str | None = Field(None, description="use only labels made with these "
                                       "reference settings (needed when the store mixes several)")
@@ -104,12 +104,13 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
     with RunSummary(cfg.out / "train-summary.yml", "seiflow train", inputs) as summary:
         train, test = load_split(store, cfg.split, cfg.settings_hash)
         summary.data.update(train_structures=len(train), test_structures=len(test))
-        model = cfg.potential.fit(train, progress=progress)
+        model = cfg.potential.fit(train, progress=progress,
+                                  checkpoint=cfg.out / "fit-checkpoint.pt")
         model.record["data"] = {"db": cfg.db, "train_ids": [a.info["id"] for a in train],
                                 "test_ids": [a.info["id"] for a in test]}
         model.save(cfg.out)
         errors = evaluate(model, {"train": train, "test": test}, cfg.out,
-                          f"{cfg.potential.backend} level {getattr(cfg.potential, 'level', '')}")
+                          cfg.potential.describe())
         summary.data["errors"] = {k: v["all"] for k, v in errors.items()}
         summary.add_output(model=cfg.out)
     return errors
@@ -118,4 +119,8 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
 def grade_frames(model_path: Path, frames: list[Atoms]) -> list[np.ndarray]:
     """Per-atom extrapolation grades of every frame."""
     model = load_potential(model_path)
-    return [model.grade(a) for a in frames]
+    grades = [model.grade(a) for a in frames[:1]]
+    if grades and grades[0] is None:
+        raise SeiflowError(f"{model_path} ({model.backend}) has no extrapolation grade; train "
+                           "a committee of it (--committee N) to get one")
+    return grades + [model.grade(a) for a in frames[1:]]

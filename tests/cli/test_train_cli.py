@@ -68,3 +68,28 @@ def test_train_refuses_a_store_mixing_reference_methods(tmp_path):
     assert r.returncode == 0, r.stderr
     model = json.loads((tmp_path / "model" / "model.json").read_text())
     assert len(model["data"]["train_ids"]) + len(model["data"]["test_ids"]) == 3
+
+
+def test_train_a_mace_committee_and_grade_with_it(tmp_path):
+    store = LabelStore(tmp_path / "labels.db")
+    for atoms in emt_frames(8, seed=4):
+        store.add(atoms, Label.from_atoms(atoms), "emt", "h", Origin(group="rattled"))
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("db: labels.db\nout: model\npotential:\n  backend: mace\n"
+                   "  hidden_irreps: 8x0e+8x1o\n  max_ell: 1\n  correlation: 2\n"
+                   "  radial_mlp: [8]\n  mlp_irreps: 4x0e\n  batch_size: 4\n  device: cpu\n"
+                   "split:\n  test_fraction: 0.25\n")
+    r = _seiflow("train", str(cfg), "--epochs", "2", "--committee", "2", "--no-progress",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["backend"] == "committee" and meta["settings"]["member"]["epochs"] == 2
+    assert json.loads((tmp_path / "model" / "member-01" / "model.json").read_text())[
+        "backend"] == "mace"
+    errors = json.loads((tmp_path / "model" / "errors.json").read_text())
+    assert errors["test"]["all"]["forces"]["n"] == 2 * 32 * 3
+    good = emt_frames(1, seed=4)[0]
+    ase.io.write(tmp_path / "s.extxyz", [good])
+    r = _seiflow("grade", "model", "s.extxyz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "max γ" in r.stdout

@@ -42,3 +42,12 @@ def emt_test():
 @pytest.fixture(scope="session")
 def emt_mtp(emt_train):
     return fit_mtp(emt_train, level=8, cutoff=5.0, max_iter=25, seed=0, progress=False)
+
+
+@pytest.fixture(scope="session")
+def emt_mace(emt_train):
+    """A tiny float64 MACE (about 7 k parameters) on 16 of the EMT frames."""
+    from seiflow.potentials.mace.settings import MACESettings
+
+    settings = MACESettings.small(dtype="float64", device="cpu", epochs=16, seed=0)
+    return settings.fit(emt_train[:16], progress=False)

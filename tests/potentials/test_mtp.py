@@ -8,7 +8,7 @@ from ase.build import bulk
 
 from seiflow.potentials.base import ModelError
 from seiflow.potentials.metrics import error_table, predict
-from seiflow.potentials.mtp.active import select_add
+from seiflow.potentials.active import select_add
 from seiflow.potentials.mtp.fit import fit_mtp
 from seiflow.potentials.mtp.model import MTPModel
 from seiflow.potentials.registry import MTPSettings, load_potential

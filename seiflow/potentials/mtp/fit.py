@@ -34,7 +34,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from seiflow.core.errors import SeiflowError
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
-from seiflow.potentials.mtp.active import ActiveSet
+from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.mtp.levels import mtp_basis
 from seiflow.potentials.mtp.model import MTPModel, new_engine, new_mtp_data
 

@@ -22,7 +22,7 @@ from motep.io.mlip.mtp import read_mtp, write_mtp
 from motep.potentials.mtp.data import BasisData, MTPData, get_types
 
 from seiflow.potentials.base import MODEL_FILE, ModelError, check_species, read_model_json
-from seiflow.potentials.mtp.active import ActiveSet, design_rows
+from seiflow.potentials.active import ActiveSet, design_rows
 from seiflow.potentials.mtp.levels import MTPBasis
 
 MTP_FILE = "potential.mtp"

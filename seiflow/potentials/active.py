@@ -1,4 +1,6 @@
-"""MTP extrapolation grade γ and the active set (D-optimality, MaxVol).
+"""Extrapolation grade γ and the active set (D-optimality, MaxVol), for any potential whose
+site energy is linear in some coefficients: MTP (rows = basis values) and MACE (rows = the
+features its readouts combine linearly, potentials/mace/features.py).
 
 Neighbourhood mode (Podryabinkin & Shapeev, Comput. Mater. Sci. 140, 171 (2017); Novikov et al.,
 Mach. Learn.: Sci. Technol. 2, 025002 (2021)): every atomic neighbourhood n_i is a row

@@ -1,0 +1,192 @@
+"""A committee of potentials: the force disagreement of its members as the extrapolation grade.
+
+n members of one backend are fitted with different seeds, each on its own random subset of the
+training frames (query by committee; Seung et al. 1992, and for interatomic potentials e.g.
+Schran et al., J. Chem. Phys. 153, 104105 (2020)). Predictions are the members' mean. For
+atom i, σ_i = sqrt(mean_k |F_i^k − F̄_i|²) (eV/Å) is the spread of the members' forces; the
+grade is γ_i = σ_i / σ₀ with σ₀ the largest σ_i over the training frames. So, as for the MTP's
+MaxVol grade, γ ≤ 1 on every training neighbourhood and γ_select = 2, γ_break = 10 mean "twice"
+and "ten times" the worst disagreement the committee shows on its own data; ``force_std``
+(eV/Å) is reported beside it.
+
+Selection: MaxVol needs one row space, so ``rows``/``active_set`` are those of the first
+member (MTP basis values, MACE readout features); where the members have none, the candidates
+with the largest grades are taken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from pydantic import Field
+
+from seiflow.core.config import StrictModel
+from seiflow.core.progress import progress_bar
+from seiflow.potentials.base import MODEL_FILE, ModelError, Potential, read_model_json
+from seiflow.potentials.mace.settings import MACESettings
+from seiflow.potentials.mtp.settings import MTPSettings
+
+
+class CommitteeSettings(StrictModel):
+    """``size`` members of ``member``'s backend, member k with seed ``seed + k`` on a random
+    ``subsample`` of the training frames."""
+
+    backend: Literal["committee"] = "committee"
+    member: Annotated[MTPSettings | MACESettings, Field(discriminator="backend")]
+    size: int = Field(4, ge=2, le=16)
+    subsample: float = Field(0.9, gt=0, le=1, description="fraction of the training frames "
+                             "each member sees (1: all; then only the seeds differ)")
+    seed: int = 0
+
+    def describe(self) -> str:
+        return f"committee of {self.size} × {self.member.describe()}"
+
+    def fit(self, train: Sequence[Atoms], progress: bool = True,
+            start: Potential | None = None, checkpoint: Path | None = None) -> CommitteeModel:
+        """Fit every member (continuing from ``start``'s members when given), then calibrate
+        σ₀ on ``train``. ``checkpoint``: member k checkpoints to ``<checkpoint>-k``."""
+        if start is not None and not isinstance(start, CommitteeModel):
+            raise ModelError(f"a committee continues from a committee, not a {start.backend} "
+                             "model")
+        rng = np.random.default_rng(self.seed)
+        n_sub = max(2, int(round(self.subsample * len(train))))
+        members = []
+        with progress_bar(progress) as bar:
+            task = bar.add_task("committee", total=self.size)
+            for k in range(self.size):
+                idx = np.sort(rng.choice(len(train), min(n_sub, len(train)), replace=False))
+                settings = self.member.model_copy(update={"seed": self.member.seed + k})
+                begin = start.members[k] if start is not None and k < len(start.members) \
+                    else None
+                ckpt = None if checkpoint is None else Path(f"{checkpoint}-{k}")
+                members.append(settings.fit([train[i] for i in idx], progress=False,
+                                            start=begin, checkpoint=ckpt))
+                bar.update(task, advance=1)
+        committee = CommitteeModel(members=members)
+        committee.calibrate(train)
+        committee.record = {"settings": self.model_dump(mode="json"),
+                            "sigma0_eV_per_A": committee.sigma0}
+        return committee
+
+
+@dataclass
+class CommitteeModel:
+    """Members' mean prediction; grade γ_i = σ_i / σ₀ from the spread of their forces."""
+
+    backend: ClassVar[str] = "committee"
+    members: list[Potential]
+    sigma0: float = 1.0  # eV/Å
+    record: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(self.members) < 2:
+            raise ModelError("a committee needs at least 2 members")
+
+    @property
+    def species(self) -> tuple[str, ...]:
+        common = set(self.members[0].species)
+        for m in self.members[1:]:
+            common &= set(m.species)
+        return tuple(s for s in self.members[0].species if s in common)
+
+    @property
+    def active_set(self):
+        return getattr(self.members[0], "active_set", None)
+
+    def rows(self, atoms: Atoms) -> np.ndarray:
+        return self.members[0].rows(atoms)
+
+    def predictions(self, atoms: Atoms) -> list[dict]:
+        """Every member's energy, forces and (periodic cells) stress."""
+        out = []
+        for member in self.members:
+            work = atoms.copy()
+            work.calc = member.calculator(grade=False)
+            res = {"energy": work.get_potential_energy(), "forces": work.get_forces()}
+            if work.cell.rank == 3 and work.pbc.all():
+                res["stress"] = work.get_stress()
+            out.append(res)
+        return out
+
+    def force_std(self, atoms: Atoms, preds: list[dict] | None = None) -> np.ndarray:
+        """σ_i (eV/Å) of every atom."""
+        forces = np.stack([p["forces"] for p in (preds or self.predictions(atoms))])
+        return np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=2), axis=0))
+
+    def calibrate(self, frames: Sequence[Atoms]) -> float:
+        """σ₀ = the largest σ_i over ``frames`` (the training set)."""
+        self.sigma0 = float(max(self.force_std(a).max() for a in frames))
+        if self.sigma0 <= 0:
+            raise ModelError("the committee members agree exactly on their training data: "
+                             "they are not independent (give different seeds or subsets)")
+        return self.sigma0
+
+    def grade(self, atoms: Atoms) -> np.ndarray:
+        return self.force_std(atoms) / self.sigma0
+
+    def calculator(self, grade: bool = True) -> CommitteeCalculator:
+        return CommitteeCalculator(self, grade=grade)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        names = []
+        for k, member in enumerate(self.members):
+            name = f"member-{k:02d}"
+            member.save(path / name)
+            names.append(name)
+        meta = {"backend": self.backend, "species": list(self.species), "members": names,
+                "sigma0_eV_per_A": self.sigma0, **self.record}
+        tmp = path / (MODEL_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, default=str))
+        tmp.replace(path / MODEL_FILE)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> CommitteeModel:
+        from seiflow.potentials.registry import load_potential
+
+        path = Path(path)
+        meta = read_model_json(path)
+        if not isinstance(meta.get("members"), list) or "sigma0_eV_per_A" not in meta:
+            raise ModelError(f"{path / MODEL_FILE} is corrupt: it lacks 'members' or "
+                             "'sigma0_eV_per_A'")
+        members = [load_potential(path / name) for name in meta["members"]]
+        record = {k: v for k, v in meta.items()
+                  if k not in ("backend", "species", "members", "sigma0_eV_per_A")}
+        return cls(members=members, sigma0=float(meta["sigma0_eV_per_A"]), record=record)
+
+
+class CommitteeCalculator(Calculator):
+    """Mean energy (eV), forces (eV/Å), stress (eV/Å³); ``force_std`` (eV/Å per atom),
+    ``energy_std`` (eV) and, with ``grade``, ``gammas`` = σ_i/σ₀ and their maximum ``gamma``."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "force_std",
+                              "energy_std", "gamma", "gammas"]
+
+    def __init__(self, model: CommitteeModel, grade: bool = True):
+        super().__init__()
+        self.model = model
+        self.grading = grade
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        preds = self.model.predictions(self.atoms)
+        energies = np.array([p["energy"] for p in preds])
+        std = self.model.force_std(self.atoms, preds)
+        self.results = {"energy": float(energies.mean()), "free_energy": float(energies.mean()),
+                        "forces": np.mean([p["forces"] for p in preds], axis=0),
+                        "force_std": std, "energy_std": float(energies.std())}
+        if "stress" in preds[0]:
+            self.results["stress"] = np.mean([p["stress"] for p in preds], axis=0)
+        if self.grading:
+            gammas = std / self.model.sigma0
+            self.results["gammas"] = gammas
+            self.results["gamma"] = float(gammas.max())
