@@ -29,3 +29,21 @@ def md(
         + (f" (mean kinetic {t_kin:.1f} K)" if t_kin is not None else "")
         + f"; trajectory {info['trajectory']}; summary {cfg.out_dir / MD_SUMMARY}",
         highlight=False)
+
+
+def md_batched(
+    config: Path = typer.Argument(..., help="YAML/TOML batched-MD config"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run many replicas at once with a torch model (MACE) on the GPU, or the CPU; rerun to
+    resume."""
+    from seiflow.workflows.batched_md import SUMMARY, BatchedMDConfig, run_batched_md_config
+
+    cfg = load_config(config, BatchedMDConfig)
+    info = run_batched_md_config(cfg, progress=progress, config_file=str(config))
+    resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
+    Console().print(
+        f"{info['replicas']} replicas ({info['atoms']} atoms) on {info['device']}: "
+        f"{info['steps_done']} steps{resumed}, {info['atom_steps_per_s']:.4g} atom-steps/s, "
+        f"{info['ns_per_day']:.3g} ns/day; thermo {info['thermo']}; summary "
+        f"{cfg.out_dir / SUMMARY}", highlight=False)

@@ -54,6 +54,23 @@ def read_model_json(path: str | Path) -> dict:
     return meta
 
 
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)  # paths, devices
+
+
+def write_model_json(path: str | Path, meta: dict) -> Path:
+    """Write ``model.json`` into the folder ``path`` atomically (a reader never sees half)."""
+    target = Path(path) / MODEL_FILE
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1, default=_jsonable))
+    tmp.replace(target)
+    return target
+
+
 def check_species(atoms: Atoms, species: tuple[str, ...], what: str = "the model") -> None:
     """One clear error line when ``atoms`` holds an element that ``what`` was not trained on."""
     missing = sorted(set(atoms.get_chemical_symbols()) - set(species))

@@ -27,7 +27,6 @@ energy/force/stress, no magnetic moments). Two steps are seiflow's own:
 
 from __future__ import annotations
 
-import json
 import random
 import tempfile
 import time
@@ -45,7 +44,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
-from seiflow.potentials.base import MODEL_FILE, ModelError, check_species, read_model_json
+from seiflow.potentials.base import ModelError, check_species, read_model_json, write_model_json
 from seiflow.reference.chgnet import (CHGNET_ELEMENTS, CHGNetCalculator, cell_problem,
                                       load_pretrained, quiet, resolve_device, to_structure)
 
@@ -157,9 +156,7 @@ class CHGNetModel:
         torch.save({"model": state}, tmp)
         tmp.replace(path / WEIGHTS_FILE)
         meta = {"backend": self.backend, "species": list(self.species), **self.record}
-        tmp = path / (MODEL_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1, default=_jsonable))
-        tmp.replace(path / MODEL_FILE)
+        write_model_json(path, meta)
         return path
 
     @classmethod
@@ -189,13 +186,6 @@ class CHGNetModel:
         record = {k: v for k, v in meta.items() if k not in ("backend", "species")}
         return cls(net=net, species=tuple(meta["species"]), record=record)
 
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(type(obj))
 
 
 class CHGNetModelCalculator(CHGNetCalculator):

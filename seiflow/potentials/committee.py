@@ -1,13 +1,16 @@
 """A committee of potentials: the force disagreement of its members as the extrapolation grade.
 
 n members of one backend are fitted with different seeds, each on its own random subset of the
-training frames (query by committee; Seung et al. 1992, and for interatomic potentials e.g.
-Schran et al., J. Chem. Phys. 153, 104105 (2020)). Predictions are the members' mean. For
-atom i, σ_i = sqrt(mean_k |F_i^k − F̄_i|²) (eV/Å) is the spread of the members' forces; the
-grade is γ_i = σ_i / σ₀ with σ₀ the largest σ_i over the training frames. So, as for the MTP's
-MaxVol grade, γ ≤ 1 on every training neighbourhood and γ_select = 2, γ_break = 10 mean "twice"
-and "ten times" the worst disagreement the committee shows on its own data; ``force_std``
-(eV/Å) is reported beside it.
+training frames (query by committee; Seung et al. 1992; for interatomic potentials e.g. DP-GEN,
+Zhang et al., Comput. Phys. Commun. 253, 107206 (2020), and Schran et al., J. Chem. Phys. 153,
+104105 (2020)). Predictions are the members' mean. For atom i,
+σ_i = sqrt(mean_k |F_i^k − F̄_i|²) (eV/Å) is the spread of the members' forces, and the grade
+is γ_i = σ_i / σ_ref with a force scale σ_ref (default 0.05 eV/Å): γ_select = 2 and
+γ_break = 10 then mean 0.1 and 0.5 eV/Å of disagreement, DP-GEN's usual trust levels.
+``force_scale_eV_per_A: null`` calibrates σ_ref instead to the largest σ_i on the training
+frames (γ ≤ 1 there, like the MaxVol grade); with poorly converged members that scale is large
+and the loop stops too early, so the absolute scale is the default. ``force_std`` (eV/Å) is
+reported beside γ, and the training-set spread is recorded in ``model.json``.
 
 Selection: MaxVol needs one row space, so ``rows``/``active_set`` are those of the first
 member (MTP basis values, MACE readout features); where the members have none, the candidates
@@ -16,7 +19,6 @@ with the largest grades are taken.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,8 @@ from pydantic import Field
 
 from seiflow.core.config import StrictModel
 from seiflow.core.progress import progress_bar
-from seiflow.potentials.base import MODEL_FILE, ModelError, Potential, read_model_json
+from seiflow.potentials.base import (MODEL_FILE, ModelError, Potential, read_model_json,
+                                     write_model_json)
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import MTPSettings
 
@@ -43,6 +46,9 @@ class CommitteeSettings(StrictModel):
     size: int = Field(4, ge=2, le=16)
     subsample: float = Field(0.9, gt=0, le=1, description="fraction of the training frames "
                              "each member sees (1: all; then only the seeds differ)")
+    force_scale_eV_per_A: float | None = Field(
+        0.05, gt=0, description="σ_ref of the grade γ = σ_F/σ_ref, eV/Å; null: the largest "
+        "spread on the training frames")
     seed: int = 0
 
     def describe(self) -> str:
@@ -50,8 +56,8 @@ class CommitteeSettings(StrictModel):
 
     def fit(self, train: Sequence[Atoms], progress: bool = True,
             start: Potential | None = None, checkpoint: Path | None = None) -> CommitteeModel:
-        """Fit every member (continuing from ``start``'s members when given), then calibrate
-        σ₀ on ``train``. ``checkpoint``: member k checkpoints to ``<checkpoint>-k``."""
+        """Fit every member (continuing from ``start``'s members when given), then measure
+        their spread on ``train``. ``checkpoint``: member k checkpoints to ``<checkpoint>-k``."""
         if start is not None and not isinstance(start, CommitteeModel):
             raise ModelError(f"a committee continues from a committee, not a {start.backend} "
                              "model")
@@ -70,19 +76,20 @@ class CommitteeSettings(StrictModel):
                                             start=begin, checkpoint=ckpt))
                 bar.update(task, advance=1)
         committee = CommitteeModel(members=members)
-        committee.calibrate(train)
+        spread = committee.training_spread(train)
+        committee.force_scale = self.force_scale_eV_per_A or spread["max_eV_per_A"]
         committee.record = {"settings": self.model_dump(mode="json"),
-                            "sigma0_eV_per_A": committee.sigma0}
+                            "training_force_spread": spread}
         return committee
 
 
 @dataclass
 class CommitteeModel:
-    """Members' mean prediction; grade γ_i = σ_i / σ₀ from the spread of their forces."""
+    """Members' mean prediction; grade γ_i = σ_i / σ_ref from the spread of their forces."""
 
     backend: ClassVar[str] = "committee"
     members: list[Potential]
-    sigma0: float = 1.0  # eV/Å
+    force_scale: float = 0.05  # σ_ref, eV/Å
     record: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -120,16 +127,18 @@ class CommitteeModel:
         forces = np.stack([p["forces"] for p in (preds or self.predictions(atoms))])
         return np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=2), axis=0))
 
-    def calibrate(self, frames: Sequence[Atoms]) -> float:
-        """σ₀ = the largest σ_i over ``frames`` (the training set)."""
-        self.sigma0 = float(max(self.force_std(a).max() for a in frames))
-        if self.sigma0 <= 0:
+    def training_spread(self, frames: Sequence[Atoms]) -> dict:
+        """How much the members disagree on ``frames`` (their training set), eV/Å: the
+        median and largest per-frame maximum of σ_i."""
+        worst = np.array([self.force_std(a).max() for a in frames])
+        if worst.max() <= 0:
             raise ModelError("the committee members agree exactly on their training data: "
                              "they are not independent (give different seeds or subsets)")
-        return self.sigma0
+        return {"median_frame_max_eV_per_A": float(np.median(worst)),
+                "max_eV_per_A": float(worst.max())}
 
     def grade(self, atoms: Atoms) -> np.ndarray:
-        return self.force_std(atoms) / self.sigma0
+        return self.force_std(atoms) / self.force_scale
 
     def calculator(self, grade: bool = True) -> CommitteeCalculator:
         return CommitteeCalculator(self, grade=grade)
@@ -143,10 +152,8 @@ class CommitteeModel:
             member.save(path / name)
             names.append(name)
         meta = {"backend": self.backend, "species": list(self.species), "members": names,
-                "sigma0_eV_per_A": self.sigma0, **self.record}
-        tmp = path / (MODEL_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1, default=str))
-        tmp.replace(path / MODEL_FILE)
+                "force_scale_eV_per_A": self.force_scale, **self.record}
+        write_model_json(path, meta)
         return path
 
     @classmethod
@@ -155,18 +162,18 @@ class CommitteeModel:
 
         path = Path(path)
         meta = read_model_json(path)
-        if not isinstance(meta.get("members"), list) or "sigma0_eV_per_A" not in meta:
+        if not isinstance(meta.get("members"), list) or "force_scale_eV_per_A" not in meta:
             raise ModelError(f"{path / MODEL_FILE} is corrupt: it lacks 'members' or "
-                             "'sigma0_eV_per_A'")
+                             "'force_scale_eV_per_A'")
         members = [load_potential(path / name) for name in meta["members"]]
         record = {k: v for k, v in meta.items()
-                  if k not in ("backend", "species", "members", "sigma0_eV_per_A")}
-        return cls(members=members, sigma0=float(meta["sigma0_eV_per_A"]), record=record)
+                  if k not in ("backend", "species", "members", "force_scale_eV_per_A")}
+        return cls(members=members, force_scale=float(meta["force_scale_eV_per_A"]), record=record)
 
 
 class CommitteeCalculator(Calculator):
     """Mean energy (eV), forces (eV/Å), stress (eV/Å³); ``force_std`` (eV/Å per atom),
-    ``energy_std`` (eV) and, with ``grade``, ``gammas`` = σ_i/σ₀ and their maximum ``gamma``."""
+    ``energy_std`` (eV) and, with ``grade``, ``gammas`` = σ_i/σ_ref and their maximum ``gamma``."""
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "force_std",
                               "energy_std", "gamma", "gammas"]
@@ -187,6 +194,6 @@ class CommitteeCalculator(Calculator):
         if "stress" in preds[0]:
             self.results["stress"] = np.mean([p["stress"] for p in preds], axis=0)
         if self.grading:
-            gammas = std / self.model.sigma0
+            gammas = std / self.model.force_scale
             self.results["gammas"] = gammas
             self.results["gamma"] = float(gammas.max())

@@ -32,7 +32,7 @@ def test_members_differ_and_the_mean_is_their_mean(committee, emt_test):
     assert np.allclose(work.get_forces(), forces.mean(0))
     spread = np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=2), axis=0))
     assert np.allclose(work.calc.results["force_std"], spread)  # eV/Å, per atom
-    assert work.calc.results["gamma"] == pytest.approx(spread.max() / committee.sigma0)
+    assert work.calc.results["gamma"] == pytest.approx(spread.max() / 0.05)  # σ_ref eV/Å
 
 
 def test_mean_forces_and_stress_are_energy_derivatives(committee, emt_test):
@@ -40,12 +40,21 @@ def test_mean_forces_and_stress_are_energy_derivatives(committee, emt_test):
     check_stress_fd(committee, emt_test[1], atol=1e-7)
 
 
-def test_grade_is_calibrated_on_training_data(committee, emt_train):
-    assert max(committee.grade(a).max() for a in emt_train) == pytest.approx(1.0)
+def test_grade_scales(committee, emt_train):
+    """Absolute scale (default): γ = σ/0.05 eV/Å. Calibrated scale: γ ≤ 1 on the training
+    data, and a squeezed cell (never seen) far above it."""
+    spread = committee.record["training_force_spread"]
+    assert 0 < spread["median_frame_max_eV_per_A"] <= spread["max_eV_per_A"]
     squeezed = emt_train[0].copy()
     squeezed.set_cell(squeezed.cell * 0.85, scale_atoms=True)
-    assert committee.grade(squeezed).max() > 3
-    assert committee.record["sigma0_eV_per_A"] == committee.sigma0 > 0
+    assert committee.grade(squeezed).max() == pytest.approx(
+        committee.force_std(squeezed).max() / 0.05)
+    calibrated = CommitteeModel(members=committee.members,
+                                force_scale=spread["max_eV_per_A"])
+    assert max(calibrated.grade(a).max() for a in emt_train) == pytest.approx(1.0)
+    assert calibrated.grade(squeezed).max() > 3
+    settings = CommitteeSettings(**{**SETTINGS, "force_scale_eV_per_A": None})
+    assert settings.force_scale_eV_per_A is None
 
 
 def test_save_load_and_rows(committee, emt_test, tmp_path):

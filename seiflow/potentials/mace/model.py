@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ from mace.tools.utils import AtomicNumberTable
 
 from seiflow.data.labels import Label
 from seiflow.potentials.active import ActiveSet
-from seiflow.potentials.base import MODEL_FILE, ModelError, check_species, read_model_json
+from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
+                                     write_model_json)
 from seiflow.potentials.mace.features import readout_features
 
 MACE_FILE = "mace.model"
@@ -137,13 +137,16 @@ class MACEModel:
                              "with")
         return self.active_set.grades(self.rows(atoms))
 
-    def torchsim_model(self, device: torch.device, dtype: torch.dtype):
-        """torch-sim's MaceModel around this module (batched MD on GPU or CPU)."""
+    def torchsim_model(self, device: torch.device, dtype: torch.dtype,
+                       neighbor_list_fn=None):
+        """torch-sim's MaceModel around a copy of this module (batched MD on GPU or CPU;
+        md/batched.py). Forces only: the batched ensembles need no stress."""
         from torch_sim.models.mace import MaceModel
 
         module = copy.deepcopy(self.module).to(device=device, dtype=dtype)
+        extra = {"neighbor_list_fn": neighbor_list_fn} if neighbor_list_fn else {}
         return MaceModel(model=module, device=device, dtype=dtype, compute_forces=True,
-                         compute_stress=True)
+                         compute_stress=False, **extra)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -155,9 +158,7 @@ class MACEModel:
         if self.active_set is not None:
             self.active_set.save(path / ACTIVE_FILE)
         meta = {"backend": self.backend, "species": list(self.species), **self.record}
-        tmp = path / (MODEL_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1, default=str))
-        tmp.replace(path / MODEL_FILE)
+        write_model_json(path, meta)
         return path
 
     @classmethod

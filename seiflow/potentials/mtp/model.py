@@ -7,7 +7,6 @@ Saved as a folder: ``potential.mtp`` (MLIP's legacy text format, which MLIP-3 an
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from motep.calculator import make_mtp_engine
 from motep.io.mlip.mtp import read_mtp, write_mtp
 from motep.potentials.mtp.data import BasisData, MTPData, get_types
 
-from seiflow.potentials.base import MODEL_FILE, ModelError, check_species, read_model_json
+from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
+                                     write_model_json)
 from seiflow.potentials.active import ActiveSet, design_rows
 from seiflow.potentials.mtp.levels import MTPBasis
 
@@ -107,9 +107,7 @@ class MTPModel:
             self.active_set.save(path / ACTIVE_FILE)
         meta = {"backend": self.backend, "species": list(self.species), "level": self.level,
                 **self.record}
-        tmp = path / (MODEL_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1, default=_jsonable))
-        tmp.replace(path / MODEL_FILE)
+        write_model_json(path, meta)
         return path
 
     @classmethod
@@ -135,13 +133,6 @@ class MTPModel:
         return cls(data=data, species=species, level=int(meta.get("level", 0)),
                    active_set=active, record=record)
 
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(type(obj))
 
 
 class MTPCalculator(Calculator):

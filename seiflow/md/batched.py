@@ -1,0 +1,618 @@
+"""Batched molecular dynamics on a GPU (or the CPU) through torch-sim.
+
+Many replicas (e.g. 100 cells of 144 atoms) or one large cell (1,440 atoms) advance together in
+one torch-sim ``MDState``: torch-sim concatenates the systems, so one model call per step
+evaluates all of them. Ensembles: NVE (velocity Verlet), NVT with a Nosé–Hoover chain per
+replica (as in Li et al., Mater. Horiz. 2025: 0.5 fs, τ = 100 fs) and Langevin (BAOAB,
+friction 1/τ). float32 by default; device "auto" is CUDA when torch sees a GPU, else the CPU.
+
+Why the step loop is ours and not ``torch_sim.integrate``: ``integrate`` starts from fresh
+momenta every call (no restart), offers no hook for checkpoints or our per-replica extxyz/CSV
+output, and seeds Langevin noise from torch's global generator. We reuse torch-sim's state
+(``MDState``), its models and its velocity-Verlet pieces (``momentum_step``, ``position_step``,
+``velocity_verlet``), and write the thermostats here because torch-sim 0.3.0's
+``nvt_nose_hoover`` keeps one chain for the whole batch and fails for more than one system.
+
+Units are torch-sim's "metal" units, the same as ASE's: Å, eV, amu, time in Å·(amu/eV)^½
+(1 fs = ``ase.units.fs`` ≈ 0.0982), temperature as kT in eV. The temperature of a replica is
+2·E_kin / (3N k_B), as in ASE and torch-sim (no correction for the removed centre-of-mass
+motion); the Nosé–Hoover chain uses the same 3N degrees of freedom.
+
+Outputs in ``out_dir``: ``replica-NNN.extxyz`` (positions wrapped into the cell, momenta, cell,
+energy and optionally forces; ``info`` holds step and time_fs) every ``traj_stride`` steps,
+``thermo.csv`` (one row per replica and frame), ``checkpoint.npz`` and ``summary.json``.
+
+Restart: calling ``run_batched_md`` again on a folder that holds a checkpoint of the same
+settings (``steps`` and ``device`` may differ) continues from it: positions, momenta, cells,
+the step counter, the Nosé–Hoover chain variables and the Langevin random-generator state all
+carry over, so on one device an interrupted run continues exactly as an uninterrupted one
+(the tests check this to 1e-10 Å). What does not carry over: frames and CSV rows written after
+the checkpoint (dropped), wall time, and the Langevin random stream when the device type
+changes between runs (a CPU generator state cannot seed a CUDA generator; the noise is then
+reseeded from (seed, step), which continues the same ensemble but not the same trajectory).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import ase.io
+import numpy as np
+import torch
+from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
+from pydantic import Field, model_validator
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch_sim.integrators.md import MDState, momentum_step, position_step, velocity_verlet
+from torch_sim.models.interface import ModelInterface
+
+from seiflow.core.config import StrictModel
+from seiflow.core.errors import SeiflowError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.npz"
+THERMO = "thermo.csv"
+THERMO_COLUMNS = ("step", "time_fs", "replica", "T_K", "Epot_eV", "Ekin_eV", "Etot_eV",
+                  "conserved_eV")
+# Suzuki–Yoshida fourth-order weights for the Nosé–Hoover chain propagator
+_SY3 = (0.828981543588751, -0.657963087177502, 0.828981543588751)
+_CHAIN_LENGTH = 3
+
+
+class BatchedMDSettings(StrictModel):
+    ensemble: Literal["nve", "nvt", "langevin"] = Field(
+        "nvt", description="nve: velocity Verlet; nvt: Nosé–Hoover chain (3 links) per "
+        "replica; langevin: BAOAB with friction 1/tdamp_fs")
+    temperature_K: float = Field(300.0, gt=0, description="thermostat target and the "
+                                 "temperature of the initial Maxwell–Boltzmann velocities, K")
+    timestep_fs: float = Field(0.5, gt=0, description="time step, fs")
+    steps: int = Field(..., ge=1, description="total number of steps (a restart runs the rest)")
+    tdamp_fs: float = Field(100.0, gt=0, description="thermostat time constant, fs (NVT: "
+                            "chain period; Langevin: friction = 1/tdamp_fs)")
+    seed: int = Field(0, ge=0, description="seeds the initial velocities and the Langevin noise")
+    init_velocities: bool = Field(True, description="draw Maxwell–Boltzmann velocities at "
+                                  "start (False: the momenta the structures carry)")
+    traj_stride: int = Field(10, ge=1, description="steps between frames and thermo rows")
+    traj_forces: bool = Field(False, description="also write forces (eV/Å) into the frames")
+    checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: cuda if torch sees a GPU, else cpu")
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _multiple(self) -> BatchedMDSettings:
+        if self.checkpoint_every % self.traj_stride:
+            raise ValueError("checkpoint_every must be a multiple of traj_stride")
+        return self
+
+    def key(self) -> str:
+        """Hash of everything that shapes the trajectory (not steps, not the device)."""
+        text = self.model_dump_json(exclude={"steps", "device"})
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@runtime_checkable
+class TorchSimModelFactory(Protocol):
+    """A seiflow model that can hand out a torch-sim model (e.g. seiflow's MACE backend)."""
+
+    def torchsim_model(self, device: torch.device, dtype: torch.dtype,
+                       neighbor_list_fn: Callable | None = None) -> ModelInterface: ...
+
+
+@dataclass
+class BatchedMDResult:
+    atoms: list[Atoms]  # final structures with momenta, one per replica
+    steps_done: int
+    restarted_from: int  # step of the checkpoint a restart began at (0: fresh run)
+    wall_s: float  # the stepping loop with its output, not the set-up
+    atom_steps_per_s: float
+    ns_per_day: float
+    device: str
+    trajectories: list[Path]
+    thermo: Path
+
+
+# ---------------------------------------------------------------- device, model, neighbours
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for "auto" (cuda if available, else cpu), "cpu" or "cuda" (an error
+    without a GPU)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SeiflowError("device 'cuda' asked for, but torch sees no GPU (torch "
+                           f"{torch.__version__}); use device 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    """'cuda: <GPU name>' or 'cpu: <CPU model>'."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                       cpu)
+    except OSError:
+        pass
+    return f"cpu: {cpu}"
+
+
+@functools.lru_cache(maxsize=8)
+def _vesin(cutoff: float):
+    from vesin_torch import NeighborList
+
+    return NeighborList(cutoff=cutoff, full_list=True)
+
+
+def device_neighbor_list(positions: torch.Tensor, cell: torch.Tensor, pbc: bool,
+                         cutoff: torch.Tensor | float, sort_id: bool = False
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbour pairs (2, n) and integer cell shifts (n, 3), computed where the positions
+    live: vesin-torch runs on CUDA tensors on the GPU. A drop-in ``neighbor_list_fn`` for
+    torch-sim models (``MaceModel(..., neighbor_list_fn=device_neighbor_list)``), whose default
+    ``vesin_nl_ts`` copies the positions to the CPU in float64 every step. ``cell`` is in the
+    row-vector (ASE) convention."""
+    i, j, shifts = _vesin(float(cutoff)).compute(points=positions, box=cell,
+                                                 periodic=bool(pbc), quantities="ijS")
+    mapping = torch.stack((i, j)).to(torch.long)
+    shifts = shifts.to(positions.dtype)
+    if sort_id:
+        order = torch.argsort(mapping[0])
+        mapping, shifts = mapping[:, order], shifts[order]
+    return mapping, shifts
+
+
+def _torchsim_model(model, device: torch.device, dtype: torch.dtype,
+                    settings: BatchedMDSettings) -> ModelInterface:
+    if isinstance(model, ModelInterface):
+        mdev = torch.device(model.device)
+        if settings.device != "auto" and mdev.type != device.type:
+            raise SeiflowError(f"the model lives on {mdev.type} but settings ask for "
+                               f"device {settings.device!r}; build the model there or use "
+                               "device 'auto'")
+        if model.dtype != dtype:
+            raise SeiflowError(f"the model computes in {model.dtype} but settings ask for "
+                               f"dtype {settings.dtype!r}; make them agree")
+        ts_model = model
+    elif isinstance(model, TorchSimModelFactory):
+        ts_model = model.torchsim_model(device, dtype, neighbor_list_fn=device_neighbor_list)
+    else:
+        raise SeiflowError(f"cannot run batched MD with a {type(model).__name__}: give a "
+                           "torch-sim ModelInterface or a model with torchsim_model(device, "
+                           "dtype)")
+    if not ts_model.compute_forces:
+        raise SeiflowError("the torch-sim model does not compute forces (compute_forces=False)")
+    return ts_model
+
+
+# ---------------------------------------------------------------- structures and state
+
+def _check_structures(structures: Sequence[Atoms]) -> list[Atoms]:
+    if isinstance(structures, Atoms):
+        structures = [structures]
+    structures = list(structures)
+    if not structures:
+        raise SeiflowError("batched MD needs at least one structure; the list is empty")
+    for r, atoms in enumerate(structures):
+        if not isinstance(atoms, Atoms):
+            raise SeiflowError(f"replica {r} is a {type(atoms).__name__}, not an ASE Atoms")
+        if len(atoms) == 0:
+            raise SeiflowError(f"replica {r} has no atoms")
+        if not atoms.pbc.all():
+            raise SeiflowError(f"replica {r} is not periodic in all three directions (pbc="
+                               f"{atoms.pbc.tolist()}): torch-sim takes one periodicity flag "
+                               "for the whole batch, and batched MD needs bulk cells; run "
+                               "molecules and slabs with seiflow.md.run_md")
+        if abs(atoms.cell.volume) < 1e-6:
+            raise SeiflowError(f"replica {r} has a degenerate cell (volume "
+                               f"{atoms.cell.volume:.3g} Å³)")
+    return structures
+
+
+def _maxwell_boltzmann(structures: list[Atoms], temperature_K: float, seed: int) -> None:
+    """Set seeded Maxwell–Boltzmann momenta on each replica (zero total momentum). Drawn on the
+    CPU per replica, so the same seed gives the same start on any device and batch size."""
+    for r, atoms in enumerate(structures):
+        rng = np.random.default_rng([seed, r])
+        m = atoms.get_masses()[:, None]
+        p = rng.standard_normal((len(atoms), 3)) * np.sqrt(m * units.kB * temperature_K)
+        if len(atoms) > 1:
+            p -= m * p.sum(axis=0) / m.sum()
+        atoms.set_momenta(p, apply_constraint=False)
+
+
+def _state(structures: list[Atoms], device: torch.device, dtype: torch.dtype) -> MDState:
+    """An MDState of all replicas (energy and forces still zero)."""
+    def cat(arrays, dt=dtype):
+        return torch.as_tensor(np.concatenate(arrays), dtype=dt, device=device)
+
+    counts = torch.as_tensor([len(a) for a in structures], device=device)
+    positions = cat([a.positions for a in structures])
+    return MDState(
+        positions=positions,
+        momenta=cat([a.get_momenta() for a in structures]),
+        energy=torch.zeros(len(structures), dtype=dtype, device=device),
+        forces=torch.zeros_like(positions),
+        masses=cat([a.get_masses() for a in structures]),
+        cell=torch.as_tensor(np.stack([a.cell.array.T for a in structures]), dtype=dtype,
+                             device=device),  # torch-sim keeps cell vectors as columns
+        pbc=True,
+        atomic_numbers=cat([a.numbers for a in structures], torch.int64),
+        system_idx=torch.repeat_interleave(torch.arange(len(structures), device=device),
+                                           counts),
+    )
+
+
+def _evaluate(state: MDState, model: ModelInterface) -> MDState:
+    out = model(state)
+    state.energy, state.forces = out["energy"], out["forces"]
+    return state
+
+
+def _per_replica(values: torch.Tensor, state: MDState, n: int) -> torch.Tensor:
+    """Sum per-atom values into one number per replica (no host sync, unlike bincount)."""
+    return torch.zeros(n, dtype=values.dtype, device=values.device).index_add_(
+        0, state.system_idx, values)
+
+
+def _kinetic(state: MDState, n: int) -> torch.Tensor:
+    return _per_replica(0.5 * (state.momenta**2).sum(-1) / state.masses, state, n)
+
+
+# ---------------------------------------------------------------- integrators
+
+class _NVE:
+    """Velocity Verlet (torch-sim's). ``extra_energy`` is what the conserved quantity adds to
+    E_pot + E_kin; ``arrays``/``load`` carry the integrator's own variables in a checkpoint."""
+
+    def __init__(self, model: ModelInterface, dt: torch.Tensor, kT: torch.Tensor,
+                 tau: torch.Tensor, n: int, dof: torch.Tensor, seed: int):
+        self.model, self.dt, self.kT, self.tau, self.n, self.dof = model, dt, kT, tau, n, dof
+
+    def step(self, state: MDState) -> MDState:
+        return velocity_verlet(state, self.dt, self.model)
+
+    def extra_energy(self, state: MDState) -> torch.Tensor:
+        return torch.zeros(self.n, dtype=state.dtype, device=state.device)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
+        pass
+
+
+class _NoseHooverChain(_NVE):
+    """One Nosé–Hoover chain of 3 thermostats per replica (Martyna, Tuckerman & Klein, Mol.
+    Phys. 87, 1117 (1996)): masses Q₀ = 3N·kT·τ², Qₖ = kT·τ²; each half step propagates the
+    chain with the three Suzuki–Yoshida weights, one sub-step each, all replicas at once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        ones = torch.ones(self.n, _CHAIN_LENGTH, dtype=self.kT.dtype, device=self.kT.device)
+        self.Q = self.kT * self.tau**2 * ones
+        self.Q[:, 0] *= self.dof
+        self.xi = torch.zeros_like(ones)  # chain positions
+        self.p = torch.zeros_like(ones)  # chain momenta
+
+    def step(self, state: MDState) -> MDState:
+        state.momenta = self._half_step(state)
+        state = velocity_verlet(state, self.dt, self.model)
+        state.momenta = self._half_step(state)
+        return state
+
+    def _half_step(self, state: MDState) -> torch.Tensor:
+        """Propagate the chains over dt/2; return the rescaled particle momenta."""
+        kT, Q, p, xi = self.kT, self.Q, self.p.clone(), self.xi.clone()
+        ke2 = 2 * _kinetic(state, self.n)  # 2·E_kin per replica
+        scale = torch.ones(self.n, dtype=state.dtype, device=state.device)
+        last = _CHAIN_LENGTH - 1
+        for w in _SY3:
+            d = w * self.dt / 2  # this sub-step's length
+            p[:, last] += d / 2 * (p[:, last - 1] ** 2 / Q[:, last - 1] - kT)
+            for k in range(last - 1, -1, -1):  # inward: thermostat k is driven by k-1
+                force = ke2 - self.dof * kT if k == 0 else p[:, k - 1] ** 2 / Q[:, k - 1] - kT
+                damp = torch.exp(-d / 4 * p[:, k + 1] / Q[:, k + 1])
+                p[:, k] = damp * (damp * p[:, k] + d / 2 * force)
+            s = torch.exp(-d * p[:, 0] / Q[:, 0])
+            scale, ke2 = scale * s, ke2 * s**2
+            xi = xi + d * p / Q
+            for k in range(last):  # outward
+                force = ke2 - self.dof * kT if k == 0 else p[:, k - 1] ** 2 / Q[:, k - 1] - kT
+                damp = torch.exp(-d / 4 * p[:, k + 1] / Q[:, k + 1])
+                p[:, k] = damp * (damp * p[:, k] + d / 2 * force)
+            p[:, last] += d / 2 * (p[:, last - 1] ** 2 / Q[:, last - 1] - kT)
+        self.p, self.xi = p, xi
+        return state.momenta * scale[state.system_idx, None]
+
+    def extra_energy(self, state: MDState) -> torch.Tensor:
+        """Chain kinetic + potential energy: E_pot + E_kin + this is conserved."""
+        chain_ke = (self.p**2 / (2 * self.Q)).sum(-1)
+        return chain_ke + self.dof * self.kT * self.xi[:, 0] + self.kT * self.xi[:, 1:].sum(-1)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"chain_xi": self.xi.cpu().numpy(), "chain_p": self.p.cpu().numpy()}
+
+    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
+        self.xi = torch.as_tensor(arrays["chain_xi"], dtype=self.xi.dtype, device=self.xi.device)
+        self.p = torch.as_tensor(arrays["chain_p"], dtype=self.p.dtype, device=self.p.device)
+
+
+class _Langevin(_NVE):
+    """BAOAB Langevin (Leimkuhler & Matthews 2013), friction γ = 1/τ, noise from a seeded
+    generator on the device. ``heat`` sums the kinetic energy the bath put in, so E_tot − heat
+    is conserved up to the integration error (a check of the time step)."""
+
+    def __init__(self, *args, seed: int, **kwargs):
+        super().__init__(*args, seed=seed, **kwargs)
+        self.seed = seed
+        self.gen = torch.Generator(device=self.kT.device).manual_seed(seed)
+        self.heat = torch.zeros(self.n, dtype=self.kT.dtype, device=self.kT.device)
+        self.c1 = torch.exp(-self.dt / self.tau)
+
+    def step(self, state: MDState) -> MDState:
+        state = position_step(momentum_step(state, self.dt / 2), self.dt / 2)
+        ke0 = _kinetic(state, self.n)
+        noise = torch.randn(state.momenta.shape, generator=self.gen, device=state.device,
+                            dtype=state.dtype)
+        sigma = torch.sqrt(self.kT * (1 - self.c1**2) * state.masses)[:, None]
+        state.momenta = self.c1 * state.momenta + sigma * noise
+        self.heat = self.heat + _kinetic(state, self.n) - ke0
+        state = _evaluate(position_step(state, self.dt / 2), self.model)
+        return momentum_step(state, self.dt / 2)
+
+    def extra_energy(self, state: MDState) -> torch.Tensor:
+        return -self.heat
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"heat": self.heat.cpu().numpy(),
+                "rng_state": self.gen.get_state().numpy(),
+                "rng_device": np.array(self.kT.device.type)}
+
+    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
+        self.heat = torch.as_tensor(arrays["heat"], dtype=self.heat.dtype,
+                                    device=self.heat.device)
+        if str(arrays["rng_device"]) == self.kT.device.type:
+            self.gen.set_state(torch.as_tensor(arrays["rng_state"]))
+        else:
+            log.warning("Langevin noise reseeded: the checkpoint's generator is for %s",
+                        arrays["rng_device"])
+            self.gen.manual_seed(int(np.random.SeedSequence([self.seed, step])
+                                     .generate_state(1)[0]))
+
+
+_INTEGRATORS = {"nve": _NVE, "nvt": _NoseHooverChain, "langevin": _Langevin}
+
+
+def _integrator(settings: BatchedMDSettings, model: ModelInterface, state: MDState, n: int):
+    def scalar(x: float) -> torch.Tensor:
+        return torch.tensor(x, dtype=state.dtype, device=state.device)
+
+    dof = 3 * _per_replica(torch.ones_like(state.masses), state, n)
+    return _INTEGRATORS[settings.ensemble](
+        model, scalar(settings.timestep_fs * units.fs), scalar(settings.temperature_K * units.kB),
+        scalar(settings.tdamp_fs * units.fs), n, dof, seed=settings.seed)
+
+
+# ---------------------------------------------------------------- output and checkpoints
+
+def _frames(state: MDState, structures: list[Atoms], step: int, dt_fs: float,
+            forces: bool) -> list[Atoms]:
+    """The current state as one Atoms per replica, for trajectories and the result."""
+    pos = state.positions.detach().cpu().double().numpy()
+    mom = state.momenta.detach().cpu().double().numpy()
+    cell = state.cell.detach().cpu().double().numpy()
+    energy = state.energy.detach().cpu().double().numpy()
+    frc = state.forces.detach().cpu().double().numpy() if forces else None
+    out, start = [], 0
+    for r, ref in enumerate(structures):
+        sl = slice(start, start + len(ref))
+        start = sl.stop
+        atoms = Atoms(ref.numbers, positions=pos[sl], cell=cell[r].T, pbc=True)
+        if "masses" in ref.arrays:  # custom masses only; default ones are not written
+            atoms.set_masses(ref.get_masses())
+        atoms.set_momenta(mom[sl], apply_constraint=False)
+        atoms.info.update({k: v for k, v in ref.info.items()
+                           if isinstance(v, str | int | float | bool)})
+        atoms.info.update(step=step, time_fs=round(step * dt_fs, 6),
+                          source=f"seiflow batched MD replica {r} from: "
+                                 f"{ref.info.get('source', 'input structure')}")
+        atoms.calc = SinglePointCalculator(atoms, energy=float(energy[r]),
+                                           forces=None if frc is None else frc[sl])
+        out.append(atoms)
+    return out
+
+
+def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float) -> list[list]:
+    ekin = _kinetic(state, n)
+    temp = 2 * ekin / (integ.dof * units.kB)
+    etot = state.energy + ekin
+    conserved = etot + integ.extra_energy(state)
+    cols = torch.stack([temp, state.energy, ekin, etot, conserved]).detach().cpu().double()
+    return [[step, round(step * dt_fs, 6), r, *(f"{v:.10g}" for v in cols[:, r].tolist())]
+            for r in range(n)]
+
+
+def _check_finite(state: MDState, step: int) -> None:
+    if not (torch.isfinite(state.positions).all() and torch.isfinite(state.momenta).all()):
+        raise SeiflowError(f"batched MD became unstable by step {step}: non-finite positions "
+                           "or momenta (the potential extrapolates, or the time step is too "
+                           "large); the last checkpoint is intact")
+
+
+class _Output:
+    """Per-replica extxyz trajectories and the long thermo CSV."""
+
+    def __init__(self, out: Path, n: int):
+        width = max(3, len(str(n - 1)))
+        self.trajectories = [out / f"replica-{r:0{width}d}.extxyz" for r in range(n)]
+        self.thermo = out / THERMO
+
+    def fresh(self) -> None:
+        for path in self.trajectories:
+            path.unlink(missing_ok=True)
+        with self.thermo.open("w", newline="") as f:
+            csv.writer(f).writerow(THERMO_COLUMNS)
+
+    def truncate(self, step: int) -> None:
+        """Drop what was written after the checkpoint at ``step``."""
+        for path in self.trajectories:
+            frames = ase.io.read(path, index=":") if path.exists() else []
+            kept = [f for f in frames if f.info["step"] <= step]
+            if kept:
+                ase.io.write(path, kept, format="extxyz")
+            else:
+                path.unlink(missing_ok=True)
+        rows = []
+        if self.thermo.exists():
+            with self.thermo.open(newline="") as f:
+                rows = [row for row in csv.reader(f)][1:]
+        with self.thermo.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(THERMO_COLUMNS)
+            w.writerows(row for row in rows if row and int(row[0]) <= step)
+
+    def write(self, frames: list[Atoms], rows: list[list]) -> None:
+        for path, atoms in zip(self.trajectories, frames, strict=True):
+            ase.io.write(path, atoms, format="extxyz", append=True)
+        with self.thermo.open("a", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+
+def _save_checkpoint(path: Path, state: MDState, integ: _NVE, step: int, key: str) -> None:
+    _check_finite(state, step)  # never checkpoint a blown-up state
+    counts = torch.bincount(state.system_idx).cpu().numpy()
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, step=step, settings_key=key, counts=counts,
+             numbers=state.atomic_numbers.cpu().numpy(),
+             positions=state.positions.detach().cpu().double().numpy(),
+             momenta=state.momenta.detach().cpu().double().numpy(),
+             cell=state.cell.detach().cpu().double().numpy(),
+             **{f"integrator_{k}": v for k, v in integ.arrays().items()})
+    tmp.replace(path)
+
+
+def _load_checkpoint(path: Path, key: str, structures: list[Atoms]) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        ckpt = dict(data)
+    if str(ckpt["settings_key"]) != key:
+        raise SeiflowError(f"{path.parent} holds a batched run with other settings; use "
+                           "another folder")
+    numbers = np.concatenate([a.numbers for a in structures])
+    if (ckpt["counts"].tolist() != [len(a) for a in structures]
+            or not np.array_equal(ckpt["numbers"], numbers)):
+        raise SeiflowError(f"{path.parent} holds a batched run of other structures; use "
+                           "another folder")
+    return ckpt
+
+
+def _restore(structures: list[Atoms], ckpt: dict[str, np.ndarray]) -> None:
+    """Put the checkpoint's positions, momenta and cells back on the replicas."""
+    start = 0
+    for r, atoms in enumerate(structures):
+        sl = slice(start, start + len(atoms))
+        start = sl.stop
+        atoms.set_cell(ckpt["cell"][r].T)
+        atoms.positions = ckpt["positions"][sl]
+        atoms.set_momenta(ckpt["momenta"][sl], apply_constraint=False)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _write_summary(out: Path, settings: BatchedMDSettings, result: BatchedMDResult,
+                   n_atoms: int) -> None:
+    import importlib.metadata
+
+    summary = {"settings": settings.model_dump(), "replicas": len(result.atoms),
+               "atoms": n_atoms, "steps_done": result.steps_done,
+               "restarted_from": result.restarted_from, "wall_s": round(result.wall_s, 3),
+               "atom_steps_per_s": result.atom_steps_per_s, "ns_per_day": result.ns_per_day,
+               "device": result.device, "torch": torch.__version__,
+               "torch-sim": importlib.metadata.version("torch-sim-atomistic")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- the run
+
+def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettings,
+                   out_dir: str | Path, progress: bool = True) -> BatchedMDResult:
+    """Run (or resume) MD of all ``structures`` as one batch; see the module docstring."""
+    structures = [a.copy() for a in _check_structures(structures)]
+    n = len(structures)
+    device, dtype = resolve_device(settings.device), getattr(torch, settings.dtype)
+    ts_model = _torchsim_model(model, device, dtype, settings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    output, ckpt_path = _Output(out, n), out / CHECKPOINT
+
+    start, ckpt = 0, None
+    if ckpt_path.exists():
+        ckpt = _load_checkpoint(ckpt_path, settings.key(), structures)
+        start = int(ckpt["step"])
+        _restore(structures, ckpt)
+        output.truncate(start)
+        log.info("resuming %s from step %d", out, start)
+    elif settings.init_velocities:
+        _maxwell_boltzmann(structures, settings.temperature_K, settings.seed)
+    state = _evaluate(_state(structures, device, dtype), ts_model)
+    integ = _integrator(settings, ts_model, state, n)
+    if ckpt is not None:
+        integ.load({k.removeprefix("integrator_"): v for k, v in ckpt.items()
+                    if k.startswith("integrator_")}, start)
+
+    dt_fs, stride = settings.timestep_fs, settings.traj_stride
+    if start == 0:
+        output.fresh()
+        output.write(_frames(state, structures, 0, dt_fs, settings.traj_forces),
+                     _thermo_rows(state, integ, n, 0, dt_fs))
+    step = start
+    _sync(device)
+    t0 = time.perf_counter()
+    with Progress(TextColumn("[bold]MD {task.fields[what]}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                  disable=not progress) as bar:
+        job = bar.add_task("md", total=settings.steps, completed=start, rate="",
+                           what=f"{settings.ensemble.upper()} ×{n} on {device.type}")
+        while step < settings.steps:
+            chunk = min(stride - step % stride, settings.steps - step)
+            for _ in range(chunk):
+                state = integ.step(state)
+            step += chunk
+            if step % stride == 0:
+                _check_finite(state, step)
+                output.write(_frames(state, structures, step, dt_fs, settings.traj_forces),
+                             _thermo_rows(state, integ, n, step, dt_fs))
+            if step % settings.checkpoint_every == 0 or step == settings.steps:
+                _save_checkpoint(ckpt_path, state, integ, step, settings.key())
+            elapsed = time.perf_counter() - t0
+            rate = (step - start) * dt_fs * 1e-6 * 86400 / elapsed if elapsed > 0 else 0.0
+            bar.update(job, completed=step, rate=f"{rate:.3g} ns/day")
+    _sync(device)
+    wall = time.perf_counter() - t0
+    done = step - start
+    result = BatchedMDResult(
+        atoms=_frames(state, structures, step, dt_fs, forces=True),
+        steps_done=step, restarted_from=start, wall_s=wall,
+        atom_steps_per_s=state.n_atoms * done / wall if wall > 0 else 0.0,
+        ns_per_day=done * dt_fs * 1e-6 * 86400 / wall if wall > 0 else 0.0,
+        device=device_name(device), trajectories=output.trajectories, thermo=output.thermo)
+    _write_summary(out, settings, result, state.n_atoms)
+    return result
+
