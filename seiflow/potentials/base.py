@@ -76,5 +76,7 @@ def check_species(atoms: Atoms, species: tuple[str, ...], what: str = "the model
     missing = sorted(set(atoms.get_chemical_symbols()) - set(species))
     if missing:
         where = atoms.info.get("source", atoms.get_chemical_formula())
+        known = ", ".join(species) if len(species) <= 12 else \
+            f"{len(species)} elements, {species[0]} to {species[-1]}"
         raise ModelError(f"{where} contains {', '.join(missing)}, which {what} (species "
-                         f"{', '.join(species)}) was not trained on")
+                         f"{known}) was not trained on")
