@@ -37,7 +37,13 @@ def learn(
 
 def resume_cmd(
     run_dir: Path = typer.Argument(..., help="run folder of `seiflow learn`"),
+    max_iterations: int | None = typer.Option(None, "--max-iterations",
+                                              help="raise the iteration limit"),
+    label_budget: int | None = typer.Option(None, "--label-budget",
+                                            help="raise the label budget"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Continue an interrupted `seiflow learn` run where it stopped."""
-    _print(resume(run_dir, progress=progress))
+    """Continue an interrupted `seiflow learn` run where it stopped (or, with a higher limit,
+    one that reached its limit)."""
+    _print(resume(run_dir, progress=progress, max_iterations=max_iterations,
+                  label_budget=label_budget))

@@ -99,13 +99,21 @@ def _write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
+# stopping limits: a restart may raise them (continue a run that hit them), nothing else
+LIMITS = ("max_iterations", "label_budget")
+
+
 def _save_config(cfg: LearnConfig, run: Path) -> None:
-    """The run's config, saved on the first start; a restart must use the same one."""
+    """The run's config, saved on the first start; a restart must use the same one, except
+    for the stopping limits."""
     path = run / CONFIG_COPY
     data = cfg.model_dump(mode="json", exclude={"run_dir"})
-    if path.exists() and yaml.safe_load(path.read_text()) != data:
-        raise SeiflowError(f"{run} holds a run with another config; use `seiflow resume {run}` "
-                           "or another run_dir")
+    if path.exists():
+        saved = yaml.safe_load(path.read_text())
+        if {k: v for k, v in saved.items() if k not in LIMITS} != \
+                {k: v for k, v in data.items() if k not in LIMITS}:
+            raise SeiflowError(f"{run} holds a run with another config; use `seiflow resume "
+                               f"{run}` or another run_dir")
     run.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
@@ -305,12 +313,18 @@ def _write_reports(cfg: LearnConfig, run: Path, report: LearnReport, store: Labe
     markdown_report(its, meta, run / "report.md")
 
 
-def resume(run_dir: Path, progress: bool = True) -> LearnReport:
+def resume(run_dir: Path, progress: bool = True, max_iterations: int | None = None,
+           label_budget: int | None = None) -> LearnReport:
+    """Continue a run; raising ``max_iterations`` or ``label_budget`` continues one that
+    stopped at its limit."""
     path = Path(run_dir) / CONFIG_COPY
     if not path.exists():
         raise SeiflowError(f"{run_dir} is not an active-learning run (no {CONFIG_COPY})")
     cfg = load_config(path, LearnConfig)
     cfg.run_dir = Path(run_dir)
+    for key, value in (("max_iterations", max_iterations), ("label_budget", label_budget)):
+        if value is not None:
+            setattr(cfg, key, value)
     return run_learn(cfg, progress=progress, config_file=str(path))
 
 

@@ -11,7 +11,8 @@ from ase.build import bulk
 
 from seiflow.core.config import parse_config
 from seiflow.potentials.registry import load_potential
-from seiflow.workflows.learn import LearnConfig, run_learn
+from seiflow.core.errors import SeiflowError
+from seiflow.workflows.learn import LearnConfig, resume, run_learn
 
 
 def test_committee_drives_the_loop(tmp_path):
@@ -49,3 +50,10 @@ def test_committee_drives_the_loop(tmp_path):
     summary = json.loads((tmp_path / "run" / "iter-00" / "report.json").read_text())
     assert summary["selected"] == len(selected)
     assert "committee of 2" in (tmp_path / "run" / "report.md").read_text()
+
+    # a run that stopped at its limit continues when the limit is raised, nothing else may change
+    more = resume(tmp_path / "run", progress=False, max_iterations=4)
+    assert len(more.iterations) == (len(its) if report.converged else 4)
+    assert more.iterations[:len(its)] == its
+    with pytest.raises(SeiflowError, match="another config"):
+        run_learn(parse_config({**cfg, "seed": 1}, LearnConfig), progress=False)

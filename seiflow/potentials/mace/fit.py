@@ -151,7 +151,8 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
         if module is None:
             module = _new_module(s, zs_train, [data[i] for i in tr], [configs[i] for i in tr])
         module = module.to(dtype=dtype)
-        e0_refit = _refit_e0s(module, configs, zs_train) if origin.startswith("fine") else None
+        fine_tuning = start is None and s.foundation is not None
+        e0_refit = _refit_e0s(module, configs, zs_train) if fine_tuning else None
         module = module.to(device).train()
         for p in module.parameters():
             p.requires_grad_(True)
