@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Discriminator, Tag
 
 from seiflow.core.registry import Registry
 from seiflow.potentials.base import Potential, read_model_json
@@ -17,8 +17,18 @@ from seiflow.potentials.mtp.settings import LossWeights, MTPSettings
 
 BACKENDS: Registry = Registry("potential backend")
 
-PotentialSettings = Annotated[MTPSettings | MACESettings | CHGNetSettings | CommitteeSettings,
-                              Field(discriminator="backend")]
+
+
+def _backend(value) -> str:
+    """``backend:`` picks the settings class; a config without it means an MTP (as before
+    there were other backends)."""
+    return value.get("backend", "mtp") if isinstance(value, dict) else value.backend
+
+
+PotentialSettings = Annotated[
+    Annotated[MTPSettings, Tag("mtp")] | Annotated[MACESettings, Tag("mace")]
+    | Annotated[CHGNetSettings, Tag("chgnet")] | Annotated[CommitteeSettings, Tag("committee")],
+    Discriminator(_backend)]
 BACKEND_NAMES = ("mtp", "mace", "chgnet", "committee")
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "CHGNetSettings", "CommitteeSettings", "LossWeights",
