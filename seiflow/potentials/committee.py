@@ -110,12 +110,16 @@ class CommitteeModel:
     def rows(self, atoms: Atoms) -> np.ndarray:
         return self.members[0].rows(atoms)
 
-    def predictions(self, atoms: Atoms) -> list[dict]:
-        """Every member's energy, forces and (periodic cells) stress."""
+    def member_calculators(self) -> list[Calculator]:
+        return [m.calculator(grade=False) for m in self.members]
+
+    def predictions(self, atoms: Atoms, calcs: list[Calculator] | None = None) -> list[dict]:
+        """Every member's energy, forces and (periodic cells) stress; ``calcs``: the members'
+        calculators to reuse (an MTP calculator keeps its engine between calls)."""
         out = []
-        for member in self.members:
+        for calc in calcs or self.member_calculators():
             work = atoms.copy()
-            work.calc = member.calculator(grade=False)
+            work.calc = calc
             res = {"energy": work.get_potential_energy(), "forces": work.get_forces()}
             if work.cell.rank == 3 and work.pbc.all():
                 res["stress"] = work.get_stress()
@@ -130,7 +134,8 @@ class CommitteeModel:
     def training_spread(self, frames: Sequence[Atoms]) -> dict:
         """How much the members disagree on ``frames`` (their training set), eV/Å: the
         median and largest per-frame maximum of σ_i."""
-        worst = np.array([self.force_std(a).max() for a in frames])
+        calcs = self.member_calculators()
+        worst = np.array([self.force_std(a, self.predictions(a, calcs)).max() for a in frames])
         if worst.max() <= 0:
             raise ModelError("the committee members agree exactly on their training data: "
                              "they are not independent (give different seeds or subsets)")
@@ -182,10 +187,11 @@ class CommitteeCalculator(Calculator):
         super().__init__()
         self.model = model
         self.grading = grade
+        self.calcs = model.member_calculators()  # made once, reused at every MD step
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        preds = self.model.predictions(self.atoms)
+        preds = self.model.predictions(self.atoms, self.calcs)
         energies = np.array([p["energy"] for p in preds])
         std = self.model.force_std(self.atoms, preds)
         self.results = {"energy": float(energies.mean()), "free_energy": float(energies.mean()),

@@ -119,8 +119,8 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
 def grade_frames(model_path: Path, frames: list[Atoms]) -> list[np.ndarray]:
     """Per-atom extrapolation grades of every frame."""
     model = load_potential(model_path)
-    grades = [model.grade(a) for a in frames[:1]]
-    if grades and grades[0] is None:
+    grades = [model.grade(a) for a in frames]
+    if any(g is None for g in grades):
         raise SeiflowError(f"{model_path} ({model.backend}) has no extrapolation grade; train "
                            "a committee of it (--committee N) to get one")
-    return grades + [model.grade(a) for a in frames[1:]]
+    return grades

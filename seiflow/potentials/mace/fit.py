@@ -146,7 +146,7 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
         z_table = AtomicNumberTable([int(z) for z in module.atomic_numbers] if module is not None
                                     else zs_train)
         r_max = float(module.r_max) if module is not None else s.r_max
-        data = graphs(list(train), z_table, r_max, dtype, labels=True)
+        data = graphs(configs, z_table, r_max, dtype)
         tr, va = _split(len(data), s.valid_fraction, s.seed)
         if module is None:
             module = _new_module(s, zs_train, [data[i] for i in tr], [configs[i] for i in tr])
@@ -156,7 +156,7 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
         module = module.to(device).train()
         for p in module.parameters():
             p.requires_grad_(True)
-        key = _fit_key(train, s, origin)
+        key = _fit_key(configs, s, origin)
         history = _train_loop(module, s, [data[i] for i in tr], [data[i] for i in va], device,
                               progress, checkpoint, key)
     model = MACEModel(module=module.to("cpu"), species=species_of(module), device=device)
@@ -173,12 +173,12 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
     return model
 
 
-def _fit_key(train: Sequence[Atoms], s: MACESettings, origin: str) -> str:
+def _fit_key(configs, s: MACESettings, origin: str) -> str:
     """What a checkpoint must match to be resumed: settings, start and training data."""
     h = hashlib.sha256(s.model_dump_json().encode() + origin.encode())
-    for atoms in train:
-        h.update(np.ascontiguousarray(atoms.positions).tobytes())
-        h.update(str(Label.from_atoms(atoms).energy).encode())
+    for c in configs:
+        h.update(np.ascontiguousarray(c.positions).tobytes())
+        h.update(str(c.properties["energy"]).encode())
     return h.hexdigest()[:16]
 
 

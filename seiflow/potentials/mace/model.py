@@ -62,13 +62,11 @@ def configuration(atoms: Atoms, label: Label | None = None) -> Configuration:
                          cell=np.array(atoms.cell), pbc=tuple(bool(p) for p in atoms.pbc))
 
 
-def graphs(frames: list[Atoms], z_table: AtomicNumberTable, r_max: float, dtype: torch.dtype,
-           labels: bool = False) -> list[AtomicData]:
-    """Neighbour graphs (mace's AtomicData) of ``frames``, with their labels if ``labels``."""
+def graphs(configs: list[Configuration], z_table: AtomicNumberTable, r_max: float,
+           dtype: torch.dtype) -> list[AtomicData]:
+    """Neighbour graphs (mace's AtomicData) of ``configs``, with their labels."""
     with default_dtype(dtype):
-        return [AtomicData.from_config(
-            configuration(a, Label.from_atoms(a) if labels else None), z_table=z_table,
-            cutoff=r_max) for a in frames]
+        return [AtomicData.from_config(c, z_table=z_table, cutoff=r_max) for c in configs]
 
 
 def batch_of(data: list[AtomicData], device: torch.device):
@@ -112,7 +110,7 @@ class MACEModel:
         """Energy (eV), forces (eV/Å), stress (eV/Å³, 3×3) and, with ``features``, the
         readout feature rows of every atom."""
         check_species(atoms, self.species, "this MACE model")
-        batch = batch_of(graphs([atoms], self.z_table, self.r_max, self.dtype), self.device)
+        batch = batch_of(graphs([configuration(atoms)], self.z_table, self.r_max, self.dtype), self.device)
         periodic = stress and atoms.cell.rank == 3 and bool(atoms.pbc.all())
         capture = readout_features(self.module) if features else contextlib.nullcontext([])
         with capture as rows:
