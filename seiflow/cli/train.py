@@ -36,6 +36,8 @@ def train(
     backend: str = typer.Option("mtp", "--backend", help="mtp | mace | chgnet"),
     level: int | None = typer.Option(None, "--level", help="MTP level (2-28)"),
     max_iter: int | None = typer.Option(None, "--max-iter", help="MTP iterations"),
+    workers: int | None = typer.Option(None, "--workers",
+                                       help="MTP fit processes (one per core)"),
     epochs: int | None = typer.Option(None, "--epochs", help="MACE / CHGNet epochs"),
     foundation: Path | None = typer.Option(None, "--foundation",
                                            help="MACE model file to fine-tune (local)"),
@@ -51,8 +53,8 @@ def train(
     pot = raw.setdefault("potential", {})
     member = pot.setdefault("member", {}) if pot.get("backend") == "committee" else pot
     member.setdefault("backend", backend)
-    for key, value in (("level", level), ("max_iter", max_iter), ("epochs", epochs),
-                       ("foundation", foundation)):
+    for key, value in (("level", level), ("max_iter", max_iter), ("workers", workers),
+                       ("epochs", epochs), ("foundation", foundation)):
         if value is not None:
             member[key] = str(value) if isinstance(value, Path) else value
     if committee is not None and pot.get("backend") != "committee":

@@ -129,3 +129,43 @@ def test_warm_start_continues_from_a_model(emt_mtp, emt_train, emt_test):
     assert np.array_equal(emt_mtp.data.parameters, before)  # the start is not modified
     other = fit_mtp(more, level=6, max_iter=1, progress=False, start=emt_mtp)
     assert not other.record["settings"]["warm_start"]  # incompatible basis: fresh start
+
+
+def test_fit_in_two_processes_matches_one(emt_train):
+    """Sharing the structures among worker processes changes only the summation order."""
+    one = fit_mtp(emt_train[:10], level=6, max_iter=4, progress=False)
+    two = fit_mtp(emt_train[:10], level=6, max_iter=4, progress=False, workers=2)
+    assert two.record["settings"]["workers"] == 2
+    assert two.record["training"]["loss"] == pytest.approx(one.record["training"]["loss"],
+                                                           rel=1e-6)
+    assert two.data.parameters == pytest.approx(one.data.parameters, rel=1e-4, abs=1e-8)
+
+
+def test_killed_fit_resumes_from_its_checkpoint(emt_train, tmp_path, monkeypatch, caplog):
+    from seiflow.potentials.mtp import fit as mtp_fit
+
+    frames, ckpt = emt_train[:8], tmp_path / "fit-checkpoint.npz"
+    uninterrupted = fit_mtp(frames, level=6, max_iter=6, tol=0, progress=False)
+    save = mtp_fit._State.save
+
+    def killing_save(state, path, key):
+        save(state, path, key)
+        if len(state.losses) == 4:  # killed after the third step
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(mtp_fit._State, "save", killing_save)
+    with pytest.raises(KeyboardInterrupt):
+        fit_mtp(frames, level=6, max_iter=6, tol=0, progress=False, checkpoint=ckpt)
+    monkeypatch.setattr(mtp_fit._State, "save", save)
+    assert ckpt.exists()
+    # a fit of other data ignores it (and takes the file over); this fit continues from it
+    other = tmp_path / "other.npz"
+    other.write_bytes(ckpt.read_bytes())
+    with caplog.at_level("WARNING"):
+        fit_mtp(emt_train[8:12], level=6, max_iter=1, progress=False, checkpoint=other)
+    assert "belongs to another fit" in caplog.text
+    resumed = fit_mtp(frames, level=6, max_iter=6, tol=0, progress=False, checkpoint=ckpt)
+    assert not ckpt.exists()  # removed once the fit is complete
+    assert resumed.record["training"]["loss"] == pytest.approx(
+        uninterrupted.record["training"]["loss"], rel=1e-10)
+    assert np.array_equal(resumed.data.parameters, uninterrupted.data.parameters)

@@ -14,21 +14,32 @@ with defaults w_E, w_F, w_S = 1, 0.01, 0.001 (eV, eV/Å, eV/Å³), as the refere
    (../shared/design.md, docs/potentials.md).
 
 Jacobians are accumulated as normal equations JᵀJ, Jᵀr one structure at a time, so memory does
-not grow with the data set.
+not grow with the data set. With ``workers`` > 1 the structures are shared among that many
+processes (about equal atom counts), each summing its own JᵀJ, Jᵀr; the Jacobian is most of the
+cost of a step, so a step takes about 1/workers of the time.
+
+A ``checkpoint`` file holds the coefficients and the optimizer's state after every step: a killed
+fit started again with the same settings and data continues from there.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+import multiprocessing as mp
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 from ase.stress import full_3x3_to_voigt_6_stress
+from motep.potentials.mtp.data import MTPData
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from seiflow.core.errors import SeiflowError
@@ -86,24 +97,29 @@ def shortest_distance(frames: Sequence[Atoms], cutoff: float) -> float:
     return dmin
 
 
-class _Problem:
-    """Residuals and normal equations of the loss over a fixed set of structures."""
+class _Shard:
+    """Loss and normal-equation sums over some of the structures, at given parameters.
 
-    def __init__(self, model: MTPModel, targets: list[_Target], cache_limit_atoms: int = 60_000):
-        self.model, self.targets = model, targets
-        natoms = sum(len(t.atoms) for t in targets)
-        self.cache = natoms <= cache_limit_atoms
-        self._train: dict[int, object] = {}
-        self._run: dict[int, object] = {}
+    Holds its own copy of the parameters and one motep engine per structure (engines keep the
+    neighbour list of the first structure they see)."""
+
+    def __init__(self, data: MTPData, targets: list[_Target], cache_limit_atoms: int = 60_000):
+        self.data, self.targets = copy.deepcopy(data), targets
+        self.cache = sum(len(t.atoms) for t in targets) <= cache_limit_atoms
+        self._engines: dict[tuple[int, str], object] = {}
 
     def _engine(self, k: int, mode: str):
-        store = self._train if mode == "train" else self._run
-        if k in store:
-            return store[k]
-        engine = new_engine(self.model.data, mode=mode)
-        if self.cache:
-            store[k] = engine
+        engine = self._engines.get((k, mode))
+        if engine is None:
+            engine = new_engine(self.data, mode=mode)
+            if self.cache:
+                self._engines[k, mode] = engine
         return engine
+
+    def _set(self, theta: np.ndarray, groups: tuple[str, ...]) -> None:
+        self.data.optimized = list(_ALL)
+        self.data.parameters = theta
+        self.data.optimized = list(groups)
 
     def residuals(self, k: int, res: dict) -> np.ndarray:
         t = self.targets[k]
@@ -113,18 +129,20 @@ class _Problem:
             parts.append(t.sqrt_w[2] * _VOIGT_W * (res["stress"] - t.stress))
         return np.concatenate(parts)
 
-    def loss(self) -> float:
-        """Loss at the model's current parameters (run mode: no derivatives)."""
+    def loss(self, theta: np.ndarray) -> float:
+        """Σ_k |r_k|² (run mode: no derivatives)."""
+        self._set(theta, _ALL)
         total = 0.0
         for k, t in enumerate(self.targets):
             r = self.residuals(k, self._engine(k, "run").calculate(t.atoms))
             total += float(r @ r)
-        return total / len(self.targets)
+        return total
 
-    def normal_equations(self, groups: tuple[str, ...]) -> tuple[float, np.ndarray, np.ndarray]:
-        """Loss, JᵀJ and Jᵀr (per structure averaged) for the parameter ``groups``."""
-        data = self.model.data
-        data.optimized = list(groups)
+    def normal_equations(self, theta: np.ndarray, groups: tuple[str, ...]
+                         ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Σ_k |r_k|², Σ_k J_kᵀJ_k and Σ_k J_kᵀr_k for the parameter ``groups``."""
+        self._set(theta, groups)
+        data = self.data
         p = data.number_of_parameters_optimized
         jtj, jtr, total = np.zeros((p, p)), np.zeros(p), 0.0
         for k, t in enumerate(self.targets):
@@ -142,8 +160,109 @@ class _Problem:
             jtj += j.T @ j
             jtr += j.T @ r
             total += float(r @ r)
-        n = len(self.targets)
-        return total / n, jtj / n, jtr / n
+        return total, jtj, jtr
+
+
+def _serve(conn, data: MTPData, targets: list[_Target]) -> None:
+    """A worker process: answers (method, theta, groups) requests on ``conn`` until None."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one core per worker: the workers are the parallelism
+    shard = _Shard(data, targets)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, KeyboardInterrupt):  # the fit was stopped or killed
+            return
+        if request is None:
+            return
+        method, args = request
+        try:
+            conn.send(("ok", getattr(shard, method)(*args)))
+        except Exception:  # noqa: BLE001 - handed to the parent, which raises it
+            conn.send(("error", traceback.format_exc()))
+
+
+def _split(targets: list[_Target], n: int) -> list[list[_Target]]:
+    """``targets`` in ``n`` shards of about equal atom count (the cost), largest first."""
+    shards: list[list[_Target]] = [[] for _ in range(n)]
+    load = np.zeros(n)
+    for t in sorted(targets, key=lambda t: -len(t.atoms)):
+        i = int(np.argmin(load))
+        shards[i].append(t)
+        load[i] += len(t.atoms)
+    return [s for s in shards if s]
+
+
+class _Problem:
+    """The loss and its normal equations (per structure averaged) at the model's current
+    parameters, over all structures, computed in ``workers`` processes."""
+
+    def __init__(self, model: MTPModel, targets: list[_Target], workers: int = 1):
+        self.model, self.n = model, len(targets)
+        shards = _split(targets, max(1, workers))
+        self._local = _Shard(model.data, targets) if len(shards) == 1 else None
+        self._workers: list[tuple[object, object]] = []
+        if self._local is None:
+            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
+            for shard in shards:
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(child, model.data, shard), daemon=True)
+                proc.start()
+                child.close()
+                self._workers.append((proc, parent))
+
+    def __enter__(self) -> _Problem:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for proc, conn in self._workers:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self._workers = []
+
+    def _theta(self) -> np.ndarray:
+        data = self.model.data
+        data.optimized = list(_ALL)
+        return data.parameters.copy()
+
+    def _ask(self, method: str, *args):
+        if self._local is not None:
+            return [getattr(self._local, method)(*args)]
+        for _, conn in self._workers:
+            conn.send((method, args))
+        replies = []
+        for proc, conn in self._workers:
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                raise RuntimeError(f"MTP fit worker {proc.pid} died "
+                                   f"(exit code {proc.exitcode})") from None
+            if status == "error":
+                raise RuntimeError(f"MTP fit worker {proc.pid} failed:\n{value}")
+            replies.append(value)
+        return replies
+
+    def loss(self) -> float:
+        """Loss at the model's current parameters."""
+        return sum(self._ask("loss", self._theta())) / self.n
+
+    def normal_equations(self, groups: tuple[str, ...]) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss, JᵀJ and Jᵀr (per structure averaged) for the parameter ``groups``; leaves the
+        model's ``optimized`` groups set to ``groups``."""
+        theta = self._theta()
+        self.model.data.optimized = list(groups)
+        parts = self._ask("normal_equations", theta, groups)
+        return (sum(p[0] for p in parts) / self.n, sum(p[1] for p in parts) / self.n,
+                sum(p[2] for p in parts) / self.n)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -171,37 +290,102 @@ class FitHistory:
     stop_reason: str
 
 
+@dataclass
+class _State:
+    """Where a fit stands: what a checkpoint holds (all coefficients, the losses so far, the
+    LM damping and stall count, and the wall time spent)."""
+
+    theta: np.ndarray
+    losses: list[float]
+    lam: float = 1e-3
+    stalls: int = 0
+    elapsed: float = 0.0
+
+    def save(self, path: Path, key: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, key=key, theta=self.theta, losses=np.array(self.losses),
+                     lam=self.lam, stalls=self.stalls, elapsed=self.elapsed)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path | None, key: str, n_parameters: int) -> _State | None:
+        """The state saved by a killed run of this very fit, if any."""
+        if path is None or not path.exists():
+            return None
+        try:
+            with np.load(path) as f:
+                if str(f["key"]) != key or f["theta"].shape != (n_parameters,):
+                    log.warning("ignoring MTP fit checkpoint %s: it belongs to another fit", path)
+                    return None
+                return cls(f["theta"].copy(), [float(x) for x in f["losses"]], float(f["lam"]),
+                           int(f["stalls"]), float(f["elapsed"]))
+        except (OSError, ValueError, KeyError) as exc:  # a half-written file: start again
+            log.warning("ignoring unreadable MTP fit checkpoint %s (%s)", path, exc)
+            return None
+
+
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
                    optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True,
-                   callback: Callable[[int, float], None] | None = None) -> FitHistory:
-    """Fit ``model``'s coefficients in place to the labelled ``frames``."""
+                   callback: Callable[[int, float], None] | None = None, workers: int = 1,
+                   checkpoint: Path | None = None, key: str = "") -> FitHistory:
+    """Fit ``model``'s coefficients in place to the labelled ``frames``.
+
+    ``workers``: processes computing the loss and its Jacobian (structures shared among them).
+    ``checkpoint``: file rewritten after every step, so that a killed fit with the same ``key``
+    continues where it stopped (``max_time`` counts the time of both runs); removed at the end.
+    """
     t0 = time.perf_counter()
-    problem = _Problem(model, _targets(frames, weights))
-    losses = [_linear_start(problem)]
-    fitter = _levenberg_marquardt if optimizer == "lm" else _bfgs
-    with progress_bar(progress) as bar:
-        job = bar.add_task(f"MTP fit ({optimizer})", total=max_iter)
+    data = model.data
+    data.optimized = list(_ALL)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    state = _State.load(checkpoint, key, data.number_of_parameters_optimized)
+    with _Problem(model, _targets(frames, weights), workers) as problem:
+        if state is None:
+            state = _State(theta=np.empty(0), losses=[_linear_start(problem)])
+        else:
+            log.info("MTP fit resumed after %d steps from %s", len(state.losses) - 1, checkpoint)
+            data.optimized = list(_ALL)
+            data.parameters = state.theta
+            t0 -= state.elapsed
+        fitter = _levenberg_marquardt if optimizer == "lm" else _bfgs
+        with progress_bar(progress) as bar:
+            job = bar.add_task(f"MTP fit ({optimizer})", total=max_iter,
+                               completed=len(state.losses) - 1)
 
-        def step(it: int, loss: float) -> bool:
-            """Record a step; True when the time budget is spent."""
-            losses.append(loss)
-            bar.update(job, completed=it + 1, description=f"MTP fit ({optimizer}) loss {loss:.3e}")
-            if callback:
-                callback(it, loss)
-            return max_time is not None and time.perf_counter() - t0 > max_time
+            def step(loss: float, lam: float = 0.0, stalls: int = 0) -> bool:
+                """Record a step; True when the time budget is spent."""
+                state.losses.append(loss)
+                state.lam, state.stalls = lam, stalls
+                state.elapsed = time.perf_counter() - t0
+                it = len(state.losses) - 1
+                if checkpoint is not None:
+                    data.optimized = list(_ALL)
+                    state.theta = data.parameters.copy()
+                    state.save(checkpoint, key)
+                bar.update(job, completed=it,
+                           description=f"MTP fit ({optimizer}) loss {loss:.3e}")
+                if callback:
+                    callback(it - 1, loss)
+                return max_time is not None and state.elapsed > max_time
 
-        reason = fitter(problem, max_iter, tol, step)
-    model.data.optimized = list(_ALL)
-    return FitHistory(losses, time.perf_counter() - t0, reason)
+            reason = fitter(problem, state, max_iter, tol, step)
+    data.optimized = list(_ALL)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the fit is complete
+    return FitHistory(state.losses, time.perf_counter() - t0, reason)
 
 
-def _levenberg_marquardt(problem: _Problem, max_iter: int, tol: float,
-                         step: Callable[[int, float], bool]) -> str:
+def _levenberg_marquardt(problem: _Problem, state: _State, max_iter: int, tol: float,
+                         step: Callable[..., bool]) -> str:
     data = problem.model.data
+    if len(state.losses) - 1 >= max_iter:  # a resumed fit that had done all its steps
+        return "iteration limit"
     loss, jtj, jtr = problem.normal_equations(_ALL)
-    lam, stalls = 1e-3, 0
-    for it in range(max_iter):
+    lam, stalls = state.lam, state.stalls
+    for _ in range(len(state.losses) - 1, max_iter):
         theta = data.parameters.copy()
         diag = np.maximum(np.diag(jtj), 1e-12 * np.diag(jtj).max())
         while True:
@@ -216,34 +400,37 @@ def _levenberg_marquardt(problem: _Problem, max_iter: int, tol: float,
                 return "no further decrease (damping limit)"
         gain = (loss - trial) / loss
         loss = trial
-        if step(it, loss):
-            return "time limit"
         stalls = stalls + 1 if gain < tol else 0
+        if step(loss, lam, stalls):
+            return "time limit"
         if stalls >= 3:
             return f"relative decrease < {tol:g} for 3 steps"
         loss, jtj, jtr = problem.normal_equations(_ALL)
     return "iteration limit"
 
 
-def _bfgs(problem: _Problem, max_iter: int, tol: float,
-          step: Callable[[int, float], bool]) -> str:
+def _bfgs(problem: _Problem, state: _State, max_iter: int, tol: float,
+          step: Callable[..., bool]) -> str:
+    """scipy's BFGS on the loss; a resumed fit restarts it (its Hessian estimate is not kept)."""
     from scipy.optimize import minimize
 
     data = problem.model.data
-    counter = iter(range(10**9))
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         data.parameters = theta
         loss, _, jtr = problem.normal_equations(_ALL)
         return loss, 2.0 * jtr
 
-    data.optimized = list(_ALL)
     def on_step(intermediate_result) -> None:
-        if step(next(counter), float(intermediate_result.fun)):
+        if step(float(intermediate_result.fun)):
             raise StopIteration  # scipy ends the run and keeps the current point
 
+    data.optimized = list(_ALL)
+    left = max_iter - (len(state.losses) - 1)
+    if left <= 0:
+        return "iteration limit"
     res = minimize(fun, data.parameters.copy(), jac=True, method="BFGS",
-                   options={"maxiter": max_iter, "gtol": 0.0}, callback=on_step)
+                   options={"maxiter": left, "gtol": 0.0}, callback=on_step)
     data.parameters = res.x
     return str(res.message)
 
@@ -252,11 +439,13 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
             min_dist: float | None = None, radial_basis_size: int = 8,
             weights: tuple[float, float, float] = (1.0, 0.01, 0.001), optimizer: str = "lm",
             max_iter: int = 100, tol: float = 1e-6, max_time: float | None = None,
-            seed: int = 0, progress: bool = True, start: MTPModel | None = None) -> MTPModel:
+            seed: int = 0, progress: bool = True, start: MTPModel | None = None,
+            workers: int = 1, checkpoint: Path | None = None) -> MTPModel:
     """A new MTP fitted to ``train``, with its active set built from the same structures.
 
     ``start``: continue from this model's coefficients (same species, level, radial basis) —
     how the active-learning loop refits after adding structures — instead of random ones.
+    ``workers``: processes for the fit. ``checkpoint``: see :func:`fit_parameters`.
     """
     if not train:
         raise FitError("no training structures")
@@ -276,23 +465,45 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
         rng = np.random.default_rng(seed)
         data = new_mtp_data(mtp_basis(level), species, cutoff, min_dist, radial_basis_size, rng)
     model = MTPModel(data=data, species=species, level=level)
-    history = fit_parameters(model, train, weights, optimizer, max_iter, tol, max_time, progress)
+    settings = {"level": level, "cutoff_A": cutoff, "min_dist_A": min_dist,
+                "radial_basis_size": radial_basis_size, "weights": list(weights),
+                "optimizer": optimizer, "max_iter": max_iter, "tol": tol,
+                "max_time_s": max_time, "seed": seed, "warm_start": warm, "workers": workers}
+    key = _fit_key(settings, data, train) if checkpoint is not None else ""
+    history = fit_parameters(model, train, weights, optimizer, max_iter, tol, max_time, progress,
+                             workers=workers, checkpoint=checkpoint, key=key)
     model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in train]))
     if not model.active_set.complete:
         log.warning("the training neighbourhoods do not span every basis direction of this "
                     "MTP (level %d): structures moving along the missing ones get a very large "
                     "γ; more varied training data or a lower level avoids this", level)
     model.record = {
-        "settings": {"level": level, "cutoff_A": cutoff, "min_dist_A": min_dist,
-                     "radial_basis_size": radial_basis_size, "weights": list(weights),
-                     "optimizer": optimizer, "max_iter": max_iter, "tol": tol,
-                     "max_time_s": max_time, "seed": seed, "warm_start": warm},
+        "settings": settings,
         "training": {"structures": len(train), "atoms": int(sum(len(a) for a in train)),
                      "shortest_distance_A": dmin, "loss": history.loss,
                      "wall_time_s": round(history.wall_time, 2), "stop": history.stop_reason,
                      "active_set_complete": model.active_set.complete},
     }
     return model
+
+
+# stopping limits and the number of processes do not change where a fit goes
+_NOT_IN_KEY = ("max_iter", "tol", "max_time_s", "workers")
+
+
+def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
+    """What a checkpoint must match to be resumed: settings, starting coefficients, data."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in settings.items() if k not in _NOT_IN_KEY},
+                                  sort_keys=True).encode())
+    data.optimized = list(_ALL)
+    h.update(np.ascontiguousarray(data.parameters).tobytes())
+    for atoms in train:
+        label = Label.from_atoms(atoms)
+        h.update(np.ascontiguousarray(atoms.positions).tobytes())
+        h.update(np.ascontiguousarray(atoms.cell.array).tobytes())
+        h.update(atoms.numbers.tobytes())
+        h.update(repr(label.energy).encode())
+    return h.hexdigest()[:16]
 
 
 def _compatible(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,

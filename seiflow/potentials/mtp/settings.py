@@ -39,6 +39,8 @@ class MTPSettings(StrictModel):
     tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
     max_time: float | None = Field(None, gt=0, description="fit time budget, s")
     seed: int = 0
+    workers: int = Field(1, ge=1, description="processes for the fit (one per core); the "
+                         "structures are shared among them")
 
     @field_validator("level")
     @classmethod
@@ -52,8 +54,8 @@ class MTPSettings(StrictModel):
 
     def fit(self, train: Sequence[Atoms], progress: bool = True,
             start: Potential | None = None, checkpoint: Path | None = None) -> Potential:
-        """Fit on ``train``; ``start``: a model of this backend to continue from.
-        ``checkpoint`` is not used: an MTP fit takes minutes, and a killed one starts again."""
+        """Fit on ``train``; ``start``: a model of this backend to continue from;
+        ``checkpoint``: file rewritten after every step, from which a killed fit continues."""
         from seiflow.potentials.mtp.fit import fit_mtp
 
         w = self.weights
@@ -61,4 +63,5 @@ class MTPSettings(StrictModel):
                        radial_basis_size=self.radial_basis_size,
                        weights=(w.energy, w.forces, w.stress), optimizer=self.optimizer,
                        max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
-                       seed=self.seed, progress=progress, start=start)
+                       seed=self.seed, progress=progress, start=start,
+                       workers=self.workers, checkpoint=checkpoint)
