@@ -45,6 +45,7 @@ class ActiveSet:
     rows: np.ndarray
     inverse: np.ndarray
     complete: bool  # False when the training rows do not span every direction
+    missing: int = 0  # how many directions they do not span (known after a fit, not saved)
 
     @classmethod
     def from_matrix(cls, matrix: np.ndarray) -> ActiveSet:
@@ -54,8 +55,9 @@ class ActiveSet:
         scale = np.sqrt(np.mean(matrix**2, axis=0))
         scale[scale == 0] = 1.0
         scaled = matrix / scale
-        sv = np.linalg.svd(scaled, compute_uv=False) if n >= m else np.zeros(1)
-        complete = n >= m and sv[-1] > _RANK_RTOL * sv[0]
+        sv = np.linalg.svd(scaled, compute_uv=False)
+        missing = m - int(np.sum(sv > _RANK_RTOL * sv[0]))
+        complete = missing == 0
         if complete:
             result = MaxVol(algorithm=FindMethod.MAXVOL, init_method=InitMethod.QR,
                             threshold=_MAXVOL_THRESHOLD).run(scaled)
@@ -66,7 +68,8 @@ class ActiveSet:
             padded = scaled if n >= m else np.vstack([scaled, np.zeros((m - n, m))])
             result = MaxVol(algorithm=FindMethod.MLIP).run(padded)
         rows = result.submatrix
-        return cls(scale=scale, rows=rows, inverse=np.linalg.inv(rows), complete=bool(complete))
+        return cls(scale=scale, rows=rows, inverse=np.linalg.inv(rows), complete=bool(complete),
+                   missing=missing)
 
     def grades(self, matrix: np.ndarray) -> np.ndarray:
         """γ of every row of ``matrix`` (n × m)."""

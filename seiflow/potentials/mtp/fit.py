@@ -474,15 +474,20 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
                              workers=workers, checkpoint=checkpoint, key=key)
     model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in train]))
     if not model.active_set.complete:
-        log.warning("the training neighbourhoods do not span every basis direction of this "
-                    "MTP (level %d): structures moving along the missing ones get a very large "
-                    "γ; more varied training data or a lower level avoids this", level)
+        log.warning("the training neighbourhoods leave %d of the %d basis directions of this "
+                    "MTP (level %d) unspanned. From level 16 on some are expected (per species: "
+                    "1 at level 16, 2 at 18, 6 at 20, 14 at 22): exact identities among the "
+                    "basis functions, along which no structure moves; they do no harm. More "
+                    "mean too little or too uniform training data: structures moving along "
+                    "those get a very large γ", model.active_set.missing,
+                    model.active_set.rows.shape[0], level)
     model.record = {
         "settings": settings,
         "training": {"structures": len(train), "atoms": int(sum(len(a) for a in train)),
                      "shortest_distance_A": dmin, "loss": history.loss,
                      "wall_time_s": round(history.wall_time, 2), "stop": history.stop_reason,
-                     "active_set_complete": model.active_set.complete},
+                     "active_set_complete": model.active_set.complete,
+                     "active_set_missing_directions": model.active_set.missing},
     }
     return model
 

@@ -1,0 +1,49 @@
+"""The active set: MaxVol over neighbourhood rows, the grade γ, unspanned directions."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from seiflow.potentials.active import ActiveSet
+from seiflow.potentials.mtp.levels import mtp_basis
+from seiflow.potentials.mtp.model import MTPModel, new_mtp_data
+
+
+def test_full_rank_rows_interpolate_and_far_rows_extrapolate():
+    rows = np.random.default_rng(0).normal(size=(200, 6))
+    active = ActiveSet.from_matrix(rows)
+    assert active.complete and active.missing == 0
+    assert active.grades(rows).max() <= 1 + 1e-9
+    # the active neighbourhoods themselves, scaled 10x, are graded 10
+    assert active.grades(10 * active.rows * active.scale) == pytest.approx(10.0)
+
+
+def test_directions_no_row_visits_are_counted_and_graded_as_extrapolation():
+    rows = np.random.default_rng(1).normal(size=(200, 6))
+    rows[:, 5] = rows[:, 0] + rows[:, 1]  # an exact identity: one direction never visited
+    active = ActiveSet.from_matrix(rows)
+    assert not active.complete and active.missing == 1
+    assert active.grades(rows).max() <= 1 + 1e-6  # rows obeying the identity interpolate
+    off = rows[:1].copy()
+    off[0, 5] += 1.0  # a row that breaks it moves along the unvisited direction
+    assert active.grades(off)[0] > 1e3
+    assert ActiveSet.from_matrix(rows[:4]).missing == 2  # fewer rows than columns
+
+
+def test_level16_mtp_basis_has_one_identity_that_leaves_the_grade_alone():
+    """From level 16 on some MTP basis functions obey exact identities (docs/potentials.md):
+    one unspanned direction at level 16 for one species, however varied the cells."""
+    data = new_mtp_data(mtp_basis(16), ("Li",), 5.0, 2.0, 8, np.random.default_rng(0))
+    model = MTPModel(data=data, species=("Li",), level=16)
+    rng = np.random.default_rng(2)
+    frames = []
+    for k in range(12):
+        atoms = bulk("Li", "bcc", 3.44, cubic=True).repeat(3)
+        atoms.set_cell(atoms.cell @ (np.eye(3) + rng.normal(0, 0.04, (3, 3))), scale_atoms=True)
+        atoms.rattle(0.15, seed=k)
+        frames.append(atoms)
+    rows = np.vstack([model.rows(a) for a in frames])
+    active = ActiveSet.from_matrix(rows[:-54])
+    assert active.missing == 1
+    assert active.grades(rows[:-54]).max() == pytest.approx(1.0, abs=1e-3)
+    assert active.grades(rows[-54:]).max() < 3  # an unseen cell of the same kind
