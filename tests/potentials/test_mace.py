@@ -171,14 +171,14 @@ def test_float32_default_and_torchsim_model(emt_mace):
 def test_batched_md_matches_ase_md(emt_mace, emt_test, tmp_path):
     """The same NVE run through torch-sim (md/batched.py, two replicas at once) and through
     ASE's velocity Verlet (md/runner.py) with this model: the same trajectory."""
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.velocitydistribution import thermalize_momenta
 
     from seiflow.md.batched import BatchedMDSettings, run_batched_md
     from seiflow.md.runner import MDSettings, run_md
 
     starts = [a.copy() for a in emt_test[:2]]
     for k, atoms in enumerate(starts):
-        MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(k))
+        thermalize_momenta(atoms, 300, rng=np.random.default_rng(k))
     settings = BatchedMDSettings(ensemble="nve", timestep_fs=1.0, steps=20, traj_stride=10,
                                  checkpoint_every=20, init_velocities=False, device="cpu",
                                  dtype="float64")
