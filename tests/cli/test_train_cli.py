@@ -24,8 +24,11 @@ def test_train_evaluate_grade(tmp_path):
     cfg = tmp_path / "train.yaml"
     cfg.write_text("db: labels.db\nout: model\npotential:\n  level: 6\n  max_iter: 8\n"
                    "split:\n  test_fraction: 0.25\n")
-    r = _seiflow("train", str(cfg), "--no-progress", cwd=tmp_path)
+    r = _seiflow("train", str(cfg), "--no-progress", "--workers", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    record = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert record["settings"]["workers"] == 2
+    assert not (tmp_path / "model" / "fit-checkpoint.pt").exists()  # removed when complete
     errors = json.loads((tmp_path / "model" / "errors.json").read_text())
     assert errors["test"]["all"]["forces"]["n"] == 3 * 32 * 3
     assert (tmp_path / "model" / "parity-test.png").stat().st_size > 10_000
