@@ -328,8 +328,7 @@ class _State:
 
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
                    optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
-                   max_time: float | None = None, progress: bool = True,
-                   callback: Callable[[int, float], None] | None = None, workers: int = 1,
+                   max_time: float | None = None, progress: bool = True, workers: int = 1,
                    checkpoint: Path | None = None, key: str = "") -> FitHistory:
     """Fit ``model``'s coefficients in place to the labelled ``frames``.
 
@@ -360,15 +359,12 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
                 state.losses.append(loss)
                 state.lam, state.stalls = lam, stalls
                 state.elapsed = time.perf_counter() - t0
-                it = len(state.losses) - 1
                 if checkpoint is not None:
                     data.optimized = list(_ALL)
                     state.theta = data.parameters.copy()
                     state.save(checkpoint, key)
-                bar.update(job, completed=it,
+                bar.update(job, completed=len(state.losses) - 1,
                            description=f"MTP fit ({optimizer}) loss {loss:.3e}")
-                if callback:
-                    callback(it - 1, loss)
                 return max_time is not None and state.elapsed > max_time
 
             reason = fitter(problem, state, max_iter, tol, step)
