@@ -10,11 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from seiflow.core.config import parse_config, read_mapping
+from seiflow.core.errors import SeiflowError
 from seiflow.data.store import LabelStore
+from seiflow.potentials.base import read_model_json
 from seiflow.potentials.metrics import COMPONENTS
 from seiflow.potentials.registry import load_potential
 from seiflow.structures.io import read_frames
-from seiflow.workflows.train import TrainConfig, evaluate, grade_frames, run_train
+from seiflow.workflows.train import (TrainConfig, apply_fit_options, evaluate, grade_frames,
+                                     reference_frames, run_train, worst)
 
 
 def _table(errors: dict, title: str) -> Table:
@@ -39,6 +42,15 @@ def train(
     workers: int | None = typer.Option(None, "--workers",
                                        help="MTP fit processes (one per core)"),
     epochs: int | None = typer.Option(None, "--epochs", help="MACE / CHGNet epochs"),
+    max_time: float | None = typer.Option(None, "--max-time", metavar="SECONDS",
+                                          help="fit time budget, s"),
+    preset: str | None = typer.Option(None, "--preset", help="small | paper (mtp, mace): "
+                                      "settings not given explicitly"),
+    device: str | None = typer.Option(None, "--device", help="cpu | cuda | auto (mace, "
+                                      "chgnet; an MTP fits on CPU and refuses cuda)"),
+    weights: tuple[float, float, float] | None = typer.Option(
+        None, "--weights", metavar="E F S",
+        help="loss weights of energy, forces, stress (the backend's own units)"),
     foundation: Path | None = typer.Option(None, "--foundation",
                                            help="MACE model file to fine-tune (local)"),
     committee: int | None = typer.Option(None, "--committee",
@@ -49,14 +61,17 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Fit a potential on a label store's train split; report train and test errors."""
+    if device is not None and device not in ("cpu", "cuda", "auto"):
+        raise SeiflowError(f"--device {device}: use cpu, cuda or auto")
     raw = read_mapping(config) if config else {}
     pot = raw.setdefault("potential", {})
     member = pot.setdefault("member", {}) if pot.get("backend") == "committee" else pot
     member.setdefault("backend", backend)
     for key, value in (("level", level), ("max_iter", max_iter), ("workers", workers),
-                       ("epochs", epochs), ("foundation", foundation)):
+                       ("epochs", epochs), ("max_time", max_time), ("foundation", foundation)):
         if value is not None:
             member[key] = str(value) if isinstance(value, Path) else value
+    apply_fit_options(member, preset=preset, device=device, weights=weights)
     if committee is not None and pot.get("backend") != "committee":
         raw["potential"] = {"backend": "committee", "size": committee, "member": pot}
     elif committee is not None:
@@ -74,17 +89,44 @@ def evaluate_cmd(
     model: Path = typer.Argument(..., help="model folder"),
     db: str = typer.Option(..., "--db", help="label store"),
     split: str | None = typer.Option(None, "--split", help="train | test (default: both)"),
-    out: Path | None = typer.Option(None, "--out", help="folder for errors.json and plots"),
+    out: Path | None = typer.Option(None, "--out", help="folder for errors.json, per-frame "
+                                    "errors and plots (default: MODEL/evaluation)"),
+    any_reference: bool = typer.Option(False, "--any-reference",
+                                       help="evaluate on labels of another reference method"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Errors of a model on a label store (per split, component, group) with parity plots."""
+    """Errors of a model on a label store (per split, component, group, and per frame, with
+    the worst frames) and parity plots."""
+    frames = reference_frames(LabelStore(db), read_model_json(model), str(model), any_reference)
     potential = load_potential(model)
     sets: dict[str, list] = {}
-    for atoms in LabelStore(db).frames():
+    for atoms in frames:
         sets.setdefault(str(atoms.info.get("split", "all")), []).append(atoms)
     if split:
         sets = {split: sets.get(split, [])}
-    errors = evaluate(potential, sets, out or model / "evaluation", str(model))
-    Console().print(_table(errors, f"model {model} on {db}"))
+    folder = out or model / "evaluation"
+    errors, rows = evaluate(potential, sets, folder, str(model), progress=progress)
+    console = Console()
+    console.print(_table(errors, f"model {model} on {db}"))
+    for key, what in (("energy_error_meV_per_atom", "|ΔE|/atom"),
+                      ("max_force_error_eV_per_A", "max |ΔF|")):
+        if worst(rows, key):
+            console.print(_worst_table(worst(rows, key), f"worst frames by {what}"))
+    console.print(f"per-frame errors: {folder / 'per-frame.csv'}", highlight=False)
+
+
+def _worst_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("row", "split", "group", "atoms", "|ΔE|/atom", "max |ΔF|", "stress RMSE",
+                "max γ"):
+        table.add_column(col, no_wrap=True)
+    table.caption = "meV/atom, eV/Å (per atom), GPa; sources in per-frame.csv"
+    for r in rows:
+        cells = [r["energy_error_meV_per_atom"], r["max_force_error_eV_per_A"],
+                 r["stress_rmse_GPa"], r["max_gamma"]]
+        table.add_row(str(r["id"]), str(r["split"]), str(r["group"]), str(r["natoms"]),
+                      *("-" if c is None else f"{c:.3g}" for c in cells))
+    return table
 
 
 def grade(

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
+from seiflow.core.progress import progress_bar
 from seiflow.core.units import GPA
 from seiflow.data.labels import Label
-from seiflow.potentials.base import Potential
+from seiflow.potentials.base import ModelError, Potential
 
 COMPONENTS = {"energy": "meV/atom", "forces": "eV/Å", "stress": "GPa"}
 
@@ -47,22 +48,68 @@ class Parity:
 def predict(potential: Potential, frames: Sequence[Atoms],
             group_key: str = "group") -> dict[str, Parity]:
     """Reference vs predicted energy per atom (meV/atom, both), forces and stress."""
+    return predict_frames(potential, frames, group_key)[0]
+
+
+FRAME_COLUMNS = ("id", "source", "group", "split", "natoms", "energy_error_meV_per_atom",
+                 "max_force_error_eV_per_A", "stress_rmse_GPa", "max_gamma")
+
+
+def predict_frames(potential: Potential, frames: Sequence[Atoms], group_key: str = "group",
+                   grade: bool = False, progress: bool = False,
+                   description: str = "evaluate") -> tuple[dict[str, Parity], list[dict]]:
+    """``predict`` and one row per frame (``FRAME_COLUMNS``): |ΔE| per atom (meV/atom), the
+    largest per-atom |ΔF| (norm of the force error vector, eV/Å), the RMSE of the six stress
+    components (GPa; periodic frames with a stress label) and, with ``grade``, the largest γ
+    (None where the model has no grade)."""
     out = {name: Parity() for name in COMPONENTS}
+    rows = []
     calc = potential.calculator(grade=False)
-    for atoms in frames:
-        label = Label.from_atoms(atoms)
-        group = str(atoms.info.get(group_key, "all"))
-        work = atoms.copy()
-        work.calc = calc
-        n = len(atoms)
-        if label.energy is not None:
-            out["energy"].extend(1000 * label.energy / n, 1000 * work.get_potential_energy() / n,
-                                 group)
-        if label.forces is not None:
-            out["forces"].extend(label.forces, work.get_forces(), group)
-        if label.stress is not None and atoms.cell.rank == 3 and all(atoms.pbc):
-            out["stress"].extend(label.stress / GPA, work.get_stress() / GPA, group)
-    return out
+    grading = grade
+    with progress_bar(progress) as bar:
+        task = bar.add_task(description, total=len(frames))
+        for atoms in frames:
+            rows.append(_predict_one(atoms, calc, out, str(atoms.info.get(group_key, "all"))))
+            if grading:
+                gammas = _grade(potential, atoms)
+                grading = gammas is not None
+                rows[-1]["max_gamma"] = None if gammas is None else float(np.max(gammas))
+            bar.update(task, advance=1)
+    return out, rows
+
+
+def _predict_one(atoms: Atoms, calc, out: dict[str, Parity], group: str) -> dict:
+    """Predict one frame, extend the parity data, return its per-frame row."""
+    label = Label.from_atoms(atoms)
+    work = atoms.copy()
+    work.calc = calc
+    n = len(atoms)
+    row = {"id": atoms.info.get("id"), "source": str(atoms.info.get("source", "")),
+           "group": group, "split": atoms.info.get("split"), "natoms": n,
+           "energy_error_meV_per_atom": None, "max_force_error_eV_per_A": None,
+           "stress_rmse_GPa": None, "max_gamma": None}
+    if label.energy is not None:
+        ref, pred = 1000 * label.energy / n, 1000 * work.get_potential_energy() / n
+        out["energy"].extend(ref, pred, group)
+        row["energy_error_meV_per_atom"] = float(abs(pred - ref))
+    if label.forces is not None:
+        pred = work.get_forces()
+        out["forces"].extend(label.forces, pred, group)
+        row["max_force_error_eV_per_A"] = float(np.linalg.norm(pred - label.forces,
+                                                               axis=1).max())
+    if label.stress is not None and atoms.cell.rank == 3 and all(atoms.pbc):
+        ref, pred = label.stress / GPA, work.get_stress() / GPA
+        out["stress"].extend(ref, pred, group)
+        row["stress_rmse_GPa"] = float(np.sqrt(np.mean((pred - ref) ** 2)))
+    return row
+
+
+def _grade(potential: Potential, atoms: Atoms) -> np.ndarray | None:
+    """Per-atom γ, or None where the model cannot grade (no grade, no active set)."""
+    try:
+        return potential.grade(atoms)
+    except ModelError:
+        return None
 
 
 def error_table(parity: dict[str, Parity]) -> dict:
