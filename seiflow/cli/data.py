@@ -12,7 +12,8 @@ from rich.table import Table
 from seiflow.core.errors import SeiflowError
 from seiflow.data import formats
 from seiflow.data.stats import dataset_stats, split_by_group
-from seiflow.data.store import LabelStore, Origin
+from seiflow.data.checks import check_labelled, import_warnings
+from seiflow.data.store import LabelStore, Origin, structure_hash
 from seiflow.data.labels import Label
 
 app = typer.Typer(help="The label store: statistics, import/export, train/test splits.",
@@ -50,32 +51,53 @@ def stats(db: Path = typer.Argument(..., help="label store"),
 
 
 @app.command("import")
-def import_(files: list[Path] = typer.Argument(..., help="labelled data files"),
+def import_(files: list[Path] = typer.Argument(..., help="labelled data files or directories"),
             db: Path = typer.Option(..., "--db"),
-            fmt: str = typer.Option("auto", "--format", help="auto | mlearn | extxyz | cfg"),
-            type_map: str | None = typer.Option(None, "--type-map", help="cfg: e.g. Li,C,O"),
+            fmt: str = typer.Option("auto", "--format",
+                                    help="auto | mlearn | extxyz | cfg | npz | deepmd"),
+            type_map: str | None = typer.Option(
+                None, "--type-map", help="element of each type, e.g. Li,C,O: cfg; npz with "
+                "atom_types but no type_names; DeePMD systems without type_map.raw"),
             group: str | None = typer.Option(None, "--group", help="override the file's group"),
             reference: str | None = typer.Option(
                 None, "--reference", help="name of the method/settings that made these labels "
                 "(files imported under one name train together; default: one per file)"),
+            split: str | None = typer.Option(
+                None, "--split", help="train | test: mark every imported frame (keeps a data "
+                "set's official split; default: a frame's own info split, else unmarked)"),
             ) -> None:
-    """Add labelled frames (energies, forces, stresses) from other codes to the store."""
+    """Add labelled frames (energies, forces, stresses) from other codes to the store.
+
+    Every frame of every file is read and checked first (finite labels, known elements, no
+    overlapping atoms, a real cell); one bad frame stops the import before the store is touched.
+    """
+    if split not in (None, "train", "test"):
+        raise SeiflowError(f"--split must be train or test, not {split!r}")
+    sources = [(path, _read_checked(path, f, type_map)) for path, f in _inputs(files, fmt)]
+    err = Console(stderr=True, soft_wrap=True)
+    for path, frames in sources:
+        warning = import_warnings(frames, str(path))
+        if warning:
+            err.print(f"warning: {warning}", highlight=False, markup=False)
     store = LabelStore(db)
     added = skipped = 0
-    for path in files:
-        frames = _read_labelled(path, fmt, type_map)
-        settings = f"import-{reference}" if reference else \
-            "import-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    marks: dict[str, list[int]] = {"train": [], "test": []}
+    for path, frames in sources:
+        settings = f"import-{reference}" if reference else f"import-{_content_hash(path)}"
         for atoms in frames:
-            if store.is_labelled(atoms, settings):
-                skipped += 1
-                continue
-            lab = Label.from_atoms(atoms)
             origin = Origin(group=group or str(atoms.info.get("group", path.stem)),
                             builder=f"import {path.name}")
-            store.add(atoms, lab, f"import:{reference or path.name}", settings, origin)
-            added += 1
-    Console(soft_wrap=True).print(f"imported {added} frames into {db} ({skipped} already there)")
+            mark = split or (atoms.info.get("split") if atoms.info.get("split") in marks else None)
+            row_id, new = _add_once(store, atoms, settings,
+                                    f"import:{reference or path.name}", origin, mark)
+            added, skipped = added + new, skipped + (not new)
+            if row_id is not None and mark:
+                marks[mark].append(row_id)
+    for name, ids in marks.items():
+        store.set_split(ids, name)
+    marked = ", ".join(f"{len(v)} marked {k}" for k, v in marks.items() if v)
+    Console(soft_wrap=True).print(f"imported {added} frames into {db} ({skipped} already there"
+                                  + (f"; {marked}" if marked else "") + ")")
 
 
 @app.command("export")
@@ -131,18 +153,68 @@ def _existing(db: Path) -> Path:
     return db
 
 
-def _read_labelled(path: Path, fmt: str, type_map: str | None):
-    if fmt == "auto":
-        fmt = {".json": "mlearn", ".cfg": "cfg"}.get(path.suffix, "extxyz")
+FORMATS = ("mlearn", "extxyz", "cfg", "npz", "deepmd")
+
+
+def _inputs(files: list[Path], fmt: str) -> list[tuple[Path, str]]:
+    """(path, format) of every input; a DeePMD directory becomes each system below it."""
+    out = []
+    for path in files:
+        kind = fmt if fmt != "auto" else "deepmd" if path.is_dir() else \
+            {".json": "mlearn", ".cfg": "cfg", ".npz": "npz"}.get(path.suffix.lower(), "extxyz")
+        if kind not in FORMATS:
+            raise SeiflowError(f"unknown import format {fmt!r} ({', '.join(FORMATS)})")
+        if kind != "deepmd":
+            out.append((path, kind))
+            continue
+        systems = formats.find_deepmd_systems(path)
+        if not systems:
+            raise SeiflowError(f"{path}: no DeePMD-kit system (a directory with type.raw) there")
+        out += [(system, kind) for system in systems]
+    return out
+
+
+def _read_checked(path: Path, fmt: str, type_map: str | None) -> list:
+    """The labelled frames of one input, each through the validation gate."""
+    frames = _read_labelled(path, fmt, type_map.split(",") if type_map else None)
+    for k, atoms in enumerate(frames):
+        check_labelled(atoms, f"{path}:frame {k}")
+    return frames
+
+
+def _read_labelled(path: Path, fmt: str, type_map: list[str] | None) -> list:
     if fmt == "mlearn":
         return formats.read_mlearn_json(path)
     if fmt == "cfg":
         if not type_map:
             raise SeiflowError("reading .cfg needs --type-map (element of each type, e.g. Li,C,O)")
-        return formats.read_cfg(path, type_map.split(","))
-    if fmt == "extxyz":
-        frames = formats.read_extxyz(path)
-        if any(a.calc is None or "energy" not in a.calc.results for a in frames):
-            raise SeiflowError(f"{path}: frames without energies cannot be imported as labels")
-        return frames
-    raise SeiflowError(f"unknown import format {fmt!r} (mlearn, extxyz, cfg)")
+        return formats.read_cfg(path, type_map)
+    if fmt == "npz":
+        return formats.read_nequip_npz(path, type_map)
+    if fmt == "deepmd":
+        return formats.read_deepmd(path, type_map)
+    return formats.read_extxyz(path)
+
+
+def _content_hash(path: Path) -> str:
+    """First 12 hex digits of the SHA-256 of a file, or of a directory's files and names."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        if path.is_dir():  # a single file hashes its bytes alone, as imports always did
+            h.update(str(p.relative_to(path)).encode() + b"\0")
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _add_once(store: LabelStore, atoms, settings: str, labeler: str, origin: Origin,
+              mark: str | None) -> tuple[int | None, bool]:
+    """(row id, True) for a new row; for a structure already there (id to mark, False).
+
+    A row already there gets ``mark`` only if it has no split yet: a split is never moved.
+    """
+    rows = list(store.rows(structure_hash=structure_hash(atoms), settings_hash=settings))
+    if rows:
+        unmarked = [r.id for r in rows if r.get("split") is None]
+        return (unmarked[0] if unmarked and mark else None), False
+    return store.add(atoms, Label.from_atoms(atoms), labeler, settings, origin), True

@@ -1,4 +1,4 @@
-"""Labelled-structure formats: mlearn JSON, MLIP ``.cfg``, DeePMD-kit npy, extended XYZ.
+"""Labelled-structure formats: mlearn JSON, MLIP ``.cfg``, extended XYZ, DeePMD-kit, NequIP npz.
 
 A *labelled structure* in seiflow is an ASE ``Atoms`` with a ``SinglePointCalculator`` holding
 
@@ -8,8 +8,10 @@ A *labelled structure* in seiflow is an ASE ``Atoms`` with a ``SinglePointCalcul
   (tensile positive, ``stress = (1/V) dE/dstrain``, exactly ``atoms.get_stress()``).
 
 Every reader sets ``info["source"]`` (file or data set) and ``info["group"]`` where the format
-has one. The *virial* used by MLIP and DeePMD-kit is ``W = -V * stress`` (eV, V in Å³): positive
-diagonal when the cell is compressed and wants to expand.
+has one. The *virial* used by MLIP, DeePMD-kit and NequIP is ``W = -V * stress`` (eV, V in Å³):
+positive diagonal when the cell is compressed and wants to expand. Readers keep what they do not
+interpret on the Atoms (``info`` / ``arrays``), so that ``seiflow data import`` can say what the
+store will not keep. Positions and cells are Å everywhere.
 
 Formats and their conventions
 -----------------------------
@@ -25,75 +27,70 @@ MLIP-2/MLIP-3 ``.cfg`` (text)
     ``PlusStress = -V * stress_ase``) / ``Feature key value`` lines / ``END_CFG``. Only fully
     periodic frames; frames without a label omit the matching block. seiflow stores string-valued
     ``info`` entries (``source``, ``group``, ...) as ``Feature`` lines and reads them back.
-DeePMD-kit npy systems
+Extended XYZ (:func:`read_extxyz`)
+    ASE's extxyz, with the label keys of other codes recognised (first found wins):
+    energy ``REF_energy`` or ``energy`` (eV); forces per-atom ``REF_forces`` or ``forces``
+    (eV/Å); stress ``REF_stress`` or ``stress`` (eV/Å³, ASE sign; Voigt 6 or 9 values, which
+    ASE alone rejects); virial ``REF_virial``, ``REF_virials``, ``virial`` or ``virials`` (eV,
+    ``-V * stress``, 9 values; ASE keeps it in ``info`` and never turns it into a stress).
+    A frame with both a stress and a virial must have them agree. ``REF_*`` (the reference
+    labels in MACE/NequIP files) win over the plain names, whose values then stay in ``info``.
+    9 values are read as ASE writes them (column-major 3×3); both orders give the same
+    symmetric tensor. Other results (``dipole``, ``free_energy``) stay on the calculator.
+DeePMD-kit systems (:mod:`seiflow.data.deepmd`)
     One directory per (formula in ``type_map`` order, periodicity): ``type.raw`` (type index per
     atom, one a line), ``type_map.raw`` (element per line), ``set.000/box.npy`` (nframes, 9; cell
     rows, Å), ``coord.npy`` (nframes, 3N; Å), ``energy.npy`` (nframes; eV), ``force.npy``
     (nframes, 3N; eV/Å), ``virial.npy`` (nframes, 9; ``-V * stress_3x3``, eV; only when every
-    frame has a stress). Atoms are stably sorted by type so one ``type.raw`` fits all frames.
-    Non-periodic systems get an empty ``nopbc`` file and no virial.
-Extended XYZ
-    ASE's extxyz: energy (eV), forces (eV/Å) and stress (eV/Å³, ASE sign) kept through the
-    calculator, ``info`` kept as comment-line keys.
+    frame has a stress). The writer sorts atoms stably by type so one ``type.raw`` fits all
+    frames; non-periodic systems get an empty ``nopbc`` file and no virial. The reader also
+    takes several ``set.*`` and the raw-text variant (``box.raw coord.raw energy.raw force.raw
+    virial.raw``, one frame a row), and every system below a directory.
+NequIP npz (:mod:`seiflow.data.npz`)
+    ``pos`` (Å), ``atomic_numbers`` or ``atom_types`` + ``type_names``, ``cell`` (Å), ``pbc``,
+    ``total_energy`` or ``energy`` (eV), ``forces`` (eV/Å), ``stress`` (eV/Å³, ASE sign) or
+    ``virial`` (eV, ``-V * stress``); other keys are kept on the frames and reported.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import ase.io
 import numpy as np
 from ase import Atoms
-from ase.stress import voigt_6_to_full_3x3_stress
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io.extxyz import key_val_str_to_dict
 
 from seiflow.core.errors import StructureError
-from seiflow.core.units import KBAR
+from seiflow.data.conventions import (  # noqa: F401  (re-exported)
+    VASP_TO_VOIGT,
+    check_type_map,
+    periodic_volume,
+    stress_from_virial,
+    stress_or_virial,
+    type_indices,
+    vasp_kbar_to_ase_stress,
+    virial_from_stress,
+)
+from seiflow.data.deepmd import find_deepmd_systems, read_deepmd, write_deepmd  # noqa: F401
 from seiflow.data.labels import Label
+from seiflow.data.npz import read_nequip_npz  # noqa: F401
+
+__all__ = ["read_cfg", "read_deepmd", "read_extxyz", "read_mlearn_json", "read_nequip_npz",
+           "find_deepmd_systems", "stress_from_virial", "vasp_kbar_to_ase_stress",
+           "virial_from_stress", "write_cfg", "write_deepmd", "write_extxyz"]
 
 MLEARN_CITATION = "Zuo et al., J. Phys. Chem. A 124, 731 (2020)"
-VASP_TO_VOIGT = (0, 1, 2, 4, 5, 3)  # VASP xx yy zz xy yz zx -> ASE xx yy zz yz xz xy
 CFG_STRESS_KEYS = ("xx", "yy", "zz", "yz", "xz", "xy")  # ASE Voigt order, MLIP's header names
-
-
-def virial_from_stress(stress: np.ndarray, volume: float) -> np.ndarray:
-    """Virial 3×3 in eV, ``-V * stress``, from a Voigt stress (eV/Å³, ASE sign) and V in Å³."""
-    return -voigt_6_to_full_3x3_stress(np.asarray(stress, dtype=float)) * volume
-
-
-def vasp_kbar_to_ase_stress(values: Sequence[float]) -> np.ndarray:
-    """ASE Voigt stress (eV/Å³, tensile +) from VASP kbar (xx yy zz xy yz zx, compressive +)."""
-    vals = np.asarray(values, dtype=float).reshape(6)
-    return -KBAR * vals[list(VASP_TO_VOIGT)]
-
-
-def _periodic_volume(atoms: Atoms, where: str) -> float:
-    """Volume in Å³ of a fully periodic frame; StructureError otherwise."""
-    if not atoms.pbc.all():
-        raise StructureError(f"{where}: needs a fully periodic cell, got pbc={atoms.pbc.tolist()}")
-    volume = abs(float(np.linalg.det(atoms.cell.array)))
-    if volume < 1e-6:
-        raise StructureError(f"{where}: periodic cell has zero volume")
-    return volume
-
-
-def _check_type_map(type_map: Sequence[str], where: str) -> dict[str, int]:
-    """Element → type index; StructureError for an empty map or duplicate elements."""
-    if not type_map:
-        raise StructureError(f"{where}: type_map is empty")
-    if len(set(type_map)) != len(type_map):
-        raise StructureError(f"{where}: type_map has duplicate elements: {list(type_map)}")
-    return {el: i for i, el in enumerate(type_map)}
-
-
-def _type_indices(atoms: Atoms, index: dict[str, int], where: str) -> np.ndarray:
-    """0-based type index of every atom; StructureError naming an element not in the map."""
-    missing = sorted(set(atoms.get_chemical_symbols()) - set(index))
-    if missing:
-        names = ", ".join(missing)
-        raise StructureError(f"{where}: element(s) {names} not in type_map {list(index)}")
-    return np.array([index[s] for s in atoms.get_chemical_symbols()], dtype=int)
+ENERGY_KEYS = ("REF_energy", "energy")  # extxyz label keys, first found wins
+FORCE_KEYS = ("REF_forces", "forces")
+STRESS_KEYS = ("REF_stress", "stress")
+VIRIAL_KEYS = ("REF_virial", "REF_virials", "virial", "virials")
+LABEL_KEYS = ENERGY_KEYS + FORCE_KEYS + STRESS_KEYS + VIRIAL_KEYS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,14 +184,14 @@ def write_cfg(frames: Sequence[Atoms], path: str | Path, type_map: list[str]) ->
     String ``info`` entries become ``Feature`` lines. Frames must be fully periodic.
     """
     path = Path(path)
-    index = _check_type_map(type_map, f"cfg {path}")
+    index = check_type_map(type_map, f"cfg {path}")
     if not frames:
         raise StructureError(f"cfg {path}: no frames to write")
     blocks = []
     for k, atoms in enumerate(frames):
         where = f"cfg {path}: frame {k}"
-        volume = _periodic_volume(atoms, where)
-        blocks.append(_cfg_block(atoms, _type_indices(atoms, index, where), volume))
+        volume = periodic_volume(atoms, where)
+        blocks.append(_cfg_block(atoms, type_indices(atoms, index, where), volume))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(blocks))
     return path
@@ -264,7 +261,7 @@ def read_cfg(path: str | Path, type_map: list[str]) -> list[Atoms]:
     ``Feature key value`` lines go to ``info``; ``info["source"]`` defaults to the file name.
     """
     path = Path(path)
-    _check_type_map(type_map, f"cfg {path}")
+    check_type_map(type_map, f"cfg {path}")
     if not path.is_file():
         raise StructureError(f"cfg file not found: {path}")
     try:
@@ -300,81 +297,6 @@ def read_cfg(path: str | Path, type_map: list[str]) -> list[Atoms]:
 
 
 # ---------------------------------------------------------------------------------------------
-# DeePMD-kit npy
-# ---------------------------------------------------------------------------------------------
-
-
-def _deepmd_arrays(atoms: Atoms, types: np.ndarray, where: str) -> dict[str, np.ndarray | None]:
-    """One frame's box/coord/energy/force/virial with atoms stably sorted by type."""
-    lab = Label.from_atoms(atoms)
-    energy, forces, stress = lab.energy, lab.forces, lab.stress
-    if energy is None or forces is None:
-        raise StructureError(f"{where}: DeePMD-kit needs energy and forces on every frame")
-    order = np.argsort(types, kind="stable")
-    periodic = bool(atoms.pbc.all())
-    virial = None
-    if periodic and stress is not None:
-        virial = virial_from_stress(stress, _periodic_volume(atoms, where)).reshape(9)
-    return {
-        "box": atoms.cell.array.reshape(9).copy(),
-        "coord": atoms.positions[order].reshape(-1),
-        "energy": np.array(energy),
-        "force": forces[order].reshape(-1),
-        "virial": virial,
-    }
-
-
-def write_deepmd(frames: Sequence[Atoms], directory: str | Path, type_map: list[str]) -> list[Path]:
-    """Write frames as DeePMD-kit npy systems under ``directory``; returns the system dirs.
-
-    Frames are grouped by formula (counts in ``type_map`` order) and periodicity; each system
-    ``<directory>/<formula>`` (``<formula>-nopbc`` if non-periodic) holds ``type.raw``,
-    ``type_map.raw`` and ``set.000/{box,coord,energy,force[,virial]}.npy`` in Å, eV, eV/Å and
-    virial ``-V * stress`` (eV; written only when every frame of the system has a stress).
-    """
-    directory = Path(directory)
-    index = _check_type_map(type_map, f"DeePMD {directory}")
-    if not frames:
-        raise StructureError(f"DeePMD {directory}: no frames to write")
-    systems: dict[tuple, list[dict]] = {}
-    for k, atoms in enumerate(frames):
-        where = f"DeePMD {directory}: frame {k}"
-        if atoms.pbc.any() and not atoms.pbc.all():
-            raise StructureError(f"{where}: mixed pbc {atoms.pbc.tolist()} (need all or none)")
-        types = _type_indices(atoms, index, where)
-        counts = tuple(int(n) for n in np.bincount(types, minlength=len(type_map)))
-        systems.setdefault((counts, bool(atoms.pbc.all())), []).append(
-            _deepmd_arrays(atoms, types, where)
-        )
-    return [_write_system(directory, type_map, c, p, data) for (c, p), data in systems.items()]
-
-
-def _write_system(
-    directory: Path, type_map: list[str], counts: tuple[int, ...], periodic: bool, data: list[dict]
-) -> Path:
-    """Write one DeePMD-kit system directory; returns it."""
-    formula = "".join(f"{el}{n}" for el, n in zip(type_map, counts) if n)
-    system = directory / (formula if periodic else f"{formula}-nopbc")
-    sets = system / "set.000"
-    sets.mkdir(parents=True, exist_ok=True)
-    types = np.repeat(np.arange(len(type_map)), counts)
-    (system / "type.raw").write_text("".join(f"{t}\n" for t in types))
-    (system / "type_map.raw").write_text("".join(f"{el}\n" for el in type_map))
-    nopbc = system / "nopbc"
-    if periodic:
-        nopbc.unlink(missing_ok=True)
-    else:
-        nopbc.write_text("")
-    for key in ("box", "coord", "energy", "force"):
-        np.save(sets / f"{key}.npy", np.array([d[key] for d in data], dtype=np.float64))
-    if all(d["virial"] is not None for d in data):
-        np.save(sets / "virial.npy", np.array([d["virial"] for d in data], dtype=np.float64))
-    else:
-        (sets / "virial.npy").unlink(missing_ok=True)
-    return system
-
-
-# ---------------------------------------------------------------------------------------------
 # extended XYZ
 # ---------------------------------------------------------------------------------------------
 
@@ -389,22 +311,62 @@ def write_extxyz(frames: Sequence[Atoms], path: str | Path) -> Path:
     return path
 
 
+_RAW_3X3 = re.compile(r"(?<![\w-])(stress|virial)(?=\s*=)")
+
+
+def _parse_comment(line: str) -> dict:
+    """ASE's comment-line parser, also taking 6-value (Voigt) ``stress=`` and ``virial=``."""
+    info = key_val_str_to_dict(_RAW_3X3.sub(r"\1__seiflow_raw", line))
+    for key in ("stress", "virial"):
+        raw = info.pop(f"{key}__seiflow_raw", None)
+        if raw is not None:
+            value = np.atleast_1d(np.asarray(raw, dtype=float))
+            info[key] = value.reshape((3, 3), order="F") if value.size == 9 else value
+    return info
+
+
+def _first(found: dict, keys: Sequence[str]):
+    """Pop and return the value of the first of ``keys`` in ``found`` (None if none is)."""
+    key = next((k for k in keys if k in found), None)
+    return None if key is None else found.pop(key)
+
+
+def _extxyz_label(atoms: Atoms, where: str) -> None:
+    """Rebuild the frame's calculator from ASE's results and the REF_* / virial keys."""
+    found = dict(atoms.calc.results) if atoms.calc is not None else {}
+    for store in (atoms.info, atoms.arrays):
+        for key in [k for k in store if k in LABEL_KEYS]:
+            found[key] = store.pop(key)
+    energy, forces = _first(found, ENERGY_KEYS), _first(found, FORCE_KEYS)
+    stress, virial = _first(found, STRESS_KEYS), _first(found, VIRIAL_KEYS)
+    volume = periodic_volume(atoms, where) if virial is not None else None
+    results = {k: v for k, v in found.items() if k not in LABEL_KEYS}
+    for key in set(found) & set(LABEL_KEYS):  # a second label of the same kind: not used
+        atoms.info[key] = found[key]
+    label = {"energy": energy, "forces": forces,
+             "stress": stress_or_virial(stress, virial, volume, where)}
+    results.update({k: v for k, v in label.items() if v is not None})
+    atoms.calc = SinglePointCalculator(atoms, **results) if results else None
+
+
 def read_extxyz(path: str | Path) -> list[Atoms]:
     """Read every frame of an extended XYZ file; labels come back on a SinglePointCalculator.
 
-    ``info["source"]`` defaults to the file name when the file does not carry one.
+    Energy, forces, stress and virial under the keys of the module docstring become energy
+    (eV), forces (eV/Å) and ASE stress (eV/Å³). ``info["source"]`` defaults to the file name.
     """
     path = Path(path)
     if not path.is_file():
         raise StructureError(f"extxyz file not found: {path}")
     try:
-        frames = ase.io.read(path, index=":", format="extxyz")
+        frames = ase.io.read(path, index=":", format="extxyz", properties_parser=_parse_comment)
     except Exception as exc:  # ASE raises many kinds on unreadable files
         msg = " ".join(str(exc).split())[:120]
         reason = f"{type(exc).__name__}: {msg}"
         raise StructureError(f"{path}: not an extended XYZ file ({reason})") from None
     if not frames:
         raise StructureError(f"{path}: no structures in extended XYZ file")
-    for atoms in frames:
+    for k, atoms in enumerate(frames):
+        _extxyz_label(atoms, f"{path}:frame {k}")
         atoms.info.setdefault("source", f"file {path.name}")
     return frames

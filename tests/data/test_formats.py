@@ -1,4 +1,4 @@
-"""Tests of seiflow.data.formats: mlearn JSON, MLIP cfg, DeePMD-kit npy and extxyz conventions."""
+"""Tests of seiflow.data.formats: mlearn JSON, MLIP cfg, DeePMD-kit, NequIP npz and extxyz."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk
+from ase.build import bulk, molecule
+from ase.calculators.emt import EMT
 from ase.stress import voigt_6_to_full_3x3_stress
 from ase.units import GPa
 
@@ -18,8 +19,10 @@ from seiflow.core.errors import StructureError
 from seiflow.data.labels import Label
 from seiflow.data.formats import (
     read_cfg,
+    read_deepmd,
     read_extxyz,
     read_mlearn_json,
+    read_nequip_npz,
     write_cfg,
     write_deepmd,
     write_extxyz,
@@ -338,3 +341,278 @@ def test_extxyz_garbage_and_missing(tmp_path):
         read_extxyz(garbage)
     with pytest.raises(StructureError, match="not found"):
         read_extxyz(tmp_path / "missing.xyz")
+
+
+# ---------------------------------------------------------------------------------------------
+# labels from other codes: virial / stress conventions checked against EMT
+# ---------------------------------------------------------------------------------------------
+
+
+def emt_frames(n: int = 3) -> list[Atoms]:
+    """Compressed (a = 3.50 Å < 3.61 Å), sheared, rattled fcc Cu with EMT labels attached."""
+    frames = []
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.50 + 0.02 * k, cubic=True).repeat(2)
+        shear = np.array([[1.0, 0.02 * (k + 1), 0.0], [0.0, 1.0, 0.01], [-0.01 * k, 0.0, 1.0]])
+        atoms.set_cell(atoms.cell.array @ shear, scale_atoms=True)
+        atoms.rattle(0.05, seed=k)
+        atoms.calc = EMT()
+        label = Label(atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress())
+        frames.append(label.attach(atoms))
+    return frames
+
+
+def hand_virial(atoms: Atoms) -> np.ndarray:
+    """W = -V σ (eV) with σ the 3×3 of the ASE Voigt stress (xx yy zz yz xz xy), by hand."""
+    xx, yy, zz, yz, xz, xy = atoms.get_stress()
+    sigma = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    return -atoms.get_volume() * sigma
+
+
+def numbers(values) -> str:
+    return " ".join(f"{x:.14e}" for x in np.ravel(values))
+
+
+def hand_extxyz(frames: list[Atoms], keys: str = "energy", force_key: str = "forces",
+                label: str = "virial") -> str:
+    """Extended XYZ text written by hand with a ``virial`` (or Voigt ``stress``) comment key."""
+    text = []
+    for atoms in frames:
+        value = hand_virial(atoms) if "virial" in label else atoms.get_stress()
+        text.append(f"{len(atoms)}\n")
+        text.append(f'Lattice="{numbers(atoms.cell.array)}" '
+                    f"Properties=species:S:1:pos:R:3:{force_key}:R:3 "
+                    f'{keys}={atoms.get_potential_energy():.14e} {label}="{numbers(value)}" '
+                    'pbc="T T T" config_type=emt\n')
+        for s, p, f in zip(atoms.get_chemical_symbols(), atoms.positions, atoms.get_forces()):
+            text.append(f"{s} {numbers(p)} {numbers(f)}\n")
+    return "".join(text)
+
+
+def assert_emt_labels(back: list[Atoms], frames: list[Atoms]) -> None:
+    assert len(back) == len(frames)
+    for a, b in zip(frames, back):
+        assert b.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-10)
+        assert np.allclose(b.get_forces(), a.get_forces(), atol=1e-10)
+        assert np.allclose(b.get_stress(), a.get_stress(), rtol=1e-9, atol=1e-12)
+
+
+def test_emt_frames_are_compressed_with_shear():
+    """The fixture is what the sign checks need: positive pressure, non-zero shear stress."""
+    for atoms in emt_frames():
+        assert -atoms.get_stress()[:3].mean() / GPa > 5  # GPa, compressed
+        assert np.abs(atoms.get_stress()[3:]).max() > 1e-3
+        assert np.all(np.diag(hand_virial(atoms)) > 0)  # a compressed cell pushes outwards
+
+
+def test_extxyz_virial_becomes_the_ase_stress(tmp_path):
+    frames = emt_frames()
+    path = tmp_path / "virial.extxyz"
+    path.write_text(hand_extxyz(frames))
+    import ase.io
+
+    assert "stress" not in ase.io.read(path).calc.results  # ASE alone leaves virial in info
+    back = read_extxyz(path)
+    assert_emt_labels(back, frames)
+    assert "virial" not in back[0].info and back[0].info["config_type"] == "emt"
+
+
+def test_extxyz_voigt_stress_and_ref_keys(tmp_path):
+    frames = emt_frames(2)
+    voigt = tmp_path / "voigt.extxyz"
+    voigt.write_text(hand_extxyz(frames, label="stress"))
+    import ase.io
+
+    with pytest.raises(ValueError, match="3x3"):
+        ase.io.read(voigt)  # ASE alone refuses 6 stress values
+    assert_emt_labels(read_extxyz(voigt), frames)
+    ref = tmp_path / "ref.extxyz"  # MACE-style REF_* keys, with a plain energy that differs
+    text = hand_extxyz(frames, keys="REF_energy", force_key="REF_forces", label="REF_virial")
+    ref.write_text(text.replace("config_type=emt", "energy=-999.0"))
+    back = read_extxyz(ref)
+    assert_emt_labels(back, frames)
+    assert back[0].info["energy"] == -999.0  # kept aside (and reported by the import)
+    assert "REF_forces" not in back[0].arrays
+
+
+def test_extxyz_stress_and_virial_must_agree(tmp_path):
+    frames = emt_frames(2)
+    text = hand_extxyz(frames).replace("config_type=emt", "")
+    both = text.split("\n", 2)
+    stress = f'stress="{numbers(frames[0].get_stress(voigt=False))}"'
+    agree = tmp_path / "agree.extxyz"
+    agree.write_text(f"{both[0]}\n{both[1]} {stress}\n{both[2]}")
+    assert_emt_labels(read_extxyz(agree), frames)
+    flipped = tmp_path / "flipped.extxyz"  # stress of the opposite sign: one of them is wrong
+    minus = f'stress="{numbers(-frames[0].get_stress(voigt=False))}"'
+    flipped.write_text(f"{both[0]}\n{both[1]} {minus}\n{both[2]}")
+    with pytest.raises(StructureError, match=r"flipped\.extxyz:frame 0: stress and virial "
+                                             "disagree"):
+        read_extxyz(flipped)
+    molecule_path = tmp_path / "mol.extxyz"
+    molecule_path.write_text('1\nProperties=species:S:1:pos:R:3 energy=-1.0 '
+                             'virial="1 0 0 0 1 0 0 0 1"\nH 0 0 0\n')
+    with pytest.raises(StructureError, match=r"mol\.extxyz:frame 0: .*periodic"):
+        read_extxyz(molecule_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# DeePMD-kit reader
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_same_sorted(original: Atoms, back: Atoms, types: list[str]) -> None:
+    """``back`` is ``original`` with its atoms stably sorted by type (as DeePMD-kit stores)."""
+    order = np.argsort([types.index(s) for s in original.get_chemical_symbols()], kind="stable")
+    assert back.get_chemical_symbols() == [original.get_chemical_symbols()[i] for i in order]
+    assert np.allclose(back.positions, original.positions[order], atol=1e-12)
+    assert np.allclose(back.cell.array, original.cell.array, atol=1e-12)
+    assert (back.pbc == original.pbc).all()
+    la, lb = Label.from_atoms(original), Label.from_atoms(back)
+    assert lb.energy == pytest.approx(la.energy, abs=1e-12)
+    assert np.allclose(lb.forces, la.forces[order], atol=1e-12)
+    assert (lb.stress is None) == (la.stress is None)
+    if la.stress is not None:
+        assert np.allclose(lb.stress, la.stress, rtol=1e-10, atol=1e-14)
+
+
+def deepmd_set(tmp_path: Path) -> tuple[list[Atoms], list[Path]]:
+    lifs = [lif(k, shuffle=True) for k in range(3)]
+    mols = [labelled(molecule("H2O"), 20 + k, stress=False) for k in range(2)]
+    for m in mols:
+        m.pbc = False
+    frames = lifs + mols
+    return frames, write_deepmd(frames, tmp_path / "dp", ["Li", "F", "H", "O"])
+
+
+def test_deepmd_write_then_read_round_trip(tmp_path):
+    frames, systems = deepmd_set(tmp_path)
+    back = read_deepmd(tmp_path / "dp")  # every system below the directory, sorted by name
+    assert [s.name for s in sorted(systems)] == ["H2O1-nopbc", "Li4F4"]
+    assert len(back) == 5
+    for original, read in zip(frames[3:] + frames[:3], back):
+        assert_same_sorted(original, read, ["Li", "F", "H", "O"])
+    assert back[0].info["source"].startswith("DeePMD ") and not back[0].pbc.any()
+    single = read_deepmd(systems[0])  # one system directory
+    assert len(single) == 3
+
+
+def test_deepmd_raw_variant_and_several_sets(tmp_path):
+    frames, systems = deepmd_set(tmp_path)
+    lif_dir = systems[0]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("type.raw", "type_map.raw"):
+        (raw / name).write_text((lif_dir / name).read_text())
+    for key in ("box", "coord", "energy", "force", "virial"):
+        np.savetxt(raw / f"{key}.raw", np.load(lif_dir / "set.000" / f"{key}.npy"), fmt="%.16e")
+    for original, read in zip(frames[:3], read_deepmd(raw)):
+        assert_same_sorted(original, read, ["Li", "F", "H", "O"])
+    split = tmp_path / "sets" / "lif"  # frames 0-1 in set.000, frame 2 in set.001
+    for name in ("type.raw", "type_map.raw"):
+        split.mkdir(parents=True, exist_ok=True)
+        (split / name).write_text((lif_dir / name).read_text())
+    for key in ("box", "coord", "energy", "force", "virial"):
+        data = np.load(lif_dir / "set.000" / f"{key}.npy")
+        for j, part in enumerate((data[:2], data[2:])):
+            (split / f"set.00{j}").mkdir(exist_ok=True)
+            np.save(split / f"set.00{j}" / f"{key}.npy", part)
+    np.save(split / "set.000" / "fparam.npy", np.array([[1.0], [2.0]]))
+    with pytest.raises(StructureError, match="fparam.npy is not in every set"):
+        read_deepmd(split)
+    np.save(split / "set.001" / "fparam.npy", np.array([[3.0]]))
+    back = read_deepmd(split)
+    for original, read in zip(frames[:3], back):
+        assert_same_sorted(original, read, ["Li", "F", "H", "O"])
+    assert [float(a.info["fparam"][0]) for a in back] == [1.0, 2.0, 3.0]  # kept, not lost
+
+
+def test_deepmd_reader_virial_sign_against_emt(tmp_path):
+    frames = emt_frames()
+    system = tmp_path / "cu"
+    (system / "set.000").mkdir(parents=True)
+    (system / "type.raw").write_text("0\n" * 32)
+    (system / "type_map.raw").write_text("Cu\n")
+    arrays = {"box": [a.cell.array.ravel() for a in frames],
+              "coord": [a.positions.ravel() for a in frames],
+              "energy": [a.get_potential_energy() for a in frames],
+              "force": [a.get_forces().ravel() for a in frames],
+              "virial": [hand_virial(a).ravel() for a in frames]}
+    for key, value in arrays.items():
+        np.save(system / "set.000" / f"{key}.npy", np.array(value))
+    assert_emt_labels(read_deepmd(system), frames)
+
+
+def test_deepmd_reader_errors(tmp_path):
+    _, systems = deepmd_set(tmp_path)
+    lif_dir = systems[0]
+    with pytest.raises(StructureError, match="no DeePMD-kit system"):
+        read_deepmd(tmp_path / "nothing")
+    (lif_dir / "type_map.raw").unlink()
+    with pytest.raises(StructureError, match="no type_map.raw.*--type-map"):
+        read_deepmd(lif_dir)
+    assert read_deepmd(lif_dir, ["Li", "F"])[0].get_chemical_symbols()[:5] == ["Li"] * 4 + ["F"]
+    with pytest.raises(StructureError, match=r"types \[0, 1\] do not fit type_map \['Li'\]"):
+        read_deepmd(lif_dir, ["Li"])
+    np.save(lif_dir / "set.000" / "force.npy", np.zeros((3, 21)))
+    with pytest.raises(StructureError, match=r"force has shape \(3, 21\), expected \(3, 24\)"):
+        read_deepmd(lif_dir, ["Li", "F"])
+
+
+# ---------------------------------------------------------------------------------------------
+# NequIP npz
+# ---------------------------------------------------------------------------------------------
+
+
+def nequip_arrays(frames: list[Atoms]) -> dict[str, np.ndarray]:
+    return {"pos": np.array([a.positions for a in frames]),
+            "cell": np.array([a.cell.array for a in frames]),
+            "pbc": np.array([True, True, True]),
+            "atomic_numbers": frames[0].numbers,
+            "total_energy": np.array([[a.get_potential_energy()] for a in frames]),
+            "forces": np.array([a.get_forces() for a in frames])}
+
+
+def test_npz_virial_and_stress_against_emt(tmp_path):
+    frames = emt_frames()
+    data = nequip_arrays(frames)
+    np.savez(tmp_path / "virial.npz", **data, virial=np.array([hand_virial(a) for a in frames]))
+    back = read_nequip_npz(tmp_path / "virial.npz")
+    assert_emt_labels(back, frames)
+    assert back[0].pbc.all() and back[0].info["source"] == "file virial.npz"
+    stress = np.array([a.get_stress(voigt=False) for a in frames])  # NequIP: (1/V) dE/dε
+    np.savez(tmp_path / "stress.npz", **data, stress=stress)
+    assert_emt_labels(read_nequip_npz(tmp_path / "stress.npz"), frames)
+    np.savez(tmp_path / "both.npz", **data, stress=stress,
+             virial=-np.array([hand_virial(a) for a in frames]))  # opposite sign: refused
+    with pytest.raises(StructureError, match=r"both\.npz:frame 0: stress and virial disagree"):
+        read_nequip_npz(tmp_path / "both.npz")
+
+
+def test_npz_types_unknown_keys_and_errors(tmp_path):
+    frames = [lif(k) for k in range(2)]
+    data = nequip_arrays(frames)
+    del data["atomic_numbers"]
+    types = np.array([0 if s == "Li" else 1 for s in frames[0].get_chemical_symbols()])
+    np.savez(tmp_path / "typed.npz", **data, atom_types=types, type_names=np.array(["Li", "F"]),
+             dipole=np.ones((2, 3)), charges_ref=np.zeros((2, 8)), energy=np.zeros(2))
+    back = read_nequip_npz(tmp_path / "typed.npz")
+    for a, b in zip(frames, back):
+        assert b.get_chemical_symbols() == a.get_chemical_symbols()
+        assert b.get_potential_energy() == pytest.approx(a.get_potential_energy())
+        assert b.calc.results.get("stress") is None
+    # keys seiflow does not read stay on the frames, where the import names them
+    assert np.allclose(back[1].info["dipole"], 1.0) and back[0].arrays["charges_ref"].shape == (8,)
+    assert back[0].info["energy"] == 0.0  # 'energy' beside 'total_energy' is not used
+    np.savez(tmp_path / "untyped.npz", **data, atom_types=types)
+    with pytest.raises(StructureError, match="'atom_types' without 'type_names'.*--type-map"):
+        read_nequip_npz(tmp_path / "untyped.npz")
+    assert read_nequip_npz(tmp_path / "untyped.npz", ["Li", "F"])[0].get_chemical_symbols() == \
+        frames[0].get_chemical_symbols()
+    sgdml = {"R": data["pos"], "z": types + 3, "E": np.zeros(2), "F": data["forces"]}
+    np.savez(tmp_path / "sgdml.npz", **sgdml)  # other names (and units): not guessed
+    with pytest.raises(StructureError, match=r"no 'pos' key \(keys: E, F, R, z\)"):
+        read_nequip_npz(tmp_path / "sgdml.npz")
+    np.savez(tmp_path / "short.npz", **{**nequip_arrays(frames), "forces": np.zeros((2, 7, 3))})
+    with pytest.raises(StructureError, match=r"'forces' has shape \(2, 7, 3\)"):
+        read_nequip_npz(tmp_path / "short.npz")
