@@ -150,7 +150,7 @@ def test_killed_fit_resumes_from_its_checkpoint(emt_train, tmp_path, monkeypatch
 
     def killing_save(state, path, key):
         save(state, path, key)
-        if len(state.losses) == 4:  # killed after the third step
+        if len(state.history.loss) == 4:  # killed after the third step
             raise KeyboardInterrupt
 
     monkeypatch.setattr(mtp_fit._State, "save", killing_save)

@@ -34,10 +34,19 @@ class MTPSettings(StrictModel):
                                    "(default: shortest training distance - 0.05 Å)")
     radial_basis_size: int = Field(8, ge=2, le=20)
     weights: LossWeights = LossWeights()
-    optimizer: Literal["lm", "bfgs"] = "lm"
+    weighting: Literal["structures", "mlip"] = Field(
+        "structures", description="structures: every structure weighs the same (per-atom "
+        "energy, mean force, virial per atom); mlip: MLIP-3's default, each structure in "
+        "proportion to its atoms (docs/potentials.md, 'The loss')")
+    optimizer: Literal["varpro", "lm", "bfgs"] = Field(
+        "varpro", description="varpro: variable projection (linear coefficients solved exactly "
+        "at every step); lm: Levenberg-Marquardt on all coefficients; bfgs")
     max_iter: int = Field(100, ge=0)
     tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
-    max_time: float | None = Field(None, gt=0, description="fit time budget, s")
+    max_time: float | None = Field(None, gt=0, description="fit time budget, s (checked "
+                                   "inside every pass; the best model so far is kept)")
+    offset_tolerance: float = Field(1.0, gt=0, description="mean training energy residual "
+                                    "(meV/atom) above which the fit warns")
     seed: int = 0
     workers: int = Field(1, ge=1, description="processes for the fit (one per core); the "
                          "structures are shared among them")
@@ -61,7 +70,8 @@ class MTPSettings(StrictModel):
         w = self.weights
         return fit_mtp(train, level=self.level, cutoff=self.cutoff, min_dist=self.min_dist,
                        radial_basis_size=self.radial_basis_size,
-                       weights=(w.energy, w.forces, w.stress), optimizer=self.optimizer,
+                       weights=(w.energy, w.forces, w.stress), weighting=self.weighting,
+                       offset_tolerance=self.offset_tolerance, optimizer=self.optimizer,
                        max_iter=self.max_iter, tol=self.tol, max_time=self.max_time,
                        seed=self.seed, progress=progress, start=start,
                        workers=self.workers, checkpoint=checkpoint)
