@@ -33,11 +33,20 @@ class Engine(Protocol):
 
 
 class RecordLog:
-    """Append-only JSON-lines file of task records; survives kill -9 (one line per task)."""
+    """Append-only JSON-lines file of task records; survives kill -9 (one line per task).
 
-    def __init__(self, path: str | Path):
+    With ``resume=False`` it is a log only: ``done()`` is empty, so an engine runs every task
+    it is given (labelling: the label store, not this file, says what is done).
+    """
+
+    def __init__(self, path: str | Path, resume: bool = True):
         self.path = Path(path)
+        self.resume = resume
         self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log_only(self) -> RecordLog:
+        """The same file, written to but never used to skip a task."""
+        return RecordLog(self.path, resume=False)
 
     def append(self, record: TaskRecord) -> None:
         with self.path.open("a") as f:
@@ -56,6 +65,8 @@ class RecordLog:
         return out
 
     def done(self) -> set[str]:
+        if not self.resume:
+            return set()
         return {r.key for r in self.read() if r.status == "done"}
 
 

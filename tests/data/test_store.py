@@ -1,6 +1,9 @@
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from ase.build import bulk, molecule
 
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import dataset_stats, split_by_group
+from seiflow.data.locking import owner_id
 from seiflow.data.store import LabelStore, Origin, structure_hash
 from seiflow.data.labels import Label
 
@@ -100,3 +104,120 @@ def test_stats_and_splits():
     assert len({groups[i] for i in test}) == 1  # a whole group held out
     with pytest.raises(ValueError):
         split_by_group(groups, 1.5)
+
+
+def _cu(k=0):
+    atoms = bulk("Cu", "fcc", a=3.6 + 0.01 * k)
+    return atoms, Label(-1.0 - k, np.zeros((1, 3)), np.zeros(6))
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_unique_key_per_structure_and_settings(tmp_path):
+    store = LabelStore(tmp_path / "s.db")
+    atoms, lab = _cu()
+    store.add(atoms, lab, "emt", "h1")
+    with pytest.raises(SeiflowError, match="already in") as err:
+        store.add(atoms, lab, "emt", "h1")
+    assert "\n" not in str(err.value)
+    store.add(atoms, lab, "other", "h2")  # another labeler: its own row
+    assert store.count() == 2 and store.labelled("h1") == store.labelled("h2") == {
+        structure_hash(atoms)}
+
+
+def test_claim_states_with_a_live_then_dead_owner(tmp_path):
+    db = tmp_path / "s.db"
+    atoms, lab = _cu()
+    key = structure_hash(atoms)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from seiflow.data.store import LabelStore
+            print(LabelStore({str(db)!r}).claim({key!r}, "h"), flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "new"
+        store = LabelStore(db)
+        assert store.claim(key, "h") == "busy"  # claimed by a live process
+        assert store.claim(key, "other") == "new"  # another labeler is another key
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.claim(key, "h") == "taken"  # its owner is gone
+    assert store.commit_claimed(atoms, lab, "emt", "h") is not None
+    assert store.claim(key, "h") == "done"
+    store.release_claims()
+    assert store.claims() == [] and store.count() == 1
+
+
+def test_commit_after_another_process_committed_writes_nothing(tmp_path):
+    store = LabelStore(tmp_path / "s.db")
+    atoms, lab = _cu()
+    assert store.claim(structure_hash(atoms), "h") == "new"
+    store.add(atoms, lab, "emt", "h")  # e.g. an import, or a worker that took the claim over
+    assert store.commit_claimed(atoms, lab, "emt", "h") is None
+    assert store.count() == 1
+
+
+def test_deleted_row_is_labelled_again(tmp_path):
+    store = LabelStore(tmp_path / "s.db")
+    atoms, lab = _cu()
+    row = store.add(atoms, lab, "emt", "h")
+    store.db.delete([row])
+    assert not store.is_labelled(atoms, "h")
+    assert store.claim(structure_hash(atoms), "h") == "taken"
+    assert store.commit_claimed(atoms, lab, "emt", "h") is not None and store.count() == 1
+
+
+def test_store_from_before_the_key_table_is_adopted(tmp_path, caplog):
+    import ase.db
+
+    path = tmp_path / "old.db"
+    old = ase.db.connect(str(path))
+    for k in (0, 1, 1):  # an old run duplicated structure 1
+        atoms, lab = _cu(k)
+        old.write(lab.attach(atoms), structure_hash=structure_hash(atoms), settings_hash="h",
+                  status="ok", labeler="emt")
+    store = LabelStore(path)
+    assert "1 rows repeat" in caplog.text
+    for k in (0, 1):
+        assert store.claim(structure_hash(_cu(k)[0]), "h") == "done"
+    with pytest.raises(SeiflowError):
+        store.add(*_cu(0), "emt", "h")
+
+
+def test_stale_lock_of_a_dead_process_is_broken_with_a_warning(tmp_path, caplog):
+    store = LabelStore(tmp_path / "s.db")
+    lock = tmp_path / "s.db.lock"
+    lock.write_text(f"{socket.gethostname()}:{_dead_pid()}: 1700000000.0\n")
+    t0 = time.perf_counter()
+    store.add(*_cu(), "emt", "h")
+    assert time.perf_counter() - t0 < 5 and not lock.exists()
+    assert "stale lock" in caplog.text and "no longer running" in caplog.text
+
+
+def test_old_lock_without_owner_is_broken_a_fresh_one_times_out(tmp_path, caplog):
+    store = LabelStore(tmp_path / "s.db", lock_timeout_s=0.5)
+    lock = tmp_path / "s.db.lock"
+    lock.write_text("")  # what ase.utils.Lock leaves: no owner
+    os.utime(lock, (time.time() - 3600, time.time() - 3600))
+    store.add(*_cu(0), "emt", "h")
+    assert "stale lock" in caplog.text and not lock.exists()
+    lock.write_text("")  # fresh: may belong to a writer that is working
+    t0 = time.perf_counter()
+    with pytest.raises(SeiflowError, match="gave up after") as err:
+        store.add(*_cu(1), "emt", "h")
+    assert time.perf_counter() - t0 < 5 and "\n" not in str(err.value)
+
+
+def test_lock_of_a_live_process_is_waited_for_then_one_line(tmp_path):
+    store = LabelStore(tmp_path / "s.db", lock_timeout_s=0.5)
+    (tmp_path / "s.db.lock").write_text(f"{owner_id()} {time.time()}\n")  # alive: this test
+    with pytest.raises(SeiflowError, match=f"locked by pid {os.getpid()}"):
+        store.add(*_cu(), "emt", "h")
+    assert store.count() == 0

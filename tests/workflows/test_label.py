@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -13,7 +14,8 @@ from ase import Atoms
 from ase.build import molecule
 
 from seiflow.data.store import LabelStore, structure_hash
-from seiflow.reference import LabelerError, XTBSettings
+from seiflow.execution import InProcessSettings, RecordLog
+from seiflow.reference import EMTSettings, LabelerError, XTBSettings
 from seiflow.structures.amorphous import AmorphousSpec, pack_amorphous
 from seiflow.workflows.label import run_label
 
@@ -108,3 +110,52 @@ def test_parsl_engine_gives_identical_labels(tmp_path, twenty):
                                                             abs=1e-8)
         np.testing.assert_allclose(a[k].get_forces(), b[k].get_forces(), atol=1e-8)
         np.testing.assert_allclose(a[k].get_stress(), b[k].get_stress(), atol=1e-10)
+
+
+def test_the_store_not_the_records_decides_what_is_done(tmp_path):
+    """A second labeler into the same store labels everything; a deleted store is refilled."""
+    path = tmp_path / "mols.extxyz"
+    ase.io.write(path, [molecule(n) for n in ("H2O", "CH4")])
+    db = tmp_path / "labels.db"
+
+    def cli(labeler):
+        out = subprocess.run([sys.executable, "-m", "seiflow", "label", str(path), "--labeler",
+                              labeler, "--db", str(db), "--no-progress"],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return " ".join(out.stdout.split())
+
+    assert "2 labelled" in cli("emt")
+    assert "2 labelled" in cli("xtb")  # other settings hash: not done yet
+    store = LabelStore(db)
+    assert store.count() == 4 and {r.labeler for r in store.rows()} == {"emt", "xtb"}
+    assert "2 already" in cli("emt")
+    assert Path(str(db) + "-label-summary.records.jsonl").exists()  # the log is still written
+    db.unlink()
+    assert "2 labelled" in cli("emt")  # the records say done, the store says otherwise
+    assert LabelStore(db).count() == 2
+
+
+def test_records_are_a_log_only(tmp_path):
+    frames = [molecule(n) for n in ("H2O", "NH3")]
+    records = RecordLog(tmp_path / "rec.jsonl")
+    quiet = InProcessSettings(progress=False)
+    first = run_label(frames, EMTSettings(), LabelStore(tmp_path / "a.db"), quiet,
+                      records=records)
+    assert first.ok == 2 and records.done() == {structure_hash(a) for a in frames}
+    again = run_label(frames, EMTSettings(), LabelStore(tmp_path / "b.db"), quiet,
+                      records=records)
+    assert again.ok == 2 and again.already == 0
+
+
+def test_a_labeler_that_raises_gives_its_claim_back(tmp_path):
+    class Broken(EMTSettings):
+        def label(self, atoms):
+            raise RuntimeError("segfault in the reference code")
+
+    store = LabelStore(tmp_path / "s.db")
+    report = run_label([molecule("H2O")], Broken(), store, InProcessSettings(progress=False))
+    assert report.records[0].status == "error" and store.count() == 0
+    assert store.claims() == []
+    assert run_label([molecule("H2O")], EMTSettings(), store,
+                     InProcessSettings(progress=False)).ok == 1
