@@ -85,3 +85,26 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
               "![candidate grades](gamma-histograms.png)", ""]
     path.write_text("\n".join(lines))
     return path
+
+
+def training_curve(training: dict, path: Path, title: str = "") -> Path | None:
+    """A fit's loss per component against wall time (log scale), from a model's training
+    record (``time_s``, ``loss_components``); None when the record has no such history."""
+    times, parts = training.get("time_s"), training.get("loss_components")
+    if not times or not parts:
+        return None
+    parts = np.asarray(parts, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=110)
+    ax.plot(times, parts.sum(1), "k.-", label="total")
+    for k, name in enumerate(("energy", "forces", "stress")):
+        if np.any(parts[:, k] > 0):
+            ax.plot(times, parts[:, k], ".-", label=name, alpha=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("fit wall time (s)")
+    ax.set_ylabel("training loss (weighted, see docs/potentials.md)")
+    ax.set_title(title or f"stopped: {training.get('stop', '?')}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

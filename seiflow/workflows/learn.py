@@ -39,6 +39,7 @@ from seiflow.reference import LabelerSettings, XTBSettings
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build
 from seiflow.workflows.label import run_label
+from seiflow.workflows.train import save_model
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,8 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     if not (model_dir / "model.json").exists():
         previous = run / f"iter-{it - 1:02d}" / "model"
         start = load_potential(previous) if it > 0 else None
-        cfg.potential.fit(train, progress=progress, start=start,
-                          checkpoint=it_dir / "fit-checkpoint.pt").save(model_dir)
+        save_model(cfg.potential.fit(train, progress=progress, start=start,
+                                     checkpoint=it_dir / "fit-checkpoint.pt"), model_dir)
     model = load_potential(model_dir)
     test_errors = error_table(predict(model, test))["all"] if test else {}
     times["fit"] = time.perf_counter() - t0

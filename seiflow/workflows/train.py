@@ -29,6 +29,7 @@ from seiflow.potentials.metrics import FRAME_COLUMNS, error_table, predict_frame
 from seiflow.potentials.registry import (MACESettings, MTPSettings, PotentialSettings,
                                          load_potential)
 from seiflow.report.figures import parity_plots
+from seiflow.report.learning import training_curve
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,16 @@ def worst(rows: list[dict], key: str, n: int = 5) -> list[dict]:
     return sorted((r for r in rows if r.get(key) is not None), key=lambda r: -r[key])[:n]
 
 
+def save_model(model: Potential, folder: Path) -> Path:
+    """Save ``model`` to ``folder`` with ``training-curve.png`` beside it (loss against wall
+    time, for backends whose training record has that history)."""
+    model.save(folder)
+    training = model.record.get("training", {}) if isinstance(model.record, dict) else {}
+    training_curve(training, Path(folder) / "training-curve.png", f"{model.backend} fit: "
+                   f"{training.get('stop', '')}")
+    return Path(folder)
+
+
 def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None = None) -> dict:
     store = LabelStore(cfg.db)
     inputs = {**cfg.model_dump(mode="json"), "config_file": config_file}
@@ -180,7 +191,7 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
         model.record["data"] = {"db": cfg.db, "train_ids": [a.info["id"] for a in train],
                                 "test_ids": [a.info["id"] for a in test]}
         model.record["reference"] = reference_of(train[0])
-        model.save(cfg.out)
+        save_model(model, cfg.out)
         errors, _ = evaluate(model, {"train": train, "test": test}, cfg.out,
                              cfg.potential.describe(), progress=progress)
         summary.data["errors"] = {k: v["all"] for k, v in errors.items()}

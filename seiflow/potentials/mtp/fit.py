@@ -188,7 +188,7 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
         try:
             if not state.history.loss and optimizer != "varpro":  # varpro starts with it
                 first = resolve_linear(problem, state.theta, deadline=True)
-                step(Step(first.theta, first.loss, passes=1))
+                step(Step(first.theta, first.loss, state.lam, passes=1))
             left = max_iter - state.steps
             reason = OPTIMIZERS[optimizer](problem, state.theta, state.lam, state.stalls, left,
                                            tol, step, state.projection) if left > 0 or not state.history.loss \

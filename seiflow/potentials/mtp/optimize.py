@@ -30,6 +30,7 @@ from seiflow.potentials.mtp.problem import Blocks, Problem
 # noise: they are left out of the solve (a pseudo-inverse), as their directions move no prediction
 _RCOND = 1e-12
 _LAMBDA_MAX = 1e10
+_LAMBDA_START = 1e-3
 
 
 @dataclass
@@ -103,7 +104,7 @@ def varpro(problem: Problem, theta: np.ndarray, lam: float, stalls: int, iterati
            tol: float, step: StepFn, start: Projection | None = None) -> str:
     """Variable projection with LM damping from ``theta`` (or from ``start``, the projection a
     checkpoint kept); ``iterations`` accepted steps at most."""
-    best = start
+    lam, best = lam if lam > 0 else _LAMBDA_START, start
     if best is None:
         passes = 1
         best = project(theta, problem.blocks(theta))
@@ -137,6 +138,7 @@ def varpro(problem: Problem, theta: np.ndarray, lam: float, stalls: int, iterati
 def joint_lm(problem: Problem, theta: np.ndarray, lam: float, stalls: int, iterations: int,
              tol: float, step: StepFn, start: Projection | None = None) -> str:
     """Levenberg–Marquardt on all coefficients at once; trial points cost a run-mode pass."""
+    lam = lam if lam > 0 else _LAMBDA_START
     blocks = problem.blocks(theta)
     loss = blocks.loss.sum()
     for _ in range(iterations):

@@ -1,0 +1,82 @@
+"""Time to accuracy of the MTP fit's optimizers in one run on one machine: variable projection
+(``varpro``, the default), joint Levenberg–Marquardt (``lm``, seiflow's earlier fit) and BFGS,
+from the same random start on the same data, each with the same wall-time budget.
+
+Data: mlearn Li (public VASP PBE; Zuo et al., J. Phys. Chem. A 124, 731 (2020)), training.json
+to fit, test.json to test.
+
+Run:  .venv/bin/python benchmarks/mtp_fit_speed.py [--level 10] [--budget 150] [--workers 1]
+Writes benchmarks/results/mtp_fit_speed.json (loss per component against wall time, test
+errors, machine) and benchmarks/results/mtp_fit_speed_level<L>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+from mtp_mlearn_li import DATA, load  # noqa: E402
+
+from seiflow.potentials.metrics import error_table, predict  # noqa: E402
+from seiflow.potentials.mtp.fit import fit_mtp  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def plot(runs: dict, level: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for name, run in runs.items():
+        ax.plot(run["time_s"], run["loss"], ".-", label=f"{name} (test {run['test_energy_rmse']:.2f} "
+                f"meV/atom, {run['test_forces_rmse']:.4f} eV/Å)")
+    ax.set_yscale("log")
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"mlearn Li, MTP level {level}: same start, same data, same machine", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--level", type=int, default=10)
+    ap.add_argument("--budget", type=float, default=150.0, help="wall time per optimizer, s")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--optimizers", nargs="+", default=["varpro", "lm", "bfgs"])
+    args = ap.parse_args()
+    train, test = load(DATA, "training"), load(DATA, "test")
+    runs = {}
+    for opt in args.optimizers:
+        model = fit_mtp(train, level=args.level, optimizer=opt, max_iter=100_000, tol=0,
+                        max_time=args.budget, workers=args.workers, seed=0, progress=False)
+        t = model.record["training"]
+        err = error_table(predict(model, test))["all"]
+        runs[opt] = {"time_s": t["time_s"], "loss": t["loss"], "passes": t["passes"],
+                     "stop": t["stop"], "energy_mean_meV_per_atom": t["energy_mean_meV_per_atom"],
+                     "test_energy_rmse": err["energy"]["rmse"],
+                     "test_forces_rmse": err["forces"]["rmse"],
+                     "test_stress_rmse": err["stress"]["rmse"]}
+        print(f"{opt}: {len(t['loss'])} points, {sum(t['passes'])} train passes, loss "
+              f"{t['loss'][0]:.3e} -> {t['loss'][-1]:.3e}; test {err['energy']['rmse']:.2f} "
+              f"meV/atom, {err['forces']['rmse']:.4f} eV/Å, {err['stress']['rmse']:.3f} GPa",
+              flush=True)
+    out = RESULTS / "mtp_fit_speed.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results[f"level{args.level}"] = {"machine": describe(), "budget_s": args.budget,
+                                     "workers": args.workers, "runs": runs}
+    out.write_text(json.dumps(results, indent=1))
+    plot(runs, args.level, RESULTS / f"mtp_fit_speed_level{args.level}.png")
+
+
+if __name__ == "__main__":
+    main()
