@@ -3,11 +3,13 @@
 from the same random start on the same data, each with the same wall-time budget.
 
 Data: mlearn Li (public VASP PBE; Zuo et al., J. Phys. Chem. A 124, 731 (2020)), training.json
-to fit, test.json to test.
+to fit, test.json to test; or, with ``--db``, a seiflow label store and its train/test split
+(e.g. the demo's multi-element Li2CO3 + Li labels: runs/demo/labels.db).
 
 Run:  .venv/bin/python benchmarks/mtp_fit_speed.py [--level 10] [--budget 150] [--workers 1]
+      [--db runs/demo/labels.db --name demo]
 Writes benchmarks/results/mtp_fit_speed.json (loss per component against wall time, test
-errors, machine) and benchmarks/results/mtp_fit_speed_level<L>.png.
+errors, machine) and benchmarks/results/mtp_fit_speed_<name>_level<L>.png.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from seiflow.potentials.mtp.fit import fit_mtp  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def plot(runs: dict, level: int, path: Path) -> None:
+def plot(runs: dict, title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +42,7 @@ def plot(runs: dict, level: int, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("wall time (s)")
     ax.set_ylabel("training loss")
-    ax.set_title(f"mlearn Li, MTP level {level}: same start, same data, same machine", fontsize=9)
+    ax.set_title(f"{title}: same start, data and machine", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
@@ -53,8 +55,17 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=150.0, help="wall time per optimizer, s")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--optimizers", nargs="+", default=["varpro", "lm", "bfgs"])
+    ap.add_argument("--db", default=None, help="label store to use instead of mlearn Li")
+    ap.add_argument("--name", default="mlearn-li", help="data set name in the results")
     args = ap.parse_args()
-    train, test = load(DATA, "training"), load(DATA, "test")
+    if args.db:
+        from seiflow.data.store import LabelStore
+
+        frames = LabelStore(args.db).frames()
+        train = [a for a in frames if a.info.get("split") == "train"]
+        test = [a for a in frames if a.info.get("split") == "test"]
+    else:
+        train, test = load(DATA, "training"), load(DATA, "test")
     runs = {}
     for opt in args.optimizers:
         model = fit_mtp(train, level=args.level, optimizer=opt, max_iter=100_000, tol=0,
@@ -72,10 +83,15 @@ def main() -> None:
               flush=True)
     out = RESULTS / "mtp_fit_speed.json"
     results = json.loads(out.read_text()) if out.exists() else {}
-    results[f"level{args.level}"] = {"machine": describe(), "budget_s": args.budget,
-                                     "workers": args.workers, "runs": runs}
+    species = sorted({s for a in train for s in a.get_chemical_symbols()})
+    results[f"{args.name}_level{args.level}"] = {
+        "machine": describe(), "budget_s": args.budget, "workers": args.workers,
+        "data": {"name": args.name, "species": species, "train_structures": len(train),
+                 "train_atoms": sum(len(a) for a in train), "test_structures": len(test)},
+        "runs": runs}
     out.write_text(json.dumps(results, indent=1))
-    plot(runs, args.level, RESULTS / f"mtp_fit_speed_level{args.level}.png")
+    plot(runs, f"{args.name}, MTP level {args.level}",
+         RESULTS / f"mtp_fit_speed_{args.name}_level{args.level}.png")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,23 @@
 """Fitting an MTP to labelled structures.
 
 The loss and its two weightings (``structures``, ``mlip``) are defined exactly in
-:mod:`seiflow.potentials.mtp.problem`; the optimizers (variable projection by default) in
-:mod:`seiflow.potentials.mtp.optimize`.
+:mod:`seiflow.potentials.mtp.problem`; the optimizers in :mod:`seiflow.potentials.mtp.optimize`.
 
 1. Start: random radial coefficients (seeded), or a previous model's; the linear coefficients
    (moment and species coefficients) are then solved exactly by weighted least squares.
-2. Then the radial coefficients by variable projection: every accepted step has the linear
-   coefficients re-solved exactly, so the fit returns the best point it saw and never one worse
-   than its linear start.
-3. The model's mean energy residual on its training set is reported (≈ 0 after the exact linear
-   solve); an offset above ``offset_tolerance`` is logged as a warning and recorded.
+2. Then all coefficients by Levenberg–Marquardt (default; or variable projection, or BFGS);
+   only steps that lower the loss are kept, so the fit never ends above its linear start.
+3. The linear coefficients are re-solved exactly at the end (variable projection does so at
+   every step), and the model's mean energy residual on its training set is reported (≈ 0); an
+   offset above ``offset_tolerance`` is logged as a warning and recorded.
 
 Passes over the data are shared among ``workers`` processes (about equal atom counts), each
 summing its structures' normal-equation blocks, so memory does not grow with the data and a pass
-takes about 1/workers of the time. ``max_time`` is checked inside every pass: the fit ends at the
-limit with the best model so far. A ``checkpoint`` file holds the best coefficients and the
-optimizer's state after every step: a killed fit started again with the same settings and data
-continues from there. Progress is a bar on a terminal and a log line per step otherwise.
+takes about 1/workers of the time. ``max_time`` is checked inside every pass (time is kept for
+the final exact solve): the fit ends at the limit with the best model so far. A ``checkpoint``
+file holds the best coefficients and the optimizer's state after every step: a killed fit
+started again with the same settings and data continues from there. Progress is a bar on a
+terminal and a log line per step otherwise.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ class FitHistory:
     @property
     def total(self) -> list[float]:
         return [float(sum(x)) for x in self.loss]
+
+    @property
+    def pass_time(self) -> float:
+        """Wall time of the first recorded step per train-mode pass (s)."""
+        return self.time[0] / max(self.passes[0], 1) if self.time else 0.0
 
 
 _BLOCKS = ("pass_loss", "jtj", "jtr", "aa", "ar")
@@ -137,7 +142,7 @@ def _describe(loss: np.ndarray, weights: tuple[float, float, float], weighting: 
 
 
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
-                   optimizer: str = "varpro", max_iter: int = 100, tol: float = 1e-6,
+                   optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True, workers: int = 1,
                    checkpoint: Path | None = None, key: str = "",
                    weighting: str = "structures") -> FitHistory:
@@ -189,6 +194,8 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
             if not state.history.loss and optimizer != "varpro":  # varpro starts with it
                 first = resolve_linear(problem, state.theta, deadline=True)
                 step(Step(first.theta, first.loss, state.lam, passes=1))
+            if optimizer != "varpro" and deadline is not None:  # keep time for the final solve
+                problem.deadline = deadline - 1.2 * state.history.pass_time
             left = max_iter - state.steps
             reason = OPTIMIZERS[optimizer](problem, state.theta, state.lam, state.stalls, left,
                                            tol, step, state.projection) if left > 0 or not state.history.loss \
@@ -229,7 +236,7 @@ def _residuals(model: MTPModel, frames: Sequence[Atoms]) -> dict:
 def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
             min_dist: float | None = None, radial_basis_size: int = 8,
             weights: tuple[float, float, float] = (1.0, 0.01, 0.001),
-            optimizer: str = "varpro", max_iter: int = 100, tol: float = 1e-6,
+            optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
             max_time: float | None = None, seed: int = 0, progress: bool = True,
             start: MTPModel | None = None, workers: int = 1, checkpoint: Path | None = None,
             weighting: str = "structures", offset_tolerance: float = 1.0) -> MTPModel:

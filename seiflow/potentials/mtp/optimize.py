@@ -7,7 +7,9 @@ least-squares solution θ*(c), so the loss minimised is the projected loss L*(c)
 accepted point is a fully re-solved model. A step in c solves the Schur complement of the
 linear block in the Gauss–Newton normal equations,
 ``(J_cᵀJ_c − J_cᵀA (AᵀA)⁺ AᵀJ_c + λ D) δc = −J_cᵀ r*``; a trial c + δc is accepted only if
-L* falls. One train-mode pass gives both AᵀA (so θ* and L* exactly) and the radial Jacobian.
+L* falls: a trial costs a cheap run-mode pass, as its loss bounds L* at its radial coefficients
+from above. One train-mode pass at an accepted point gives AᵀA (so θ* and L* exactly) and the
+radial Jacobian for the next step.
 ``lm``: Levenberg–Marquardt on all coefficients together (seiflow's earlier fit).
 ``bfgs``: scipy's BFGS on the loss and its gradient.
 
@@ -31,6 +33,9 @@ from seiflow.potentials.mtp.problem import Blocks, Problem
 _RCOND = 1e-12
 _LAMBDA_MAX = 1e10
 _LAMBDA_START = 1e-3
+# a pass whose loss at its own linear coefficients exceeds the projected loss by more than this
+# factor took the radial Jacobian too far from θ*: it is retaken at θ*
+RETAKE_RATIO = 1.5
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Projection:
     def exact(self) -> bool:
         """Whether the pass ran at θ* itself (so its radial Jacobian is the exact one)."""
         loss_in = float(self.blocks.loss.sum())
-        return loss_in <= 1.5 * self.total + 1e-300
+        return loss_in <= RETAKE_RATIO * self.total + 1e-300
 
 
 def project(theta_in: np.ndarray, blocks: Blocks) -> Projection:
@@ -89,21 +94,27 @@ class Step:
 StepFn = Callable[[Step], bool]  # records a step; True when the time budget is spent
 
 
-def _radial_step(p: Projection, lam: float) -> np.ndarray:
-    """The damped Gauss–Newton step in the radial coefficients (Schur complement)."""
+def _joint_step(p: Projection, lam: float) -> np.ndarray:
+    """The damped Gauss–Newton step from θ*: radial part from the Schur complement, linear part
+    the change of θ* it predicts (−(AᵀA)⁺AᵀJ_c δc, as Aᵀr* = 0)."""
     n = len(p.shift)
     jtj, jtr = p.blocks.jtj, p.blocks.jtr
     ja, jj = jtj[n:, :n], jtj[n:, n:]
     schur = jj - ja @ p.inverse @ ja.T
     grad = jtr[n:] + ja @ p.shift  # J_cᵀ r at θ*
-    diag = np.maximum(np.diag(schur), 1e-12 * max(np.diag(schur).max(), 1e-300))
-    return -np.linalg.lstsq(schur + lam * np.diag(diag), grad, rcond=None)[0]
+    diag = np.maximum(np.diag(jj), 1e-12 * max(np.diag(jj).max(), 1e-300))
+    dc = -np.linalg.lstsq(schur + lam * np.diag(diag), grad, rcond=None)[0]
+    return np.concatenate([-p.inverse @ (ja.T @ dc), dc])
 
 
 def varpro(problem: Problem, theta: np.ndarray, lam: float, stalls: int, iterations: int,
            tol: float, step: StepFn, start: Projection | None = None) -> str:
     """Variable projection with LM damping from ``theta`` (or from ``start``, the projection a
-    checkpoint kept); ``iterations`` accepted steps at most."""
+    checkpoint kept); ``iterations`` accepted steps at most.
+
+    A trial point costs a run-mode pass: its loss bounds the projected loss at its radial
+    coefficients from above, so a trial below the best projected loss is a certain
+    improvement; the train-mode pass at it then gives the exact θ*, L* and the next step."""
     lam, best = lam if lam > 0 else _LAMBDA_START, start
     if best is None:
         passes = 1
@@ -112,24 +123,20 @@ def varpro(problem: Problem, theta: np.ndarray, lam: float, stalls: int, iterati
             best, passes = project(best.theta, problem.blocks(best.theta)), passes + 1
         if step(Step(best.theta, best.loss, lam, stalls, passes, best)):
             return "time limit"
-    done, passes = 0, 0
-    while done < iterations:
-        trial_theta = best.theta.copy()
-        trial_theta[len(best.shift):] += _radial_step(best, lam)
-        trial, passes = project(trial_theta, problem.blocks(trial_theta)), passes + 1
-        if not (np.isfinite(trial.total) and trial.total < best.total):
+    for _ in range(iterations):
+        while True:
+            trial = best.theta + _joint_step(best, lam)
+            if (loss := problem.loss(trial).sum()) < best.total and np.isfinite(loss):
+                lam = max(lam / 3.0, 1e-12)
+                break
             lam *= 4.0
             if lam > _LAMBDA_MAX:
                 return "no further decrease (damping limit)"
-            continue
-        gain = (best.total - trial.total) / best.total
-        lam, stalls = max(lam / 3.0, 1e-12), stalls + 1 if gain < tol else 0
-        if not trial.exact:
-            trial, passes = project(trial.theta, problem.blocks(trial.theta)), passes + 1
-        best, done = trial, done + 1
-        if step(Step(best.theta, best.loss, lam, stalls, passes, best)):
+        new = project(trial, problem.blocks(trial))
+        gain = (best.total - new.total) / best.total
+        best, stalls = new, stalls + 1 if gain < tol else 0
+        if step(Step(best.theta, best.loss, lam, stalls, 1, best)):
             return "time limit"
-        passes = 0
         if stalls >= 3:
             return f"relative decrease < {tol:g} for 3 steps"
     return "iteration limit"

@@ -38,9 +38,10 @@ class MTPSettings(StrictModel):
         "structures", description="structures: every structure weighs the same (per-atom "
         "energy, mean force, virial per atom); mlip: MLIP-3's default, each structure in "
         "proportion to its atoms (docs/potentials.md, 'The loss')")
-    optimizer: Literal["varpro", "lm", "bfgs"] = Field(
-        "varpro", description="varpro: variable projection (linear coefficients solved exactly "
-        "at every step); lm: Levenberg-Marquardt on all coefficients; bfgs")
+    optimizer: Literal["lm", "varpro", "bfgs"] = Field(
+        "lm", description="lm: Levenberg-Marquardt on all coefficients, linear ones re-solved "
+        "exactly at the start and the end; varpro: variable projection (linear coefficients "
+        "re-solved at every step); bfgs")
     max_iter: int = Field(100, ge=0)
     tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
     max_time: float | None = Field(None, gt=0, description="fit time budget, s (checked "
