@@ -1,6 +1,7 @@
 """Optimizers of the MTP fit (see :mod:`seiflow.potentials.mtp.problem` for the loss).
 
-``varpro`` (default): variable projection (Golub & Pereyra, SIAM J. Numer. Anal. 10, 413
+``lm`` (default): Levenberg–Marquardt on all coefficients together; a trial costs a run-mode
+pass. ``varpro``: variable projection (Golub & Pereyra, SIAM J. Numer. Anal. 10, 413
 (1973); Kaufman's Jacobian, BIT 15, 49 (1975)) with Levenberg–Marquardt damping. The linear
 coefficients are eliminated: at every radial-coefficient vector c they are the exact weighted
 least-squares solution θ*(c), so the loss minimised is the projected loss L*(c) and every
@@ -10,7 +11,6 @@ linear block in the Gauss–Newton normal equations,
 L* falls: a trial costs a cheap run-mode pass, as its loss bounds L* at its radial coefficients
 from above. One train-mode pass at an accepted point gives AᵀA (so θ* and L* exactly) and the
 radial Jacobian for the next step.
-``lm``: Levenberg–Marquardt on all coefficients together (seiflow's earlier fit).
 ``bfgs``: scipy's BFGS on the loss and its gradient.
 
 Every optimizer only ever keeps a point whose loss is below the best so far, so a fit never
@@ -35,7 +35,7 @@ _LAMBDA_MAX = 1e10
 _LAMBDA_START = 1e-3
 # a pass whose loss at its own linear coefficients exceeds the projected loss by more than this
 # factor took the radial Jacobian too far from θ*: it is retaken at θ*
-RETAKE_RATIO = 1.5
+_RETAKE_RATIO = 1.5
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Projection:
     def exact(self) -> bool:
         """Whether the pass ran at θ* itself (so its radial Jacobian is the exact one)."""
         loss_in = float(self.blocks.loss.sum())
-        return loss_in <= RETAKE_RATIO * self.total + 1e-300
+        return loss_in <= _RETAKE_RATIO * self.total + 1e-300
 
 
 def project(theta_in: np.ndarray, blocks: Blocks) -> Projection:
