@@ -196,10 +196,10 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
                 step(Step(first.theta, first.loss, state.lam, passes=1))
             if optimizer != "varpro" and deadline is not None:  # keep time for the final solve
                 problem.deadline = deadline - 1.2 * state.history.pass_time
-            left = max_iter - state.steps
-            reason = OPTIMIZERS[optimizer](problem, state.theta, state.lam, state.stalls, left,
-                                           tol, step, state.projection) if left > 0 or not state.history.loss \
-                else "iteration limit"
+            left, reason = max_iter - state.steps, "iteration limit"
+            if left > 0 or not state.history.loss:
+                reason = OPTIMIZERS[optimizer](problem, state.theta, state.lam, state.stalls,
+                                               left, tol, step, state.projection)
         except FitTimeLimit:
             reason = "time limit"
         if not state.history.loss:

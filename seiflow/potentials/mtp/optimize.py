@@ -7,7 +7,7 @@ coefficients are eliminated: at every radial-coefficient vector c they are the e
 least-squares solution θ*(c), so the loss minimised is the projected loss L*(c) and every
 accepted point is a fully re-solved model. A step in c solves the Schur complement of the
 linear block in the Gauss–Newton normal equations,
-``(J_cᵀJ_c − J_cᵀA (AᵀA)⁺ AᵀJ_c + λ D) δc = −J_cᵀ r*``; a trial c + δc is accepted only if
+(J_cᵀJ_c − J_cᵀA (AᵀA)⁺ AᵀJ_c + λD) δc = −J_cᵀ r*; a trial c + δc is accepted only if
 L* falls: a trial costs a cheap run-mode pass, as its loss bounds L* at its radial coefficients
 from above. One train-mode pass at an accepted point gives AᵀA (so θ* and L* exactly) and the
 radial Jacobian for the next step.
