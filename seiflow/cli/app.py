@@ -1,4 +1,5 @@
-"""Entry point: the Typer app, logging set-up and one-line errors for user mistakes."""
+"""Entry point: the Typer app, logging set-up, and the guard that turns every error into one
+line on stderr and an exit code (seiflow.cli.guard)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import os
 # one OpenMP thread per process unless the user says otherwise: seiflow parallelises over
 # structures (engine workers), and GPAW must run with OMP_NUM_THREADS=1
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# a PostgreSQL label store on a host that drops packets fails after 10 s instead of hanging
+os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
 
 import logging  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -20,6 +24,7 @@ from seiflow.cli import (  # noqa: E402
     analyze,
     build,
     data,
+    guard,
     label,
     learn,
     md,
@@ -27,7 +32,6 @@ from seiflow.cli import (  # noqa: E402
     train,
     validate,
 )
-from seiflow.core.errors import SeiflowError  # noqa: E402
 
 app = typer.Typer(
     name="seiflow",
@@ -71,12 +75,11 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run ``seiflow ARGV`` in this process and return its exit code: never raises, writes at
+    most one ``error: ...`` line on stderr (see seiflow.cli.guard and docs/reliability.md)."""
+    return guard.run_guarded(app, sys.argv[1:] if argv is None else argv)
+
+
 def main() -> None:
-    try:
-        app()
-    except SeiflowError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted; rerun the same command to resume", highlight=False)
-        sys.exit(130)
+    sys.exit(run())

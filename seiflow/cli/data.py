@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seiflow.cli.inputs import beside_store, check_geometry, existing_store
 from seiflow.core.errors import SeiflowError
 from seiflow.data import formats
 from seiflow.data.stats import dataset_stats, split_by_group
@@ -21,11 +22,11 @@ app = typer.Typer(help="The label store: statistics, import/export, train/test s
 
 
 @app.command("stats")
-def stats(db: Path = typer.Argument(..., help="label store"),
+def stats(db: str = typer.Argument(..., help="label store (.db or postgresql://)"),
           png: Path | None = typer.Option(None, "--png", help="histogram PNG (default: beside db)"),
           ) -> None:
     """Counts, element coverage, energy/force/stress ranges and a histogram PNG."""
-    store = LabelStore(_existing(db))
+    store = LabelStore(existing_store(db))
     s = dataset_stats(store.frames())
     c = Console()
     c.print(f"{db}: {store.count()} rows, {s.frames} labelled frames ({s.atoms} atoms), "
@@ -46,13 +47,13 @@ def stats(db: Path = typer.Argument(..., help="label store"),
         c.print(f"stress: {s.stress_GPa[0]:.3f} .. {s.stress_GPa[1]:.3f} GPa (ASE sign)")
     from seiflow.report.figures import dataset_histograms
 
-    out = dataset_histograms(s, png or db.with_suffix(".stats.png"), title=str(db))
+    out = dataset_histograms(s, png or beside_store(db, ".stats.png"), title=db)
     c.print(f"histograms: {out}")
 
 
 @app.command("import")
 def import_(files: list[Path] = typer.Argument(..., help="labelled data files or directories"),
-            db: Path = typer.Option(..., "--db"),
+            db: str = typer.Option(..., "--db", help="label store (.db or postgresql://)"),
             fmt: str = typer.Option("auto", "--format",
                                     help="auto | mlearn | extxyz | cfg | npz | deepmd"),
             type_map: str | None = typer.Option(
@@ -101,23 +102,25 @@ def import_(files: list[Path] = typer.Argument(..., help="labelled data files or
 
 
 @app.command("export")
-def export(db: Path = typer.Argument(...), out: Path = typer.Argument(...),
+def export(db: str = typer.Argument(..., help="label store (.db or postgresql://)"),
+           out: str = typer.Argument(..., help="file or folder; for --format db a .db file "
+                                     "or a postgresql:// URL"),
            fmt: str = typer.Option("extxyz", "--format", help="extxyz | cfg | deepmd | db"),
            split: str | None = typer.Option(None, "--split", help="train | test"),
            group: str | None = typer.Option(None, "--group")) -> None:
     """Write labelled frames for other codes (MLIP .cfg, DeePMD npy, extxyz, ASE db)."""
-    store = LabelStore(_existing(db))
+    store = LabelStore(existing_store(db))
     filters = {k: v for k, v in (("split", split), ("group", group)) if v}
     frames = store.frames(**filters)
     if not frames:
         raise SeiflowError(f"{db}: no labelled frames match {filters or 'the store'}")
     type_map = sorted({s for a in frames for s in a.get_chemical_symbols()})
     if fmt == "extxyz":
-        formats.write_extxyz(frames, out)
+        formats.write_extxyz(frames, Path(out))
     elif fmt == "cfg":
-        formats.write_cfg(frames, out, type_map)
+        formats.write_cfg(frames, Path(out), type_map)
     elif fmt == "deepmd":
-        formats.write_deepmd(frames, out, type_map)
+        formats.write_deepmd(frames, Path(out), type_map)
     elif fmt == "db":
         target = LabelStore(out)
         for a in frames:
@@ -130,12 +133,12 @@ def export(db: Path = typer.Argument(...), out: Path = typer.Argument(...),
 
 
 @app.command("split")
-def split(db: Path = typer.Argument(...),
+def split(db: str = typer.Argument(..., help="label store (.db or postgresql://)"),
           test_fraction: float = typer.Option(0.1, "--test-fraction"),
           seed: int = typer.Option(0, "--seed"),
           mode: str = typer.Option("stratified", "--mode", help="stratified | grouped")) -> None:
     """Mark every labelled frame train or test, by group."""
-    store = LabelStore(_existing(db))
+    store = LabelStore(existing_store(db))
     frames = store.frames()
     try:
         train, test = split_by_group([str(a.info.get("group")) for a in frames], test_fraction,
@@ -145,12 +148,6 @@ def split(db: Path = typer.Argument(...),
     store.set_split([frames[i].info["id"] for i in train], "train")
     store.set_split([frames[i].info["id"] for i in test], "test")
     Console(soft_wrap=True).print(f"{db}: {len(train)} train, {len(test)} test ({mode}, seed {seed})")
-
-
-def _existing(db: Path) -> Path:
-    if "://" not in str(db) and not Path(db).exists():
-        raise SeiflowError(f"label store not found: {db}")
-    return db
 
 
 FORMATS = ("mlearn", "extxyz", "cfg", "npz", "deepmd")
@@ -178,6 +175,7 @@ def _read_checked(path: Path, fmt: str, type_map: str | None) -> list:
     """The labelled frames of one input, each through the validation gate."""
     frames = _read_labelled(path, fmt, type_map.split(",") if type_map else None)
     for k, atoms in enumerate(frames):
+        check_geometry(atoms, f"{path}:frame {k}")  # first: nothing below may hang on it
         check_labelled(atoms, f"{path}:frame {k}")
     return frames
 

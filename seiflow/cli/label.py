@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from seiflow.cli.inputs import is_url, read_checked_frames
 from seiflow.core.config import StrictModel, parse_config, read_mapping
-from seiflow.structures.io import read_frames
 from seiflow.data.store import LabelStore, Origin
 from seiflow.execution import EngineSettings
 from seiflow.execution.base import RecordLog
@@ -26,7 +26,7 @@ def label(
     structures: list[Path] = typer.Argument(..., help="structure files (all frames are read)"),
     labeler: str = typer.Option("xtb", "--labeler", "-l", help="xtb | gpaw | cp2k | vasp"),
     settings: Path | None = typer.Option(None, "--settings", help="YAML/TOML labeler settings"),
-    db: Path = typer.Option(Path("labels.db"), "--db", help="label store (.db or postgresql://)"),
+    db: str = typer.Option("labels.db", "--db", help="label store (.db or postgresql://)"),
     engine: str = typer.Option("inprocess", "--engine", help="inprocess | parsl"),
     engine_config: Path | None = typer.Option(None, "--engine-config", help="engine settings"),
     group: str = typer.Option("default", "--group", help="group name stored with each label"),
@@ -43,12 +43,11 @@ def label(
     eng.setdefault("progress", progress)
     job = parse_config({"labeler": lab, "engine": eng}, LabelJob,
                        where=str(settings or engine_config or "command line"))
-    frames = [a for path in structures for a in read_frames(path)]
+    frames = [a for path in structures for a in read_checked_frames(path)]
     store = LabelStore(db)
-    inputs = {"structures": [str(p) for p in structures], "db": str(db), "group": group,
+    inputs = {"structures": [str(p) for p in structures], "db": db, "group": group,
               **job.model_dump(mode="json")}
-    summary_path = Path(str(db) + "-label-summary.yml") if "://" not in str(db) else \
-        Path("label-summary.yml")
+    summary_path = Path("label-summary.yml") if is_url(db) else Path(db + "-label-summary.yml")
     with RunSummary(summary_path, "seiflow label", inputs) as summary:
         report = run_label(frames, job.labeler, store, job.engine, Origin(group=group),
                            records=RecordLog(summary_path.with_suffix(".records.jsonl")))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from seiflow.cli.inputs import check_structure_files
 from seiflow.core.config import load_config
 from seiflow.workflows.learn import LearnConfig, LearnReport, final_model, resume, run_learn
 
@@ -32,6 +33,7 @@ def learn(
     cfg = load_config(config, LearnConfig)
     if run_dir is not None:
         cfg.run_dir = run_dir
+    check_structure_files(p.file for p in cfg.structures.phases)
     _print(run_learn(cfg, progress=progress, config_file=str(config)))
 
 

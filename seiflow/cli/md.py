@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from seiflow.cli.inputs import check_structure_files, read_checked_frames
 from seiflow.core.config import load_config
 from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config
 
@@ -20,6 +21,7 @@ def md(
     cfg = load_config(config, MDConfig)
     if out_dir is not None:
         cfg.out_dir = out_dir
+    check_structure_files([cfg.structure])
     info = run_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     t_kin = info["mean_kinetic_temperature_K"]
@@ -40,6 +42,8 @@ def md_batched(
     from seiflow.workflows.batched_md import SUMMARY, BatchedMDConfig, run_batched_md_config
 
     cfg = load_config(config, BatchedMDConfig)
+    for path in cfg.structures:
+        read_checked_frames(path)
     info = run_batched_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     Console().print(

@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seiflow.core.config import parse_config, read_mapping
+from seiflow.cli.inputs import existing_store, read_checked_frames
+from seiflow.core.config import mapping_at, parse_config, read_mapping
 from seiflow.core.errors import SeiflowError
 from seiflow.data.store import LabelStore
 from seiflow.potentials.base import read_model_json
 from seiflow.potentials.metrics import COMPONENTS
 from seiflow.potentials.registry import load_potential
-from seiflow.structures.io import read_frames
 from seiflow.workflows.train import (TrainConfig, apply_fit_options, evaluate, grade_frames,
                                      reference_frames, run_train, worst)
 
@@ -64,8 +64,12 @@ def train(
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise SeiflowError(f"--device {device}: use cpu, cuda or auto")
     raw = read_mapping(config) if config else {}
-    pot = raw.setdefault("potential", {})
-    member = pot.setdefault("member", {}) if pot.get("backend") == "committee" else pot
+    where = str(config or "command line")
+    pot = mapping_at(raw, "potential", where)
+    member = mapping_at(pot, "member", where, "potential.member") \
+        if pot.get("backend") == "committee" else pot
+    if "stage_two_weights" in member:  # --weights merges into it
+        mapping_at(member, "stage_two_weights", where)
     member.setdefault("backend", backend)
     for key, value in (("level", level), ("max_iter", max_iter), ("workers", workers),
                        ("epochs", epochs), ("max_time", max_time), ("foundation", foundation)):
@@ -79,7 +83,8 @@ def train(
     for key, value in (("db", db), ("out", out), ("settings_hash", settings_hash)):
         if value is not None:
             raw[key] = str(value)
-    cfg = parse_config(raw, TrainConfig, where=str(config or "command line"))
+    cfg = parse_config(raw, TrainConfig, where=where)
+    existing_store(cfg.db)
     errors = run_train(cfg, progress=progress, config_file=str(config) if config else None)
     Console().print(_table({k: {"all": v["all"]} for k, v in errors.items()},
                            f"model {cfg.out}"))
@@ -97,7 +102,8 @@ def evaluate_cmd(
 ) -> None:
     """Errors of a model on a label store (per split, component, group, and per frame, with
     the worst frames) and parity plots."""
-    frames = reference_frames(LabelStore(db), read_model_json(model), str(model), any_reference)
+    frames = reference_frames(LabelStore(existing_store(db)), read_model_json(model), str(model),
+                              any_reference)
     potential = load_potential(model)
     sets: dict[str, list] = {}
     for atoms in frames:
@@ -135,7 +141,7 @@ def grade(
     out: Path | None = typer.Option(None, "--out", help="extxyz with per-atom 'gamma'"),
 ) -> None:
     """Extrapolation grade γ of every structure (per-atom maximum)."""
-    frames = [a for p in structures for a in read_frames(p)]
+    frames = [a for p in structures for a in read_checked_frames(p)]
     grades = grade_frames(model, frames)
     table = Table(title=f"extrapolation grade (model {model})")
     for col in ("structure", "atoms", "max γ", "mean γ", "atoms γ>2"):

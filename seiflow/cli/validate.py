@@ -8,12 +8,23 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from seiflow.core.config import parse_config, read_mapping
+from seiflow.cli.inputs import check_structure_files
+from seiflow.core.config import mapping_at, parse_config, read_mapping
+from seiflow.core.errors import ConfigError
 from seiflow.workflows.validate import ValidateConfig, run_validate
 
 
 def _csv(text: str | None) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+def _phase_list(data: dict, where: str) -> list[dict]:
+    """The config's phases, for options that apply to each: a list of mappings."""
+    phases = data.get("phases") or []
+    if not isinstance(phases, list) or not all(isinstance(p, dict) for p in phases):
+        raise ConfigError(f"config {where}: phases must be a list of mappings "
+                          "({phase: NAME, ...})")
+    return phases
 
 
 def validate(
@@ -37,21 +48,23 @@ def validate(
 ) -> None:
     """Validate a potential against a reference method: lattice/EOS, elastic constants,
     phonons, NEB barriers, interface energies. A rerun resumes."""
+    where = str(config or "command line")
     data = read_mapping(config) if config else {}
     data["model"] = str(model)
     if reference or settings or allow_thin:
-        lab = read_mapping(settings) if settings else dict(data.get("reference", {}))
+        lab = read_mapping(settings) if settings else dict(mapping_at(data, "reference", where))
         lab["name"] = reference or lab.get("name", "xtb")
         if allow_thin:
             lab["allow_thin"] = True
         data["reference"] = lab
     if phases:
         data["phases"] = [{"phase": p} for p in _csv(phases)]
-    for phase in data.get("phases", []):
-        if properties:
-            phase["properties"] = _csv(properties)
-        if min_width:
-            phase["min_width"] = min_width
+    if properties or min_width:
+        for phase in _phase_list(data, where):
+            if properties:
+                phase["properties"] = _csv(properties)
+            if min_width:
+                phase["min_width"] = min_width
     if neb:
         pairs = [item.split(":", 1) for item in _csv(neb)]
         if any(len(p) != 2 for p in pairs):
@@ -59,10 +72,12 @@ def validate(
         data["neb"] = [{"phase": p, "mechanism": m} for p, m in pairs]
     if out:
         data["out_dir"] = str(out)
-    engine = dict(data.get("engine") or {"name": "inprocess"})
+    engine = mapping_at(data, "engine", where)
+    if not engine:
+        engine["name"] = "inprocess"
     engine["progress"] = progress  # one bar over the tasks (target x method)
-    data["engine"] = engine
-    cfg = parse_config(data, ValidateConfig, where=str(config or "command line"))
+    cfg = parse_config(data, ValidateConfig, where=where)
+    check_structure_files(t.file for t in [*cfg.phases, *cfg.neb])
     summary = run_validate(cfg)
     failed = sum(r["status"] != "ok" for r in summary["rows"])
     Console(soft_wrap=True).print(

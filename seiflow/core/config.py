@@ -15,32 +15,64 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for every seiflow config: unknown keys are errors, values are validated."""
+    """Base for every seiflow config: unknown keys are errors, values are validated, and no
+    number may be NaN or infinite (a NaN compares false with every bound)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML (.yaml/.yml) or TOML (.toml) file into a dict."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
+    if path.is_file() and path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"config {path}: use a .yaml, .yml or .toml file")
+    text = read_text(path, "config")
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"config {path}: use a .yaml, .yml or .toml file")
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"config {path}: cannot parse: {first}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path}: cannot parse: nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: the top level must be a mapping of keys to values")
     return data
+
+
+def mapping_at(data: dict[str, Any], key: str, where: str, name: str | None = None
+               ) -> dict[str, Any]:
+    """``data[key]`` as a dict that command-line options can be merged into: created empty
+    when missing or null; ConfigError naming ``name`` (default ``key``) when it is anything
+    else than a mapping."""
+    value = data.get(key)
+    if value is None:
+        value = data[key] = {}
+    if not isinstance(value, dict):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ConfigError(f"config {where}: {name or key} must be a mapping of keys to values, "
+                          f"not {type(value).__name__} {shown}")
+    return value
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path``; ConfigError (one line) if it is missing, not a file,
+    unreadable or not UTF-8 (naming the first bad byte and its line)."""
+    if not path.is_file():
+        raise ConfigError(f"{what} file not found: {path}"
+                          + (" (it is a directory)" if path.is_dir() else ""))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{what} {path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                          f"offset {exc.start}, line {line}); save it as UTF-8") from None
 
 
 def format_validation_error(exc: ValidationError, model: type[BaseModel], where: str) -> str:

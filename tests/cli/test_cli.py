@@ -129,8 +129,10 @@ def test_own_structure_file_and_overlap_error(tmp_path):
     assert perpendicular_widths(atoms.cell).min() >= 10 and len(atoms) == 2 * 4**3
     assert atoms.info["source"] == "file nacl.cif"
 
+    # a config naming an unusable structure file is bad input: refused before any work
     cfg.write_text(f"snapshots: false\nphases:\n  - {{file: {bad}}}\n")
     out = run("build", str(cfg), "--out", str(tmp_path / "o2"), "--no-progress")
-    assert out.returncode == 1
-    text = " ".join(out.stdout.split())
-    assert "overlapping atoms" in text and "0.300 Å" in text and "Traceback" not in text
+    assert out.returncode == 2 and not (tmp_path / "o2").exists()
+    text = " ".join(out.stderr.split())
+    assert "bad.xyz" in text and "0.300 Å apart" in text and "Traceback" not in text
+    assert len(out.stderr.strip().splitlines()) == 1
