@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 import yaml
 from ase import Atoms
-from ase.io import read, write
 from pydantic import Field, field_validator, model_validator
 
 from seiflow.core.config import StrictModel
@@ -38,29 +37,34 @@ from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.reference import LabelerSettings, XTBSettings
-from seiflow.structures.interfaces import InterfaceSpec, build_interface
-from seiflow.structures.library import get_phase, resolve_phase
+from seiflow.structures.interfaces import InterfaceSpec
+from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
-from seiflow.workflows.properties.base import PropertyFailed, relax
-from seiflow.workflows.properties.elastic import ElasticResult, ElasticSettings, compute_elastic
-from seiflow.workflows.properties.interface import (
-    InterfaceEnergyResult,
-    InterfaceEnergySettings,
-    compute_interface_energy,
+from seiflow.workflows.properties.base import PropertyFailed
+from seiflow.workflows.properties.elastic import ElasticSettings
+from seiflow.workflows.properties.interface import InterfaceEnergySettings
+from seiflow.workflows.properties.lattice import LatticeSettings
+from seiflow.workflows.properties.neb import NEBSettings
+from seiflow.workflows.properties.phonons import PhononSettings
+from seiflow.workflows.properties.registry import (
+    PROPERTIES,
+    names_of,
+    properties_of,
+    target_kinds,
 )
-from seiflow.workflows.properties.lattice import LatticeResult, LatticeSettings, compute_lattice
-from seiflow.workflows.properties.neb import NEBResult, NEBSettings, compute_neb
-from seiflow.workflows.properties.phonons import PhononResult, PhononSettings, compute_phonons
+from seiflow.workflows.properties.spec import (
+    Context,
+    TargetKind,
+    ValidationProperty,
+    digest,
+    settings_identity,
+)
 
 log = logging.getLogger(__name__)
 
 METHODS = ("potential", "reference")
-CrystalProperty = Literal["lattice", "elastic", "phonons"]
+CrystalProperty = Literal[names_of("phases")]  # lattice, elastic, phonons
 Mechanism = Literal["vacancy", "knockoff", "frenkel"]
-RESULT_TYPES: dict[str, Any] = {
-    "lattice": LatticeResult, "elastic": ElasticResult, "phonons": PhononResult,
-    "neb": NEBResult, "interface": InterfaceEnergyResult,
-}
 
 
 class _Crystal(StrictModel):
@@ -139,14 +143,10 @@ class ValidateConfig(StrictModel):
 
 
 # --------------------------------------------------------------------------- factories
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def model_digest(model: Path) -> str:
     """Hash of every file of a model folder: results of another model are never reused."""
     files = sorted(p for p in Path(model).rglob("*") if p.is_file())
-    return _digest(*(f"{p.relative_to(model)}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
+    return digest(*(f"{p.relative_to(model)}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
                      for p in files))
 
 
@@ -194,8 +194,8 @@ def method_label(cfg: ValidateConfig, method: str) -> str:
 # --------------------------------------------------------------------------- tasks
 @dataclass
 class Task:
-    kind: Literal["crystal", "neb", "interface"]
-    index: int  # into the config's list for that kind
+    kind: str  # the config list of its target (phases, neb, interfaces, ...)
+    index: int  # into that list
     method: str
     cfg: ValidateConfig
 
@@ -204,12 +204,19 @@ class Task:
         return f"{self.target_key}.{self.method}"
 
     @property
+    def target(self):
+        return getattr(self.cfg, self.kind)[self.index]
+
+    @property
+    def target_kind(self) -> TargetKind:
+        return next(k for k in target_kinds() if k.field == self.kind)
+
+    @property
     def target_key(self) -> str:
-        if self.kind == "crystal":
-            return self.cfg.phases[self.index].key
-        if self.kind == "neb":
-            return self.cfg.neb[self.index].key
-        return "interface-" + self.cfg.interfaces[self.index].label
+        return self.target_kind.key(self.target)
+
+    def properties(self) -> list[type[ValidationProperty]]:
+        return properties_of(self.target_kind, self.target)
 
 
 def result_path(out_dir: Path, target: str, prop: str, method: str) -> Path:
@@ -225,19 +232,8 @@ def _write(path: Path, data: dict, factory=None) -> None:
     tmp.replace(path)  # atomic: a killed run never leaves half a result
 
 
-def _identity(method_id: str, *settings: StrictModel) -> str:
-    """What a result depends on: the model or reference settings, and the settings used."""
-    return _digest(method_id, *(s.model_dump_json() for s in settings))
-
-
-def property_identity(task: Task, prop: str, method_id: str) -> str:
-    cfg = task.cfg
-    if task.kind == "crystal":
-        settings = {"lattice": cfg.lattice, "elastic": cfg.elastic, "phonons": cfg.phonons}
-        return _identity(method_id, cfg.phases[task.index], cfg.lattice, settings[prop])
-    if task.kind == "neb":
-        return _identity(method_id, cfg.neb[task.index], cfg.neb_settings)
-    return _identity(method_id, cfg.interfaces[task.index], cfg.interface_settings)
+def property_identity(task: Task, prop: type[ValidationProperty], method_id: str) -> str:
+    return settings_identity(method_id, *prop.identity_settings(task.cfg, task.target))
 
 
 def method_identity(cfg: ValidateConfig, method: str) -> str:
@@ -251,10 +247,7 @@ def _is_current(path: Path, identity: str) -> bool:
 
 
 def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
-    """Run ``fn`` unless ``path`` already holds its outcome for the same ``identity``; write
-    the result or the failure with its reason."""
-    if _is_current(path, identity):
-        return
+    """Run ``fn`` and write its result, or the failure with its reason."""
     t0 = time.perf_counter()
     try:
         data = {"status": "ok", "result": fn().to_dict()}
@@ -266,92 +259,70 @@ def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
     _write(path, data, factory)
 
 
-def _crystal(task: Task, factory) -> None:
-    cfg, target = task.cfg, task.cfg.phases[task.index]
-    relax_id = _identity(factory.identity, target, cfg.lattice)
-    relaxed_file = cfg.out_dir / target.key / f"relaxed.{task.method}.extxyz"
-    relaxed = read(relaxed_file) if relaxed_file.exists() else None
-    if relaxed is None or relaxed.info.get("identity") != relax_id:
-        lat = cfg.lattice
-        try:
-            relaxed = relax(target.cell(), factory, fmax=lat.fmax, smax=lat.smax,
-                            max_steps=lat.max_steps, what=f"{target.name} relaxation").atoms
-        except PropertyFailed as exc:  # nothing else can be computed: every property fails
-            for prop in target.properties:
-                _write(result_path(cfg.out_dir, target.key, prop, task.method),
-                       {"status": "failed", "reason": str(exc),
-                        "identity": property_identity(task, prop, factory.identity)},
-                       factory)
-            return
-        relaxed.info["identity"] = relax_id
-        relaxed_file.parent.mkdir(parents=True, exist_ok=True)
-        write(relaxed_file, relaxed)
-    runs = {
-        "lattice": lambda: compute_lattice(relaxed, factory, cfg.lattice),
-        "elastic": lambda: compute_elastic(relaxed, factory, cfg.elastic),
-        "phonons": lambda: compute_phonons(relaxed, factory, cfg.phonons),
-    }
-    for prop in target.properties:
-        _record(result_path(cfg.out_dir, target.key, prop, task.method), runs[prop], factory,
-                property_identity(task, prop, factory.identity))
+class _Start:
+    """The target kind's shared start (a crystal's relaxation), computed when a property first
+    needs it; its failure is kept and raised again for every property."""
 
+    def __init__(self, kind: TargetKind, target, ctx: Context):
+        self.kind, self.target, self.ctx = kind, target, ctx
+        self._done, self._value, self._error = False, None, None
 
-def neb_endpoints(target: NEBTarget) -> tuple[Atoms, Atoms]:
-    from seiflow.structures.migration import (
-        frenkel_formation,
-        interstitial_knockoff,
-        vacancy_hop,
-    )
-
-    builders = {"vacancy": vacancy_hop, "knockoff": interstitial_knockoff,
-                "frenkel": frenkel_formation}
-    return builders[target.mechanism](target.cell(), species=target.species)
-
-
-def _neb(task: Task, factory) -> None:
-    cfg, target = task.cfg, task.cfg.neb[task.index]
-    _record(result_path(cfg.out_dir, target.key, "neb", task.method),
-            lambda: compute_neb(*neb_endpoints(target), factory, cfg.neb_settings), factory,
-            property_identity(task, "neb", factory.identity))
-
-
-def _interface(task: Task, factory) -> None:
-    cfg, spec = task.cfg, task.cfg.interfaces[task.index]
-    _record(result_path(cfg.out_dir, task.target_key, "interface", task.method),
-            lambda: compute_interface_energy(build_interface(spec).atoms, get_phase(spec.film),
-                                             get_phase(spec.substrate), factory,
-                                             cfg.interface_settings), factory,
-            property_identity(task, "interface", factory.identity))
+    def __call__(self):
+        if not self._done:
+            self._done = True
+            try:
+                if self.kind.prepare is not None:
+                    self._value = self.kind.prepare(self.target, self.ctx)
+            except PropertyFailed as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def run_task(task: Task) -> str:
-    """One target with one method (a top-level function, so Parsl can ship it)."""
-    identity = method_identity(task.cfg, task.method)
+    """One target with one method (a top-level function, so Parsl can ship it): every property
+    of the target whose result file is not current for this method and settings."""
+    cfg = task.cfg
+    identity = method_identity(cfg, task.method)
     if task.method == "potential":
-        factory = GradedFactory(task.cfg.model, identity)
+        factory = GradedFactory(cfg.model, identity)
     else:
-        factory = ReferenceFactory(task.cfg.reference, identity)
-    {"crystal": _crystal, "neb": _neb, "interface": _interface}[task.kind](task, factory)
+        factory = ReferenceFactory(cfg.reference, identity)
+    ctx = Context(cfg, factory, task.method, cfg.out_dir)
+    start = _Start(task.target_kind, task.target, ctx)
+    for prop in task.properties():
+        path = result_path(cfg.out_dir, task.target_key, prop.name, task.method)
+        prop_id = property_identity(task, prop, identity)
+        if _is_current(path, prop_id):
+            continue
+        try:
+            begin = start()
+        except PropertyFailed as exc:  # nothing of this target can be computed
+            _write(path, {"status": "failed", "reason": str(exc), "identity": prop_id}, factory)
+            continue
+        _record(path, lambda prop=prop, begin=begin: prop.compute(task.target, ctx, begin),
+                factory, prop_id)
     return task.key
 
 
 def plan(cfg: ValidateConfig) -> list[Task]:
-    kinds = (("crystal", cfg.phases), ("neb", cfg.neb), ("interface", cfg.interfaces))
-    return [Task(kind, i, method, cfg) for kind, items in kinds for i in range(len(items))
-            for method in METHODS]
+    return [Task(kind.field, i, method, cfg) for kind in target_kinds()
+            for i in range(len(getattr(cfg, kind.field))) for method in METHODS]
 
 
 def check_inputs(cfg: ValidateConfig) -> None:
     """Refuse, before anything runs, a suite the potential cannot treat (an element it was
     not trained on) or an empty one."""
-    if not (cfg.phases or cfg.neb or cfg.interfaces):
-        raise ConfigError("nothing to validate: give phases, neb or interfaces")
+    kinds = target_kinds()
+    if not any(getattr(cfg, kind.field) for kind in kinds):
+        raise ConfigError("nothing to validate: give " + ", ".join(
+            k.field for k in kinds[:-1]) + f" or {kinds[-1].field}")
     potential = load_potential(cfg.model)
-    structures = [t.cell() for t in [*cfg.phases, *cfg.neb]]
-    structures += [get_phase(s.film) for s in cfg.interfaces]
-    structures += [get_phase(s.substrate) for s in cfg.interfaces]
-    for atoms in structures:
-        check_species(atoms, potential.species, f"the model {cfg.model}")
+    for kind in kinds:
+        for target in getattr(cfg, kind.field):
+            for atoms in kind.structures(target):
+                check_species(atoms, potential.species, f"the model {cfg.model}")
 
 
 def run_validate(cfg: ValidateConfig) -> dict:
@@ -368,8 +339,8 @@ def run_validate(cfg: ValidateConfig) -> dict:
         if rec.status == "error":  # a crash, not a physics failure: recorded all the same
             log.error("validation task %s crashed: %s", rec.key, rec.error)
             task = by_key[rec.key]
-            for prop in task_properties(task):
-                path = result_path(cfg.out_dir, task.target_key, prop, task.method)
+            for prop in task.properties():
+                path = result_path(cfg.out_dir, task.target_key, prop.name, task.method)
                 identity = property_identity(task, prop, ids[task.method])
                 if not _is_current(path, identity):
                     # no identity: a rerun tries again
@@ -378,14 +349,8 @@ def run_validate(cfg: ValidateConfig) -> dict:
     return collect(cfg)
 
 
-def task_properties(task: Task) -> list[str]:
-    if task.kind == "crystal":
-        return list(task.cfg.phases[task.index].properties)
-    return [task.kind]
-
-
 # --------------------------------------------------------------------------- collect
-def _outcome(path: Path, identity: str) -> dict | None:
+def _outcome(prop: type[ValidationProperty], path: Path, identity: str) -> dict | None:
     """The result at ``path`` if it was computed for ``identity`` (else None: not run)."""
     if not path.exists():
         return None
@@ -393,8 +358,7 @@ def _outcome(path: Path, identity: str) -> dict | None:
     if identity not in (data.get("identity"), data.get("crashed_identity")):
         return None
     if data["status"] == "ok":
-        result = RESULT_TYPES[path.name.split(".")[0]].from_dict(data["result"])
-        data["scalars"] = result.scalars()
+        data["scalars"] = prop.scalars(prop.result.from_dict(data["result"]), data)
         if data.get("max_gamma") is not None:
             data["scalars"]["max γ (potential)"] = (data["max_gamma"], "")
     return data
@@ -402,40 +366,33 @@ def _outcome(path: Path, identity: str) -> dict | None:
 
 def _figures(cfg: ValidateConfig, results: dict, labels: dict[str, str]) -> list[str]:
     """One overlay figure per target and property where both methods have a result."""
-    from seiflow.report.neb import neb_overlay_plot as plot_neb
-    from seiflow.report.properties import plot_elastic, plot_eos, plot_phonons
-
-    plots = {"lattice": plot_eos, "elastic": plot_elastic, "phonons": plot_phonons,
-             "neb": plot_neb}
     figures = []
-    for (target, prop), outcomes in results.items():
-        if prop not in plots:
-            continue
+    for (target, name), outcomes in results.items():
         data = {labels[m]: o["result"] for m, o in outcomes.items()
                 if o and o["status"] == "ok"}
         if not data:
             continue
-        name = f"{target if target.startswith(prop) else f'{prop}-{target}'}.png"
-        plots[prop](data, cfg.out_dir / name)
-        figures.append(name)
+        figure = f"{target if target.startswith(name) else f'{name}-{target}'}.png"
+        if PROPERTIES[name].figure(data, cfg.out_dir / figure):
+            figures.append(figure)
     return figures
 
 
 def collect(cfg: ValidateConfig) -> dict:
     """Read every result file, write results.json, table.md and the overlay figures."""
-    from seiflow.analysis.comparison import compare
     from seiflow.report.validation import validation_markdown
 
     labels = {m: method_label(cfg, m) for m in METHODS}
     ids = {m: method_identity(cfg, m) for m in METHODS}
     results: dict[tuple[str, str], dict] = {}
     for task in plan(cfg):
-        for prop in task_properties(task):
-            path = result_path(cfg.out_dir, task.target_key, prop, task.method)
-            outcome = _outcome(path, property_identity(task, prop, ids[task.method]))
-            results.setdefault((task.target_key, prop), {})[task.method] = outcome
-    rows = [row.to_dict() for (target, prop), outcomes in results.items()
-            for row in compare(target, prop, {m: o for m, o in outcomes.items() if o})]
+        for prop in task.properties():
+            path = result_path(cfg.out_dir, task.target_key, prop.name, task.method)
+            outcome = _outcome(prop, path, property_identity(task, prop, ids[task.method]))
+            results.setdefault((task.target_key, prop.name), {})[task.method] = outcome
+    rows = [row.to_dict() for (target, name), outcomes in results.items()
+            for row in PROPERTIES[name].rows(target, {m: o for m, o in outcomes.items() if o},
+                                             cfg)]
     figures = _figures(cfg, results, labels)
     summary = {"potential": labels["potential"], "reference": labels["reference"],
                "model": str(cfg.model), "rows": rows, "figures": figures,

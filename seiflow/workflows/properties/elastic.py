@@ -38,6 +38,7 @@ from seiflow.workflows.properties.base import (
     relax,
     single_point,
 )
+from seiflow.workflows.properties.crystal import CrystalProperty
 
 
 class ElasticSettings(StrictModel):
@@ -182,3 +183,22 @@ def compute_elastic(relaxed_atoms: Atoms, factory: CalcFactory, settings: Elasti
                          spacegroup=symbol, spacegroup_number=number,
                          relax_ions=settings.relax_ions, strains=np.array(strains),
                          stresses_GPa=np.array(stresses) / GPA, fit=fit, relax_steps=steps)
+
+
+class Elastic(CrystalProperty):
+    """Relaxed-ion elastic constants of the relaxed crystal; figure: Cij bars."""
+
+    name = "elastic"
+    settings_field = "elastic"
+    result = ElasticResult
+
+    @classmethod
+    def compute(cls, target, ctx, start: Atoms) -> ElasticResult:
+        return compute_elastic(start, ctx.factory, ctx.cfg.elastic)
+
+    @classmethod
+    def figure(cls, data: dict, path) -> bool:
+        from seiflow.report.properties import plot_elastic
+
+        plot_elastic(data, path)
+        return True

@@ -28,6 +28,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.progress import progress_bar
 from seiflow.structures.geometry import make_supercell
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax, single_point
+from seiflow.workflows.properties.spec import TargetKind, ValidationProperty
 
 
 class InterfaceEnergySettings(StrictModel):
@@ -168,3 +169,29 @@ def compute_interface_energy(stack: Atoms, film_bulk: Atoms, substrate_bulk: Ato
         bulk_energy_substrate_eV_atom=e_sub,
         relax_steps=steps,
     )
+
+
+def _interface_bulks(spec) -> list[Atoms]:
+    from seiflow.structures.library import get_phase
+
+    return [get_phase(spec.film), get_phase(spec.substrate)]
+
+
+class InterfaceEnergy(ValidationProperty):
+    """Surface, interface and adhesion energies of a film/substrate stack (``interfaces:``
+    targets, ``interface_settings:``); no figure."""
+
+    name = "interface"
+    targets = TargetKind("interfaces", key=lambda spec: "interface-" + spec.label,
+                         structures=_interface_bulks)
+    settings_field = "interface_settings"
+    result = InterfaceEnergyResult
+
+    @classmethod
+    def compute(cls, target, ctx, start) -> InterfaceEnergyResult:
+        from seiflow.structures.interfaces import build_interface
+        from seiflow.structures.library import get_phase
+
+        return compute_interface_energy(build_interface(target).atoms, get_phase(target.film),
+                                        get_phase(target.substrate), ctx.factory,
+                                        ctx.cfg.interface_settings)

@@ -25,6 +25,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.progress import progress_bar
 from seiflow.structures.library import spacegroup_of
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax, single_point
+from seiflow.workflows.properties.crystal import CrystalProperty
 
 
 class LatticeSettings(StrictModel):
@@ -182,3 +183,22 @@ def compute_lattice(atoms: Atoms, factory: CalcFactory, settings: LatticeSetting
                          energy_per_atom=rel.energy / n, relax_steps=rel.steps,
                          relax_fmax=rel.fmax, relax_max_stress=rel.max_stress, eos=eos,
                          atoms=relaxed)
+
+
+class Lattice(CrystalProperty):
+    """Lattice parameters and EOS of the relaxed crystal; figure: both EOS curves."""
+
+    name = "lattice"
+    settings_field = "lattice"
+    result = LatticeResult
+
+    @classmethod
+    def compute(cls, target, ctx, start: Atoms) -> LatticeResult:
+        return compute_lattice(start, ctx.factory, ctx.cfg.lattice)
+
+    @classmethod
+    def figure(cls, data: dict, path) -> bool:
+        from seiflow.report.properties import plot_eos
+
+        plot_eos(data, path)
+        return True

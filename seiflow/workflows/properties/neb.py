@@ -44,6 +44,7 @@ from seiflow.workflows.properties.base import (
     relax,
     single_point,
 )
+from seiflow.workflows.properties.spec import TargetKind, ValidationProperty
 
 
 class NEBSettings(StrictModel):
@@ -360,3 +361,37 @@ def _band_from_dict(d: dict, energies: list[float]) -> list[Atoms]:
         atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=np.array(forces))
         out.append(atoms)
     return out
+
+
+def neb_endpoints(target) -> tuple[Atoms, Atoms]:
+    """Relaxable end points of the target's mechanism (seiflow.structures.migration)."""
+    from seiflow.structures.migration import (
+        frenkel_formation,
+        interstitial_knockoff,
+        vacancy_hop,
+    )
+
+    builders = {"vacancy": vacancy_hop, "knockoff": interstitial_knockoff,
+                "frenkel": frenkel_formation}
+    return builders[target.mechanism](target.cell(), species=target.species)
+
+
+class Barrier(ValidationProperty):
+    """CI-NEB barrier of a migration mechanism (``neb:`` targets, ``neb_settings:``);
+    figure: both energy profiles."""
+
+    name = "neb"
+    targets = TargetKind("neb")
+    settings_field = "neb_settings"
+    result = NEBResult
+
+    @classmethod
+    def compute(cls, target, ctx, start) -> NEBResult:
+        return compute_neb(*neb_endpoints(target), ctx.factory, ctx.cfg.neb_settings)
+
+    @classmethod
+    def figure(cls, data: dict, path) -> bool:
+        from seiflow.report.neb import neb_overlay_plot
+
+        neb_overlay_plot(data, path)
+        return True

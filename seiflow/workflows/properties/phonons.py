@@ -19,6 +19,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.progress import progress_bar
 from seiflow.structures.geometry import supercell_repeats
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, single_point
+from seiflow.workflows.properties.crystal import CrystalProperty
 
 __all__ = ["PhononResult", "PhononSettings", "compute_phonons", "supercell_matrix_for"]
 
@@ -95,3 +96,22 @@ def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: Phonon
         raise PropertyFailed(str(exc)) from exc
     except (RuntimeError, ValueError) as exc:  # phonopy or seekpath refusing the data
         raise PropertyFailed(f"phonopy failed: {type(exc).__name__}: {exc}") from exc
+
+
+class Phonons(CrystalProperty):
+    """Phonon bands and DOS of the relaxed crystal; figure: bands + DOS overlaid."""
+
+    name = "phonons"
+    settings_field = "phonons"
+    result = PhononResult
+
+    @classmethod
+    def compute(cls, target, ctx, start: Atoms) -> PhononResult:
+        return compute_phonons(start, ctx.factory, ctx.cfg.phonons)
+
+    @classmethod
+    def figure(cls, data: dict, path) -> bool:
+        from seiflow.report.properties import plot_phonons
+
+        plot_phonons(data, path)
+        return True
