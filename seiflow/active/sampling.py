@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_COUNT, StrictModel
 
 
 class PerturbSettings(StrictModel):
@@ -16,10 +16,18 @@ class PerturbSettings(StrictModel):
     amplitude in ``rattle_A`` (Å, per Cartesian component) and a random symmetric strain of up to
     ``strain`` per component."""
 
-    per_structure: int = Field(4, ge=0)
+    per_structure: int = Field(4, ge=0, le=MAX_COUNT)
     rattle_A: tuple[float, float] = (0.02, 0.12)
     strain: float = Field(0.02, ge=0, lt=0.3)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
+
+    @field_validator("rattle_A")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 1.0:
+            raise ValueError(f"rattle_A must be [low, high] with 0 <= low <= high <= 1 Å, "
+                             f"not {list(v)}")
+        return v
 
 
 def perturbed(structures: Sequence[Atoms], s: PerturbSettings, tag: str) -> list[Atoms]:

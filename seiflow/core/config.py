@@ -13,6 +13,14 @@ from seiflow.core.errors import ConfigError, suggest
 
 M = TypeVar("M", bound=BaseModel)
 
+# Sane limits of sizes in configs: beyond them a value is a typo, and the work would hang or
+# exhaust memory long before it failed on its own (e.g. a 1e6 Å supercell width).
+MAX_WIDTH_A = 200.0  # supercell widths, Å (a 200 Å cube of Li is ~400,000 atoms)
+MAX_ATOMS = 200_000  # atoms a config may ask to build in one structure
+MAX_COUNT = 10_000  # structures, copies, layers a config may ask for
+MAX_TEMPERATURE_K = 100_000.0
+MAX_PRESSURE_BAR = 1.0e7  # |p| up to 1 TPa
+
 
 class StrictModel(BaseModel):
     """Base for every seiflow config: unknown keys are errors, values are validated, and no
@@ -86,6 +94,8 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], where:
             hints = suggest(key, allowed) if allowed else []
             hint = f"; did you mean {hints[0]!r}?" if hints else ""
             lines.append(f"unknown key {loc!r}{hint}")
+        elif err["type"] == "union_tag_not_found":
+            lines.append(_tag_not_found(loc, err))
         elif err["type"] == "union_tag_invalid":
             tag, valid = str(err["ctx"]["tag"]), str(err["ctx"]["expected_tags"])
             names = [v.strip(" '") for v in valid.split(",")]
@@ -93,8 +103,17 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], where:
             hint = f"; did you mean {hints[0]!r}?" if hints else ""
             lines.append(f"{loc}: unknown name {tag!r}{hint} (valid: {', '.join(names)})")
         else:
-            lines.append(f"{loc}: {err['msg']}")
+            lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
     return f"config {where}: " + "; ".join(lines)
+
+
+def _tag_not_found(loc: str, err: dict) -> str:
+    """A discriminated union given no tag: a missing ``name:`` key, or (a callable
+    discriminator, which returns None then) a value that is not a mapping at all."""
+    disc = str(err.get("ctx", {}).get("discriminator", ""))
+    if isinstance(err.get("input"), dict) and disc.startswith("'"):
+        return f"{loc}: the key {disc} is missing"
+    return f"{loc}: must be a mapping of keys to values, not {type(err.get('input')).__name__}"
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:

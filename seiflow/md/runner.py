@@ -30,7 +30,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from pydantic import Field, model_validator
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.core.units import BAR
 
@@ -41,14 +41,15 @@ Observer = tuple[Callable[[Atoms, int], None], int]  # fn(atoms, step), every n 
 
 class MDSettings(StrictModel):
     ensemble: Literal["nve", "nvt", "npt", "langevin"] = "nvt"
-    temperature_K: float = Field(300.0, gt=0)
-    pressure_bar: float = Field(1.0, description="NPT pressure, bar (1 GPa = 10 000 bar)")
+    temperature_K: float = Field(300.0, gt=0, le=MAX_TEMPERATURE_K)
+    pressure_bar: float = Field(1.0, ge=-MAX_PRESSURE_BAR, le=MAX_PRESSURE_BAR,
+                                description="NPT pressure, bar (1 GPa = 10 000 bar)")
     timestep_fs: float = Field(0.5, gt=0)
     steps: int = Field(..., ge=1)
     tdamp_fs: float = Field(100.0, gt=0, description="thermostat time constant, fs")
     pdamp_fs: float = Field(500.0, gt=0, description="barostat time constant, fs")
     friction_per_fs: float = Field(0.01, gt=0, description="Langevin friction, 1/fs")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     init_velocities: bool = Field(True, description="draw Maxwell-Boltzmann velocities at start")
     traj_stride: int = Field(10, ge=1)
     checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")

@@ -19,10 +19,11 @@ BACKENDS: Registry = Registry("potential backend")
 
 
 
-def _backend(value) -> str:
+def _backend(value) -> str | None:
     """``backend:`` picks the settings class; a config without it means an MTP (as before
     there were other backends)."""
-    return value.get("backend", "mtp") if isinstance(value, dict) else value.backend
+    return value.get("backend", "mtp") if isinstance(value, dict) else \
+        getattr(value, "backend", None)  # None: pydantic says what is wrong
 
 
 PotentialSettings = Annotated[

@@ -27,7 +27,7 @@ from ase.data import chemical_symbols, covalent_radii
 from ase_ga.utilities import CellBounds
 from pydantic import Field, field_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_ATOMS, MAX_COUNT, StrictModel
 from seiflow.core.errors import PackingError, SeiflowError, StructureError
 from seiflow.core.units import AMU_PER_A3_TO_G_PER_CM3, GPA, KBAR, density_g_cm3
 from seiflow.structures.geometry import check_no_overlap, perpendicular_widths
@@ -56,7 +56,7 @@ class AmorphousSpec(StrictModel):
 
     name: str = "amorphous"
     composition: dict[str, int] = Field(..., description="e.g. {Li2EDC: 8, Li2CO3: 16, Li: 64}")
-    count: int = Field(1, ge=1, description="how many independent structures")
+    count: int = Field(1, ge=1, le=MAX_COUNT, description="how many independent structures")
     expansion: float = Field(
         2.0, ge=1.0, description="initial volume / compact volume (low-density start)"
     )
@@ -70,7 +70,7 @@ class AmorphousSpec(StrictModel):
         "carbonates): above 1.15 so no spurious intermolecular bond is made",
     )
     cell: Literal["cubic", "random"] = "cubic"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     max_attempts: int = Field(200_000, ge=1000, description="random placements before giving up")
     compress: CompressionSettings | None = None
 
@@ -84,8 +84,11 @@ class AmorphousSpec(StrictModel):
             raise ValueError(f"counts must be >= 0, got {bad}")
         if sum(v.values()) == 0:
             raise ValueError("all counts are zero")
-        for key in v:  # unknown names fail here, with suggestions
-            get_species(key)
+        atoms = 0
+        for key, n in v.items():  # unknown names fail here, with suggestions
+            atoms += n * sum(c * len(block_atoms(b)) for b, c in get_species(key).blocks)
+        if atoms > MAX_ATOMS:
+            raise ValueError(f"{atoms} atoms in one structure; at most {MAX_ATOMS}")
         return v
 
 

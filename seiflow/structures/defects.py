@@ -14,7 +14,7 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field, field_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_ATOMS, MAX_WIDTH_A, StrictModel
 from seiflow.core.elements import check_element
 from seiflow.core.errors import StructureError
 from seiflow.structures.geometry import check_no_overlap, largest_void, make_supercell
@@ -25,8 +25,9 @@ class DefectSpec(StrictModel):
     phase: str = Field(..., description="library phase key, e.g. li2co3-c2c")
     kind: Literal["vacancy", "interstitial", "frenkel"]
     species: str = "Li"
-    min_width: float | None = Field(12.0, gt=0, description="minimum perpendicular width, Å")
-    min_atoms: int | None = Field(None, ge=1)
+    min_width: float | None = Field(12.0, gt=0, le=MAX_WIDTH_A,
+                                    description="minimum perpendicular width, Å")
+    min_atoms: int | None = Field(None, ge=1, le=MAX_ATOMS)
     site: int | None = Field(None, ge=0, description="index of the atom to remove (default: first)")
     frenkel_min_separation: float = Field(
         4.0, gt=0, description="minimum vacancy-interstitial distance of a Frenkel pair, Å"

@@ -12,6 +12,7 @@ from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
+from seiflow.core.config import MAX_ATOMS
 from seiflow.core.errors import StructureError
 
 OVERLAP_THRESHOLD = 0.5  # Å: two atoms closer than this are the same place, never physical
@@ -54,11 +55,21 @@ def supercell_repeats(
     widths = perpendicular_widths(cell)
     reps = np.ones(3, dtype=int)
     if min_width:
-        reps = np.maximum(1, np.ceil(min_width / widths - 1e-9).astype(int))
+        wanted = np.ceil(min_width / widths - 1e-9)  # floats: no overflow before the check
+        _check_size(natoms * float(np.prod(np.maximum(1.0, wanted))), min_width, min_atoms)
+        reps = np.maximum(1, wanted).astype(int)
     if min_atoms:
+        _check_size(float(min_atoms), min_width, min_atoms)
         while natoms * int(np.prod(reps)) < min_atoms:
             reps[int(np.argmin(widths * reps))] += 1
     return int(reps[0]), int(reps[1]), int(reps[2])
+
+
+def _check_size(atoms: float, min_width: float | None, min_atoms: int | None) -> None:
+    """Refuse a supercell above MAX_ATOMS before anything is allocated."""
+    if atoms > MAX_ATOMS:
+        raise StructureError(f"a supercell of min_width {min_width} Å, min_atoms {min_atoms} "
+                             f"would hold {atoms:.3g} atoms (at most {MAX_ATOMS}); lower them")
 
 
 def make_supercell(

@@ -20,7 +20,7 @@ import ase.io
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_ATOMS, MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import SeiflowError, UnknownNameError
 from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
@@ -42,8 +42,9 @@ class PhaseSpec(StrictModel):
 
     name: str | None = Field(None, description="library phase key (see `seiflow phases`)")
     file: Path | None = Field(None, description="structure file; its stem names the output")
-    min_width: float | None = Field(None, gt=0, description="supercell perpendicular width, Å")
-    min_atoms: int | None = Field(None, ge=1)
+    min_width: float | None = Field(None, gt=0, le=MAX_WIDTH_A,
+                                    description="supercell perpendicular width, Å")
+    min_atoms: int | None = Field(None, ge=1, le=MAX_ATOMS)
 
     @field_validator("name")
     @classmethod

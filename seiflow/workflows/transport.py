@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from seiflow.analysis import (
     HAVEN_CAVEAT, DiffusionResult, MSDResult, UnwrapError, arrhenius_fit, diffusion_coefficient,
@@ -61,6 +61,16 @@ class MDConfig(StrictModel):
         None, description="applied electric field, V/Å (force q·E on charged species)")
     field_charges: dict[str, float] | None = Field(
         None, description="charges (e) the field acts on; default formal Li +1")
+
+    @field_validator("field_charges")
+    @classmethod
+    def _elements(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        for symbol in v or {}:  # a charge for a non-element would be silently ignored
+            try:
+                check_element(symbol)
+            except SeiflowError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> MDConfig:

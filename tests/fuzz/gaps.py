@@ -1,6 +1,7 @@
 """Validation gaps the fuzz found below the CLI (in files the CLI may not change): each with
 the file to fix, how to recognise it in a command's stderr, and a minimal reproducer that
-test_known_gaps runs as a strict xfail. A fixed gap XPASSes: delete its entry then.
+test_known_gaps runs as a strict xfail. A fixed gap XPASSes: move it to FIXED_GAPS then, where
+its reproducer stays as a regression test (test_fixed_gaps: refused, one line, naming the key).
 
 The fuzz loops count a case that shows a known gap (its signature in stderr, or an accepted
 mutation its pattern names) as ``known_gap``, and do not fail on it, so the suite stays green
@@ -30,77 +31,92 @@ class Gap:
         return f"{self.fix_in}: {self.why}"
 
 
-HUGE = r"=(1e\+300|10{30}|9223372036854775808)\b"  # the mutator's huge numbers
+HUGE = r"=(1e\+300|10{30}|9223372036854775808)\b"  # the mutator's huge numbers (for patterns)
 LEARN = ("learn", "CONFIG", "--no-progress")
 BUILD = ("build", "CONFIG", "--no-progress")
 BASE_BUILD = "out_dir: o\nformats: [extxyz]\nsnapshots: false\ncalculator: {name: emt}\n"
 
-KNOWN_GAPS = (
-    Gap("potential-not-a-mapping", "seiflow/potentials/registry.py",
-        "has no attribute 'backend'", "", LEARN,
-        "structures: {phases: [{name: lif}]}\npotential: 5\n",
-        "_backend() (the discriminator of PotentialSettings) calls value.backend on a value "
-        "that is neither a dict nor a settings object: AttributeError instead of a "
-        "validation error; return None for such values (pydantic then names the field)"),
-    Gap("field-charges-keys", "seiflow/workflows/transport.py", "",
-        r"unknown_key field_charges\.", ("md", "CONFIG", "--no-progress"),
-        "structure: cu.extxyz\ncalculator: {name: emt}\nout_dir: run\nmd: {steps: 10}\n"
-        "field_V_per_A: [0, 0, 0.1]\nfield_charges: {colour: 1.0}\n",
-        "MDConfig.field_charges accepts any key: a charge for 'colour' (not an element) is "
-        "silently ignored; check the keys with seiflow.core.elements.check_element"),
-    Gap("amorphous-count", "seiflow/structures/amorphous.py", "",
-        r"amorphous\.\d+\.count" + HUGE, BUILD,
-        BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 4}, count: 1000000000000}]\n",
-        "AmorphousSpec.count has no upper bound: count 10**30 hangs `seiflow build` in "
-        "workflows/build.py _tasks (one task object per structure) before anything is built"),
-    Gap("amorphous-composition", "seiflow/structures/amorphous.py", "",
-        r"amorphous\.\d+\.composition\.\w+" + HUGE, BUILD,
-        BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 1000000000000000000000}}]\n",
-        "AmorphousSpec.composition counts have no upper bound: 10**30 Cu ends in an internal "
-        "OverflowError in pack_amorphous (bound the total atom count)"),
-    Gap("amorphous-seed", "seiflow/structures/amorphous.py", "",
-        r"amorphous\.\d+\.seed=-", BUILD,
-        BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 4}, seed: -1}]\n",
-        "AmorphousSpec.seed accepts negative numbers; numpy refuses them when packing "
-        "(internal ValueError 'expected non-negative integer'): Field(0, ge=0)"),
-    Gap("supercell-width", "seiflow/structures/geometry.py", "",
-        r"min_width" + HUGE, BUILD,
-        BASE_BUILD + "phases: [{name: li-bcc, min_width: 1.0e+30}]\n",
-        "min_width (PhaseSpec, DefectSpec, validate's targets) has no upper bound and "
-        "supercell_repeats casts ceil(min_width / width) to int: 1e30 Å silently builds a "
-        "1x1x1 cell (overflow), 2**63 ends in 'negative dimensions'; bound the repeats or "
-        "the atom count"),
-    Gap("interface-size", "seiflow/structures/interfaces.py", "",
-        r"interfaces\.\d+\.(max_area|film_layers|substrate_layers|min_inplane_width)" + HUGE,
-        BUILD, BASE_BUILD + "interfaces: [{film: li-bcc, film_miller: [1, 1, 1], substrate: "
-        "li2co3-c2c, substrate_miller: [0, 0, 1], max_area: 1.0e+30}]\n",
-        "InterfaceSpec.max_area / film_layers / substrate_layers / min_inplane_width have no "
-        "upper bound: max_area 1e30 or film_layers 10**30 hang `seiflow build`"),
-    Gap("md-pressure", "seiflow/md/runner.py", "",
-        r"md\.pressure_bar" + HUGE, ("md", "CONFIG", "--no-progress"),
-        "structure: cu.extxyz\ncalculator: {name: emt}\nout_dir: run\n"
-        "md: {ensemble: npt, steps: 10, pressure_bar: 1.0e+300}\n",
-        "MDSettings.pressure_bar has no bounds: 1e300 bar ends NPT in an internal ValueError "
-        "('data must be finite') instead of a config error"),
-    Gap("mtp-cutoff", "seiflow/potentials/mtp/settings.py", "",
-        r"potential\.(member\.)?cutoff" + HUGE, ("train", "CONFIG", "--no-progress"),
-        "db: labels.db\npotential: {backend: mtp, level: 2, cutoff: 1.0e+300}\n",
-        "MTPSettings.cutoff has no upper bound: 1e300 Å ends the fit in an internal "
-        "ValueError ('need at least one array to concatenate')"),
-    Gap("explore-temperatures", "seiflow/workflows/learn.py", "",
-        r"explore\.temperatures_K\.\d+=(-|0\b)|empty_list explore\.(temperatures_K|ensembles)",
-        LEARN, "structures: {phases: [{name: lif}]}\nexplore: {temperatures_K: [-300]}\n",
-        "ExploreSettings.temperatures_K items are unbounded and the lists may be empty: a "
-        "temperature <= 0 is refused only by MDSettings in _explore_tasks, after the build, "
-        "the initial labels and the first fit; an empty list explores nothing (items gt=0, "
-        "min_length=1)"),
-    Gap("perturb-seed", "seiflow/active/sampling.py", "",
-        r"(initial|test_set)\.seed=-", LEARN,
-        "structures: {phases: [{name: lif}]}\ninitial: {seed: -1}\n",
-        "PerturbSettings.seed accepts negative numbers; np.random.default_rng refuses them "
-        "after the structures are built (Field(0, ge=0))"),
-)
+KNOWN_GAPS: tuple[Gap, ...] = ()  # none open: every gap below is fixed (FIXED_GAPS)
 
+
+@dataclass(frozen=True)
+class Fixed:
+    """A gap that is fixed, kept as a regression test: ``argv`` on ``config`` must be refused
+    with exit 2 and one ``error:`` line that holds ``expect`` (the key and the limit)."""
+
+    key: str
+    argv: tuple[str, ...]
+    config: str
+    expect: str
+
+
+MD = ("md", "CONFIG", "--no-progress")
+MD_BASE = "structure: cu.extxyz\ncalculator: {name: emt}\nout_dir: run\n"
+LIF = "structures: {phases: [{name: lif}]}\n"
+IFACE = ("interfaces: [{film: li-bcc, film_miller: [1, 1, 1], substrate: li2co3-c2c, "
+         "substrate_miller: [0, 0, 1], ")
+
+FIXED_GAPS = (
+    # the 11 gaps the fuzz found (fixed at the config models)
+    Fixed("potential-not-a-mapping", LEARN, LIF + "potential: 5\n",
+          "potential: must be a mapping of keys to values, not int"),
+    Fixed("field-charges-keys", MD, MD_BASE + "md: {steps: 10}\nfield_V_per_A: [0, 0, 0.1]\n"
+          "field_charges: {colour: 1.0}\n", "field_charges: unknown element 'colour'"),
+    Fixed("amorphous-count", BUILD,
+          BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 4}, count: 1000000000000}]\n",
+          "amorphous.0.count: Input should be less than or equal to 10000"),
+    Fixed("amorphous-composition", BUILD,
+          BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 1000000000000000000000}}]\n",
+          "atoms in one structure; at most 200000"),
+    Fixed("amorphous-composition-molecules", BUILD,
+          BASE_BUILD + "amorphous: [{name: a, composition: {Li2CO3: 40000}}]\n",
+          "240000 atoms in one structure"),
+    Fixed("amorphous-seed", BUILD,
+          BASE_BUILD + "amorphous: [{name: a, composition: {Cu: 4}, seed: -1}]\n",
+          "amorphous.0.seed: Input should be greater than or equal to 0"),
+    Fixed("supercell-width", BUILD, BASE_BUILD + "phases: [{name: li-bcc, min_width: 1.0e+30}]\n",
+          "phases.0.min_width: Input should be less than or equal to 200"),
+    Fixed("supercell-atoms", BUILD,
+          BASE_BUILD + "phases: [{name: li-bcc, min_atoms: 1000000000000000000000000000000}]\n",
+          "phases.0.min_atoms: Input should be less than or equal to 200000"),
+    Fixed("defect-width", BUILD, BASE_BUILD + "defects: [{phase: li2co3-c2c, kind: vacancy, "
+          "min_width: 1.0e+6}]\n", "defects.0.min_width: Input should be less than or equal"),
+    Fixed("validate-width", ("validate", "model", "--config", "CONFIG", "--no-progress"),
+          "phases: [{phase: li-bcc, min_width: 1.0e+6}]\n",
+          "phases.0.min_width: Input should be less than or equal to 200"),
+    Fixed("interface-area", BUILD, BASE_BUILD + IFACE + "max_area: 1.0e+30}]\n",
+          "interfaces.0.max_area: Input should be less than or equal to 2000"),
+    Fixed("interface-layers", BUILD, BASE_BUILD + IFACE + "film_layers: 1000000000000}]\n",
+          "interfaces.0.film_layers: Input should be less than or equal to 100"),
+    Fixed("interface-width", BUILD, BASE_BUILD + IFACE + "min_inplane_width: 1.0e+9}]\n",
+          "interfaces.0.min_inplane_width: Input should be less than or equal to 200"),
+    Fixed("md-pressure", MD, MD_BASE + "md: {ensemble: npt, steps: 10, pressure_bar: 1.0e+300}\n",
+          "md.pressure_bar: Input should be less than or equal to 10000000"),
+    Fixed("md-pressure-negative", MD, MD_BASE + "md: {ensemble: npt, steps: 10, "
+          "pressure_bar: -1.0e+12}\n", "md.pressure_bar: Input should be greater than or equal"),
+    Fixed("md-temperature", MD, MD_BASE + "md: {steps: 10, temperature_K: 1.0e+300}\n",
+          "md.temperature_K: Input should be less than or equal to 100000"),
+    Fixed("md-seed", MD, MD_BASE + "md: {steps: 10, seed: -3}\n",
+          "md.seed: Input should be greater than or equal to 0"),
+    Fixed("mtp-cutoff", ("train", "CONFIG", "--no-progress"),
+          "db: labels.db\npotential: {backend: mtp, level: 2, cutoff: 1.0e+300}\n",
+          "cutoff: Input should be less than or equal to 15"),
+    Fixed("explore-temperatures", LEARN, LIF + "explore: {temperatures_K: [-300]}\n",
+          "explore.temperatures_K.0: Input should be greater than 0"),
+    Fixed("explore-temperatures-empty", LEARN, LIF + "explore: {temperatures_K: []}\n",
+          "explore.temperatures_K: List should have at least 1 item"),
+    Fixed("explore-ensembles-empty", LEARN, LIF + "explore: {ensembles: []}\n",
+          "explore.ensembles: List should have at least 1 item"),
+    Fixed("explore-pressures", LEARN, LIF + "explore: {ensembles: [npt], pressures_bar: "
+          "[1, 1.0e+300]}\n", "explore.pressures_bar.1: Input should be less than or equal"),
+    Fixed("perturb-seed", LEARN, LIF + "initial: {seed: -1}\n",
+          "initial.seed: Input should be greater than or equal to 0"),
+    Fixed("perturb-rattle-reversed", LEARN, LIF + "initial: {rattle_A: [0.2, 0.05]}\n",
+          "initial.rattle_A: rattle_A must be [low, high] with 0 <= low <= high <= 1"),
+    Fixed("learn-seed", LEARN, LIF + "seed: -1\n", "seed: Input should be greater than or equal"),
+    Fixed("test-set-same-seed", LEARN, LIF + "initial: {seed: 7}\ntest_set: {seed: 7}\n",
+          "test_set.seed and initial.seed are both 7"),
+)
 
 def known_gap(out: Outcome, mutation: str = "") -> Gap | None:
     """The known gap an outcome's stderr (or an accepted ``mutation``) shows, if any."""

@@ -22,7 +22,7 @@ import yaml
 
 from tests.fuzz.harness import (PROBE_EXIT, TRACEBACK, cases_for, invoke, problems, record,
                                 report, store_state)
-from tests.fuzz.gaps import KNOWN_GAPS, known_gap
+from tests.fuzz.gaps import FIXED_GAPS, KNOWN_GAPS, known_gap
 from tests.fuzz.mutate import mutate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -74,7 +74,8 @@ def targets() -> dict[str, tuple[str, list[str], float]]:
         "md/model-field": (MD_MODEL_BASE, ["md", "CONFIG", "--no-progress"], 0.05),
         "train/mtp": (TRAIN_BASE, ["train", "CONFIG", "--no-progress"], 0.05),
         "train/mace-committee": (
-            _dump({"db": "labels.db", "potential": _example("learn-mace-committee")["potential"]}),
+            _dump({"db": "labels.db", "out": "trained",  # (model/ holds a model: refused)
+                   "potential": _example("learn-mace-committee")["potential"]}),
             ["train", "CONFIG", "--no-progress"], 0.05),
     }
     for name in LEARN:
@@ -145,3 +146,13 @@ def test_known_gaps(gap, probed_dir):
     out = invoke([a if a != "CONFIG" else "gap.yaml" for a in gap.argv])
     assert TRACEBACK not in out.stdout + out.stderr
     assert not problems(out, must_reject=True), out.stderr
+
+
+@pytest.mark.parametrize("gap", FIXED_GAPS, ids=[g.key for g in FIXED_GAPS])
+def test_fixed_gaps(gap, probed_dir):
+    """Each fixed gap's reproducer is refused before any work: exit 2, one line that names
+    the key and the limit."""
+    (probed_dir / "gap.yaml").write_text(gap.config)
+    out = invoke([a if a != "CONFIG" else "gap.yaml" for a in gap.argv])
+    assert not problems(out, must_reject=True), out.stderr
+    assert gap.expect in out.stderr, out.stderr

@@ -29,7 +29,7 @@ class MTPSettings(StrictModel):
 
     backend: Literal["mtp"] = "mtp"
     level: int = Field(16, description="MTP level, even, 2-28")
-    cutoff: float = Field(5.0, gt=0, description="radial cutoff, Å")
+    cutoff: float = Field(5.0, gt=0, le=15, description="radial cutoff, Å")
     min_dist: float | None = Field(None, gt=0, description="radial basis start, Å "
                                    "(default: shortest training distance - 0.05 Å)")
     radial_basis_size: int = Field(8, ge=2, le=20)
