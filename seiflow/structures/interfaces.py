@@ -17,7 +17,7 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field, field_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import InterfaceMatchError
 from seiflow.structures.geometry import check_no_overlap, supercell_repeats
 from seiflow.structures.library import get_phase
@@ -31,22 +31,28 @@ if TYPE_CHECKING:  # pymatgen takes ~2 s to import: only the functions that use 
     from pymatgen.core import Structure
     from pymatgen.core.surface import Slab
 
+MAX_INTERFACE_AREA = 2000.0  # Å²: the lattice match search grows fast with the area
+MAX_LAYERS = 100
+
+
 class InterfaceSpec(StrictModel):
     film: str = Field(..., description="library phase strained onto the substrate, e.g. li-bcc")
     film_miller: Miller
     substrate: str = Field(..., description="library phase, e.g. li2co3-c2c")
     substrate_miller: Miller
     max_strain: float = Field(0.05, gt=0, lt=0.5, description="largest principal strain, fraction")
-    max_area: float = Field(200.0, gt=0, description="largest interface area, Å²")
-    film_layers: int = Field(3, ge=1)
-    substrate_layers: int = Field(2, ge=1)
+    max_area: float = Field(200.0, gt=0, le=MAX_INTERFACE_AREA,
+                            description="largest interface area, Å²")
+    film_layers: int = Field(3, ge=1, le=MAX_LAYERS)
+    substrate_layers: int = Field(2, ge=1, le=MAX_LAYERS)
     gap: float = Field(2.0, gt=0, description="film-substrate distance, Å")
     vacuum: float = Field(
         0.0, ge=0, description="vacuum over the film, Å (0: periodic stack, two interfaces)"
     )
     termination: int = Field(0, ge=0, description="index into the possible terminations")
     min_inplane_width: float | None = Field(
-        None, gt=0, description="repeat the matched cell in-plane to at least this width, Å"
+        None, gt=0, le=MAX_WIDTH_A,
+        description="repeat the matched cell in-plane to at least this width, Å"
     )
 
     @property

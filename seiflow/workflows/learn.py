@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import ase.io
 import numpy as np
@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from seiflow.active.explore import ExploreTask, explore, read_candidates, read_result
 from seiflow.active.sampling import PerturbSettings, perturbed
-from seiflow.core.config import StrictModel, load_config
+from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel, load_config
 from seiflow.core.errors import SeiflowError
 from seiflow.data.store import LabelStore, Origin
 from seiflow.execution import EngineSettings, InProcessSettings, RecordLog
@@ -44,14 +44,20 @@ from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
 CONFIG_COPY = "learn-config.yaml"
+INITIAL_SETS = "initial-sets.json"  # how many held-out / initial frames (the budget's cut)
+TEST_SEED_OFFSET = 1001  # test_set.seed = initial.seed + this, unless given
+DEFAULT_TEST_SET = {"per_structure": 2, "rattle_A": (0.04, 0.15)}
 
 
 class ExploreSettings(StrictModel):
     """One trajectory per starting structure × ensemble × temperature (× pressure for NPT)."""
 
-    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
-    temperatures_K: list[float] = Field(default_factory=lambda: [300.0])
-    pressures_bar: list[float] = Field(default_factory=lambda: [1.0])
+    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"],
+                                                   min_length=1)
+    temperatures_K: list[Annotated[float, Field(gt=0, le=MAX_TEMPERATURE_K)]] = Field(
+        default_factory=lambda: [300.0], min_length=1)
+    pressures_bar: list[Annotated[float, Field(ge=-MAX_PRESSURE_BAR, le=MAX_PRESSURE_BAR)]] = \
+        Field(default_factory=lambda: [1.0], min_length=1)
     steps: int = Field(2000, ge=1)
     timestep_fs: float = Field(0.5, gt=0)
     tdamp_fs: float = Field(100.0, gt=0)
@@ -65,8 +71,7 @@ class LearnConfig(StrictModel):
     labeler: LabelerSettings = Field(default_factory=XTBSettings)
     potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
-    test_set: PerturbSettings = PerturbSettings(per_structure=2, rattle_A=(0.04, 0.15),
-                                                seed=1001)
+    test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
     gamma_break: float = Field(10.0, gt=1)
@@ -76,13 +81,35 @@ class LearnConfig(StrictModel):
     max_iterations: int = Field(8, ge=1)
     label_budget: int = Field(1000, ge=1, description="labels in total, initial set included")
     engine: EngineSettings = Field(default_factory=InProcessSettings)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _test_seed(cls, data):
+        """A ``test_set:`` without a seed gets its own (initial.seed + 1001), never the
+        initial set's: the same seed would draw the same frames, which the store labels
+        once, so the held-out set would repeat (and take from) the training set."""
+        if not isinstance(data, dict):
+            return data
+        test = data.get("test_set", dict(DEFAULT_TEST_SET))
+        if isinstance(test, dict) and "seed" not in test:
+            initial = data.get("initial")
+            seed = initial.get("seed", 0) if isinstance(initial, dict) else \
+                getattr(initial, "seed", 0)
+            if isinstance(seed, int) and not isinstance(seed, bool):
+                data = {**data, "test_set": {**test, "seed": seed + TEST_SEED_OFFSET}}
+        return data
 
     @model_validator(mode="after")
     def _thresholds(self) -> LearnConfig:
         if self.gamma_select >= self.gamma_break:
             raise ValueError(f"gamma_select ({self.gamma_select}) must be below gamma_break "
                              f"({self.gamma_break})")
+        if self.test_set.seed == self.initial.seed and self.test_set.per_structure \
+                and self.initial.per_structure:
+            raise ValueError(f"test_set.seed and initial.seed are both {self.initial.seed}: the "
+                             "held-out frames would repeat the training frames; give them "
+                             "different seeds")
         return self
 
 
@@ -129,6 +156,48 @@ def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tu
             for r in report.built]
 
 
+def budget_cut(n_test: int, n_initial: int, budget: int) -> tuple[int, int]:
+    """Frames of the held-out and of the initial set that fit in ``budget`` labels: both
+    whole if they fit, else shared in proportion, keeping at least one training frame."""
+    if n_test + n_initial <= budget:
+        return n_test, n_initial
+    keep_test = min(n_test, budget * n_test // (n_test + n_initial))
+    if n_initial and keep_test >= budget:
+        keep_test = budget - 1
+    return keep_test, min(n_initial, budget - keep_test)
+
+
+def _spread(frames: list[Atoms], n: int) -> list[Atoms]:
+    """``n`` of ``frames``, evenly spaced (every starting structure keeps some)."""
+    if n >= len(frames):
+        return frames
+    return [frames[i] for i in np.linspace(0, len(frames) - 1, n).round().astype(int)] \
+        if n else []
+
+
+def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Path
+                  ) -> tuple[list[Atoms], list[Atoms], str]:
+    """The held-out and the initial training frames, cut to the label budget (the cut of the
+    first start is kept: a resume with a higher budget labels the same sets), and what was
+    cut (empty if nothing)."""
+    test = perturbed(structures, cfg.test_set, "test rattle")
+    initial = perturbed(structures, cfg.initial, "initial rattle")
+    path = run / INITIAL_SETS
+    if path.exists():
+        saved = json.loads(path.read_text())
+        n_test, n_initial = int(saved["test"]), int(saved["initial"])
+    else:
+        n_test, n_initial = budget_cut(len(test), len(initial), cfg.label_budget)
+        _write_json(path, {"test": n_test, "initial": n_initial, "drawn_test": len(test),
+                           "drawn_initial": len(initial), "label_budget": cfg.label_budget})
+    cut = ""
+    if (n_test, n_initial) != (len(test), len(initial)):
+        cut = (f"label_budget {cfg.label_budget}: held-out set cut from {len(test)} to "
+               f"{n_test} frames, initial set from {len(initial)} to {n_initial}")
+        log.warning("%s", cut)
+    return _spread(test, n_test), _spread(initial, n_initial), cut
+
+
 def _label(frames: list[Atoms], cfg: LearnConfig, store: LabelStore, origin: Origin,
            split: str, run: Path, tag: str) -> int:
     if not frames:
@@ -150,18 +219,29 @@ def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms], list[Atoms]]:
 def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], results, store: LabelStore,
                  run: Path) -> None:
     """Label ``cfg.test_md`` random frames of the first trajectories that ran to their end
-    (γ never above γ_break: physical MD, not the runaway part of a broken run), once."""
-    if cfg.test_md == 0 or store.count(group="test-md"):
+    (γ never above γ_break: physical MD, not the runaway part of a broken run), once: the
+    frames are chosen once (``test-md.extxyz``), within the label budget, and labelled from
+    that file, so a killed run labels the same ones."""
+    path = run / "test-md.extxyz"
+    if cfg.test_md == 0 or (not path.exists() and store.count(group="test-md")):
         return
-    frames = [f for t, r in zip(tasks, results) if r.status == "finished"
-              for f in ase.io.read(t.out_dir / "trajectory.extxyz", index=":")[1:]]
-    if not frames:
-        return
-    rng = np.random.default_rng(cfg.seed + 7)
-    picked = [frames[i] for i in sorted(rng.choice(len(frames), min(cfg.test_md, len(frames)),
-                                                   replace=False))]
-    for a in picked:
-        a.info["source"] = f"held-out MD frame, {a.info.get('time_fs')} fs"
+    if not path.exists():
+        frames = [f for t, r in zip(tasks, results) if r.status == "finished"
+                  for f in ase.io.read(t.out_dir / "trajectory.extxyz", index=":")[1:]]
+        if not frames:
+            return
+        n = min(cfg.test_md, len(frames), max(0, cfg.label_budget - store.count()))
+        if n < min(cfg.test_md, len(frames)):
+            log.warning("label_budget %d: held-out MD set cut from %d to %d frames",
+                        cfg.label_budget, min(cfg.test_md, len(frames)), n)
+        rng = np.random.default_rng(cfg.seed + 7)
+        picked = [frames[i] for i in sorted(rng.choice(len(frames), n, replace=False))]
+        for a in picked:
+            a.info["source"] = f"held-out MD frame, {a.info.get('time_fs')} fs"
+        tmp = path.with_suffix(".tmp.extxyz")
+        ase.io.write(tmp, picked, format="extxyz")
+        tmp.replace(path)
+    picked = ase.io.read(path, index=":") if path.stat().st_size else []
     _label(picked, cfg, store, Origin(group="test-md"), "test-md", run, "test-md")
 
 
@@ -270,11 +350,11 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
     with RunSummary(run / "learn-summary.yml", "seiflow learn", inputs) as summary:
         starts = _starting_structures(cfg, run, progress)
         store = LabelStore(run / "labels.db")
-        structures = [ase.io.read(p) for _, p in starts]
-        _label(perturbed(structures, cfg.test_set, "test rattle"), cfg, store,
-               Origin(group="test"), "test", run, "test")
-        _label(perturbed(structures, cfg.initial, "initial rattle"), cfg, store,
-               Origin(group="initial"), "train", run, "initial")
+        test, initial, cut = _initial_sets(cfg, [ase.io.read(p) for _, p in starts], run)
+        if cut:
+            summary.data["label_budget_cut"] = cut
+        _label(test, cfg, store, Origin(group="test"), "test", run, "test")
+        _label(initial, cfg, store, Origin(group="initial"), "train", run, "initial")
         for it in range(cfg.max_iterations):
             path = run / f"iter-{it:02d}" / "report.json"
             rep = json.loads(path.read_text()) if path.exists() else \

@@ -31,7 +31,7 @@ import yaml
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
-from seiflow.core.config import StrictModel
+from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
 from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
@@ -72,7 +72,8 @@ class _Crystal(StrictModel):
 
     phase: str | None = Field(None, description="library phase or alias (li2co3, li, ...)")
     file: Path | None = Field(None, description="structure file (any format ASE reads)")
-    min_width: float = Field(8.0, gt=0, description="supercell width for the calculations, Å")
+    min_width: float = Field(8.0, gt=0, le=MAX_WIDTH_A,
+                             description="supercell width for the calculations, Å")
 
     @field_validator("phase")
     @classmethod
@@ -111,7 +112,8 @@ class NEBTarget(_Crystal):
 
     mechanism: Mechanism
     species: str = "Li"
-    min_width: float = Field(7.5, gt=0, description="supercell width, Å (1x2x2 for Li2CO3)")
+    min_width: float = Field(7.5, gt=0, le=MAX_WIDTH_A,
+                             description="supercell width, Å (1x2x2 for Li2CO3)")
 
     @property
     def key(self) -> str:
