@@ -18,6 +18,11 @@ class ComparisonRow:
     value: float | None  # the potential's
     reference: float | None  # the reference method's
     status: str  # "ok", or "failed (potential): reason" / "failed (reference): reason"
+    value_sigma: float | None = None  # standard error of the potential's value, if it has one
+    reference_sigma: float | None = None  # of the reference's value
+    max_gamma: float | None = None  # largest grade γ met along the potential's calculation
+    flag: str = ""  # e.g. "γ 4.1 > γ_select 2": the potential extrapolated there
+    relative_floor: float = RELATIVE_FLOOR  # |reference| below which no deviation is given
 
     @property
     def difference(self) -> float | None:
@@ -28,13 +33,28 @@ class ComparisonRow:
     @property
     def deviation_pct(self) -> float | None:
         diff = self.difference
-        if diff is None or abs(self.reference) < RELATIVE_FLOOR:
+        if diff is None or abs(self.reference) < self.relative_floor:
             return None
         return 100.0 * diff / abs(self.reference)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "difference": self.difference,
-                "deviation_pct": self.deviation_pct}
+        """The row as a dict; σ, γ and flag only when the property states them."""
+        out = {**asdict(self), "difference": self.difference,
+               "deviation_pct": self.deviation_pct}
+        del out["relative_floor"]
+        for name in ("value_sigma", "reference_sigma", "max_gamma"):
+            if out[name] is None:
+                del out[name]
+        if not self.flag and self.max_gamma is None:
+            del out["flag"]
+        return out
+
+
+def gamma_flag(max_gamma: float | None, gamma_select: float) -> str:
+    """"" unless the potential's largest grade exceeded ``gamma_select`` (then it says so)."""
+    if max_gamma is None or max_gamma <= gamma_select:
+        return ""
+    return f"γ {max_gamma:.3g} > γ_select {gamma_select:g}: extrapolating"
 
 
 def compare(target: str, prop: str, outcomes: dict[str, dict]) -> list[ComparisonRow]:

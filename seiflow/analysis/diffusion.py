@@ -127,3 +127,23 @@ def diffusion_coefficient(msd_result: MSDResult, dim: int = 3,
         window_fs=(t0, t1), n_points=n, loglog_slope=loglog, msd_slope_A2_ps=D * 2 * dim,
         dim=dim, axes=axes, block_D_A2_ps=blocks,
     )
+
+
+def diffusive_D(msd_result: MSDResult, slope_tol: float = 0.1,
+                max_slope_deviation: float = 0.2) -> tuple[DiffusionResult | None, str]:
+    """D (3-D) over the automatic diffusive window, or None and the reason the MSD is not
+    diffusive: no window where the local log–log slope is within 1 ± ``slope_tol``, or a window
+    whose fitted log–log slope is farther than ``max_slope_deviation`` from 1 (ballistic runs
+    give 2, caged or sub-diffusive ones < 1). The reason is one line; "" when diffusive."""
+    try:
+        result = diffusion_coefficient(msd_result, slope_tol=slope_tol)
+    except SeiflowError as exc:
+        return None, f"not diffusive: {exc}"
+    slope = result.loglog_slope
+    if not np.isfinite(slope) or abs(slope - 1.0) > max_slope_deviation:
+        t0, t1 = result.window_fs
+        return None, (f"not diffusive: MSD log-log slope {slope:.2f} in {t0:g}-{t1:g} fs "
+                      f"(diffusive: 1 ± {max_slope_deviation:g})")
+    if result.D_A2_ps <= 0:
+        return None, f"not diffusive: D = {result.D_A2_ps:.3g} Å²/ps is not positive"
+    return result, ""

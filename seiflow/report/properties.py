@@ -27,6 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from ase.units import kB  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from seiflow.report.figures import save_figure  # noqa: E402
@@ -149,4 +150,36 @@ def plot_elastic(results: Mapping[str, Any], path: Path, title: str = "") -> Pat
     ax.set_ylabel("GPa")
     ax.legend(fontsize=8)
     ax.set_title(title or "elastic constants and Hill moduli", fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_arrhenius(results: Mapping[str, Any], path: Path, title: str = "") -> Path:
+    """ln D (D in cm²/s) against 1000/T (1/K) of each method: diffusive temperatures with their
+    σ as error bars, the Arrhenius line where Ea was fitted (Ea ± σ in the legend).
+
+    A result holds ``points`` (``T_K``, ``D_cm2_s`` or None, ``D_sigma_cm2_s``), ``Ea_eV``,
+    ``Ea_sigma_eV`` and ``D0_cm2_s``. Returns ``path``."""
+    data = _check(results)
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=110)
+    for k, (label, d) in enumerate(data.items()):
+        color = f"C{k % 10}"
+        pts = [p for p in d["points"] if p.get("D_cm2_s")]
+        if d.get("Ea_eV") is not None and d.get("D0_cm2_s"):
+            sig = d.get("Ea_sigma_eV")
+            label = f"{label}: Ea = {d['Ea_eV']:.3f}" + (f" ± {sig:.3f}" if sig else "") + " eV"
+            T = np.linspace(min(p["T_K"] for p in d["points"]),
+                            max(p["T_K"] for p in d["points"]), 20)
+            ax.plot(1000.0 / T, np.log(d["D0_cm2_s"]) - d["Ea_eV"] / (kB * T),
+                    "-", color=color, lw=1.2)
+        if pts:
+            D = np.array([p["D_cm2_s"] for p in pts])
+            err = np.array([p.get("D_sigma_cm2_s") or 0.0 for p in pts]) / D
+            ax.errorbar([1000.0 / p["T_K"] for p in pts], np.log(D), yerr=err, fmt="o",
+                        color=color, capsize=3, label=label)
+        else:
+            ax.plot([], [], "o", color=color, label=f"{label}: no diffusive run")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel("ln (D / (cm²/s))")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "tracer diffusion (Arrhenius)", fontsize=10)
     return save_figure(fig, path)

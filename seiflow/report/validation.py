@@ -14,23 +14,38 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
+def _value(r: dict, key: str) -> str:
+    sigma = r.get(f"{key}_sigma")
+    text = _fmt(r[key])
+    return text if sigma is None or r[key] is None else f"{text} ± {_fmt(sigma, 2)}"
+
+
 def validation_markdown(rows: list[dict], potential: str, reference: str,
                         figures: list[str], header: str = "") -> str:
-    """``rows`` are ComparisonRow.to_dict() records; ``figures`` relative PNG paths."""
+    """``rows`` are ComparisonRow.to_dict() records; ``figures`` relative PNG paths. Values
+    with a standard error read "x ± σ"; when a row states the potential's largest γ, the table
+    has "max γ" and "flag" columns."""
     lines = [f"# Validation: {potential} vs {reference}", ""]
     if header:
         lines += [header, ""]
     n_failed = sum(r["status"] != "ok" for r in rows)
-    lines += [f"{len(rows)} rows, {n_failed} with a failed or missing calculation.", "",
+    graded = any("max_gamma" in r or r.get("flag") for r in rows)
+    n_flagged = sum(bool(r.get("flag")) for r in rows)
+    summary = f"{len(rows)} rows, {n_failed} with a failed or missing calculation."
+    if n_flagged:
+        summary += f" {n_flagged} flagged: the potential's γ exceeded γ_select."
+    extra = (" max γ | flag |", "---|---|") if graded else ("", "")
+    lines += [summary, "",
               f"| target | property | quantity | {potential} | {reference} | unit | Δ | "
-              "deviation | status |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"deviation | status |{extra[0]}",
+              f"|---|---|---|---|---|---|---|---|---|{extra[1]}"]
     for r in rows:
         dev = "–" if r["deviation_pct"] is None else f"{r['deviation_pct']:+.1f} %"
+        gamma = f" {_fmt(r.get('max_gamma'), 3)} | {r.get('flag') or '–'} |" if graded else ""
         lines.append(
-            f"| {r['target']} | {r['prop']} | {r['quantity']} | {_fmt(r['value'])} | "
-            f"{_fmt(r['reference'])} | {r['unit']} | {_fmt(r['difference'], 3)} | {dev} | "
-            f"{r['status']} |")
+            f"| {r['target']} | {r['prop']} | {r['quantity']} | {_value(r, 'value')} | "
+            f"{_value(r, 'reference')} | {r['unit']} | {_fmt(r['difference'], 3)} | {dev} | "
+            f"{r['status']} |{gamma}")
     if figures:
         lines += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(lines) + "\n"

@@ -41,6 +41,7 @@ from seiflow.structures.interfaces import InterfaceSpec
 from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
 from seiflow.workflows.properties.base import PropertyFailed
+from seiflow.workflows.properties.diffusion import DiffusionSettings
 from seiflow.workflows.properties.elastic import ElasticSettings
 from seiflow.workflows.properties.interface import InterfaceEnergySettings
 from seiflow.workflows.properties.lattice import LatticeSettings
@@ -120,6 +121,19 @@ class NEBTarget(_Crystal):
         return f"neb-{self.name}-{self.mechanism}"
 
 
+class DiffusionTarget(_Crystal):
+    """A small cell for short MD at the diffusion temperatures, with both methods and the same
+    settings; ``species`` is the tracer (a ``file:`` gives a cell with a defect)."""
+
+    species: str = "Li"
+    min_width: float = Field(8.0, gt=0, le=MAX_WIDTH_A, description="supercell width, Å (the "
+                             "reference runs MD on it: keep it small)")
+
+    @property
+    def key(self) -> str:
+        return f"diffusion-{self.name}-{self.species}"
+
+
 class ValidateConfig(StrictModel):
     model: Path = Field(..., description="potential folder (seiflow train / learn)")
     reference: LabelerSettings = Field(default_factory=XTBSettings)
@@ -127,11 +141,15 @@ class ValidateConfig(StrictModel):
     phases: list[PhaseTarget] = Field(default_factory=list)
     neb: list[NEBTarget] = Field(default_factory=list)
     interfaces: list[InterfaceSpec] = Field(default_factory=list)
+    diffusion: list[DiffusionTarget] = Field(default_factory=list)
     lattice: LatticeSettings = Field(default_factory=LatticeSettings)
     elastic: ElasticSettings = Field(default_factory=ElasticSettings)
     phonons: PhononSettings = Field(default_factory=PhononSettings)
     neb_settings: NEBSettings = Field(default_factory=NEBSettings)
     interface_settings: InterfaceEnergySettings = Field(default_factory=InterfaceEnergySettings)
+    diffusion_settings: DiffusionSettings = Field(default_factory=DiffusionSettings)
+    gamma_select: float = Field(2.0, gt=0, description="rows where the potential's largest "
+                                "extrapolation grade γ exceeded this are flagged")
     engine: EngineSettings = Field(default_factory=InProcessSettings)
 
     @field_validator("interfaces")
@@ -152,17 +170,39 @@ def model_digest(model: Path) -> str:
                      for p in files))
 
 
+def graded_calculator(potential, seen: Callable[[float], None]):
+    """The potential's calculator, telling ``seen`` the grade γ (the largest per-atom
+    extrapolation grade; a committee's force spread where that is its grade) of every
+    evaluation. The one place that knows how a backend reports γ (``results["gamma"]``)."""
+    calc = potential.calculator(grade=True)
+    calculate = calc.calculate
+
+    def graded(*args, **kwargs):
+        calculate(*args, **kwargs)
+        if "gamma" in calc.results:
+            seen(float(calc.results["gamma"]))
+
+    calc.calculate = graded
+    return calc
+
+
 class GradedFactory:
     """Calculators of the potential, grading every structure: ``max_gamma()`` is the largest
-    extrapolation grade among the final states of everything computed since the last call."""
+    extrapolation grade among the final states of everything computed since the last call,
+    ``take_run_gamma()`` the largest met at any step (MD, optimizer, NEB band) since its last
+    call."""
 
     def __init__(self, model: Path, identity: str):
         self.potential = load_potential(model)
         self.identity = identity
         self._calcs: list = []
+        self._run_gamma: float | None = None
+
+    def _seen(self, gamma: float) -> None:
+        self._run_gamma = gamma if self._run_gamma is None else max(self._run_gamma, gamma)
 
     def __call__(self, atoms: Atoms):
-        calc = self.potential.calculator(grade=True)
+        calc = graded_calculator(self.potential, self._seen)
         self._calcs.append(calc)
         return calc
 
@@ -170,6 +210,10 @@ class GradedFactory:
         values = [c.results["gamma"] for c in self._calcs if "gamma" in c.results]
         self._calcs.clear()
         return float(max(values)) if values else None
+
+    def take_run_gamma(self) -> float | None:
+        gamma, self._run_gamma = self._run_gamma, None
+        return gamma
 
 
 class ReferenceFactory:
@@ -228,6 +272,7 @@ def result_path(out_dir: Path, target: str, prop: str, method: str) -> Path:
 def _write(path: Path, data: dict, factory=None) -> None:
     if isinstance(factory, GradedFactory) and "max_gamma" not in data:
         data["max_gamma"] = factory.max_gamma()
+        data["max_gamma_run"] = factory.take_run_gamma()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
@@ -405,6 +450,10 @@ def collect(cfg: ValidateConfig) -> dict:
               f"(`{cfg.reference.model_dump_json()}`). Deviation = (potential − reference) / "
               "|reference|; max γ is the largest extrapolation grade of the potential among "
               "the final structures of that calculation.")
+    if any("max_gamma" in r for r in rows):
+        header += (" The max γ column (NEB, diffusion) is the largest grade the potential met "
+                   f"at any step of that calculation; above γ_select = {cfg.gamma_select:g} "
+                   "the row is flagged.")
     (cfg.out_dir / "table.md").write_text(
         validation_markdown(rows, labels["potential"], labels["reference"], figures, header))
     return summary

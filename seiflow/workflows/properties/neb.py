@@ -33,6 +33,7 @@ from ase.geometry import find_mic
 from ase.mep import NEB
 from pydantic import Field
 
+from seiflow.analysis.comparison import ComparisonRow, compare, gamma_flag
 from seiflow.analysis.neb import NEBProfile, neb_profile
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
@@ -44,7 +45,7 @@ from seiflow.workflows.properties.base import (
     relax,
     single_point,
 )
-from seiflow.workflows.properties.spec import TargetKind, ValidationProperty
+from seiflow.workflows.properties.spec import TargetKind, ValidationProperty, outcome_gamma
 
 
 class NEBSettings(StrictModel):
@@ -388,6 +389,18 @@ class Barrier(ValidationProperty):
     @classmethod
     def compute(cls, target, ctx, start) -> NEBResult:
         return compute_neb(*neb_endpoints(target), ctx.factory, ctx.cfg.neb_settings)
+
+    @classmethod
+    def rows(cls, key: str, outcomes: dict[str, dict], cfg) -> list[ComparisonRow]:
+        """The generic rows; each barrier row also states the largest γ the potential met
+        anywhere along its calculation (end points, every band step), flagged above
+        ``gamma_select``."""
+        rows = compare(key, cls.name, outcomes)
+        gamma = outcome_gamma(outcomes.get("potential"))
+        for row in rows:
+            if row.quantity != "max γ (potential)":
+                row.max_gamma, row.flag = gamma, gamma_flag(gamma, cfg.gamma_select)
+        return rows
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

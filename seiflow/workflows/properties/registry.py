@@ -7,6 +7,7 @@ names (its targets list and settings) in ``workflows/validate.py``'s ``ValidateC
 
 from __future__ import annotations
 
+from seiflow.workflows.properties.diffusion import Diffusion
 from seiflow.workflows.properties.elastic import Elastic
 from seiflow.workflows.properties.interface import InterfaceEnergy
 from seiflow.workflows.properties.lattice import Lattice
@@ -29,6 +30,7 @@ register(Elastic)
 register(Phonons)
 register(Barrier)
 register(InterfaceEnergy)
+register(Diffusion)
 
 
 def target_kinds() -> list[TargetKind]:

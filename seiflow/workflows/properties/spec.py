@@ -106,3 +106,19 @@ class ValidationProperty:
         """Write the overlay of ``data`` ({method label: result dict}) to ``path``; False when
         the property has no figure."""
         return False
+
+
+def run_gamma(factory) -> float | None:
+    """The largest grade γ the factory's calculators met since the last call (None for an
+    ungraded factory, such as the reference's)."""
+    take = getattr(factory, "take_run_gamma", None)
+    return take() if take is not None else None
+
+
+def outcome_gamma(outcome: dict | None) -> float | None:
+    """The largest γ met along a potential's calculation, from its result file (files written
+    before this was recorded give the largest among the final structures)."""
+    if not outcome:
+        return None
+    gamma = outcome.get("max_gamma_run")
+    return outcome.get("max_gamma") if gamma is None else gamma
