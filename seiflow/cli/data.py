@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seiflow.cli.inputs import beside_store, check_geometry, existing_store
+from seiflow.cli.inputs import beside_store, check_geometry, existing_store, is_url
 from seiflow.core.errors import SeiflowError
 from seiflow.data import formats
 from seiflow.data.stats import dataset_stats, split_by_group
@@ -95,7 +95,7 @@ def import_(files: list[Path] = typer.Argument(..., help="labelled data files or
             if row_id is not None and mark:
                 marks[mark].append(row_id)
     for name, ids in marks.items():
-        store.set_split(ids, name)
+        store.set_split(ids, name, by="import")
     marked = ", ".join(f"{len(v)} marked {k}" for k, v in marks.items() if v)
     Console(soft_wrap=True).print(f"imported {added} frames into {db} ({skipped} already there"
                                   + (f"; {marked}" if marked else "") + ")")
@@ -109,6 +109,7 @@ def export(db: str = typer.Argument(..., help="label store (.db or postgresql://
            split: str | None = typer.Option(None, "--split", help="train | test"),
            group: str | None = typer.Option(None, "--group")) -> None:
     """Write labelled frames for other codes (MLIP .cfg, DeePMD npy, extxyz, ASE db)."""
+    _not_into_source(db, out)
     store = LabelStore(existing_store(db))
     filters = {k: v for k, v in (("split", split), ("group", group)) if v}
     frames = store.frames(**filters)
@@ -136,10 +137,17 @@ def export(db: str = typer.Argument(..., help="label store (.db or postgresql://
 def split(db: str = typer.Argument(..., help="label store (.db or postgresql://)"),
           test_fraction: float = typer.Option(0.1, "--test-fraction"),
           seed: int = typer.Option(0, "--seed"),
-          mode: str = typer.Option("stratified", "--mode", help="stratified | grouped")) -> None:
+          mode: str = typer.Option("stratified", "--mode", help="stratified | grouped"),
+          force: bool = typer.Option(False, "--force", help="replace a split that came with "
+                                     "imported data (data import --split, or the file's own)"),
+          ) -> None:
     """Mark every labelled frame train or test, by group."""
     store = LabelStore(existing_store(db))
     frames = store.frames()
+    imported = _imported_split(frames)
+    if imported and not force:
+        raise SeiflowError(f"{db}: {imported} kept the split they were imported with; "
+                           "`seiflow data split --force` replaces it")
     try:
         train, test = split_by_group([str(a.info.get("group")) for a in frames], test_fraction,
                                      seed, mode)
@@ -147,7 +155,30 @@ def split(db: str = typer.Argument(..., help="label store (.db or postgresql://)
         raise SeiflowError(str(exc)) from None
     store.set_split([frames[i].info["id"] for i in train], "train")
     store.set_split([frames[i].info["id"] for i in test], "test")
-    Console(soft_wrap=True).print(f"{db}: {len(train)} train, {len(test)} test ({mode}, seed {seed})")
+    replaced = f"; replaced the imported split of {imported}" if imported else ""
+    Console(soft_wrap=True).print(f"{db}: {len(train)} train, {len(test)} test ({mode}, seed "
+                                  f"{seed}){replaced}")
+
+
+def _imported_split(frames: list) -> str:
+    """'N frames (a train, b test)' that carry an imported split, or '' if none."""
+    marks = [str(a.info.get("split")) for a in frames if a.info.get("split_by") == "import"]
+    if not marks:
+        return ""
+    counts = ", ".join(f"{marks.count(s)} {s}" for s in sorted(set(marks)))
+    return f"{len(marks)} frames ({counts})"
+
+
+def _not_into_source(db: str, out: str) -> None:
+    """Refuse an export whose target is its own source (it would double or overwrite it)."""
+    if is_url(db) or is_url(out):
+        same = db.rstrip("/") == out.rstrip("/")
+    else:
+        a, b = Path(db), Path(out)
+        same = a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    if same:
+        raise SeiflowError(f"data export: the target {out} is the store it reads; write to "
+                           "another file")
 
 
 FORMATS = ("mlearn", "extxyz", "cfg", "npz", "deepmd")

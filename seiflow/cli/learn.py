@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 
 from seiflow.cli.inputs import check_structure_files
+from seiflow.cli.runs import RunLock
+from seiflow.core.errors import SeiflowError
 from seiflow.core.config import load_config
 from seiflow.workflows.learn import LearnConfig, LearnReport, final_model, resume, run_learn
 
@@ -34,7 +36,9 @@ def learn(
     if run_dir is not None:
         cfg.run_dir = run_dir
     check_structure_files(p.file for p in cfg.structures.phases)
-    _print(run_learn(cfg, progress=progress, config_file=str(config)))
+    with RunLock(cfg.run_dir, "seiflow learn"):
+        report = run_learn(cfg, progress=progress, config_file=str(config))
+    _print(report)
 
 
 def resume_cmd(
@@ -47,5 +51,9 @@ def resume_cmd(
 ) -> None:
     """Continue an interrupted `seiflow learn` run where it stopped (or, with a higher limit,
     one that reached its limit)."""
-    _print(resume(run_dir, progress=progress, max_iterations=max_iterations,
-                  label_budget=label_budget))
+    if not run_dir.is_dir():
+        raise SeiflowError(f"{run_dir}: no such run folder")
+    with RunLock(run_dir, "seiflow resume"):
+        report = resume(run_dir, progress=progress, max_iterations=max_iterations,
+                        label_budget=label_budget)
+    _print(report)

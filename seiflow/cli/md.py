@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from seiflow.cli.inputs import check_structure_files, read_checked_frames
+from seiflow.cli.runs import RunLock, remember_structure
 from seiflow.core.config import load_config
 from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config
 
@@ -22,7 +23,9 @@ def md(
     if out_dir is not None:
         cfg.out_dir = out_dir
     check_structure_files([cfg.structure])
-    info = run_md_config(cfg, progress=progress, config_file=str(config))
+    with RunLock(cfg.out_dir, "seiflow md"):
+        remember_structure(cfg.out_dir, cfg.structure)
+        info = run_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     t_kin = info["mean_kinetic_temperature_K"]
     Console().print(
@@ -44,7 +47,8 @@ def md_batched(
     cfg = load_config(config, BatchedMDConfig)
     for path in cfg.structures:
         read_checked_frames(path)
-    info = run_batched_md_config(cfg, progress=progress, config_file=str(config))
+    with RunLock(cfg.out_dir, "seiflow md-batched"):
+        info = run_batched_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     Console().print(
         f"{info['replicas']} replicas ({info['atoms']} atoms) on {info['device']}: "

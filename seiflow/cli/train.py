@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seiflow.cli.inputs import existing_store, read_checked_frames
+from seiflow.cli.runs import RunLock, fresh_model_folder
 from seiflow.core.config import mapping_at, parse_config, read_mapping
 from seiflow.core.errors import SeiflowError
 from seiflow.data.store import LabelStore
@@ -58,6 +59,8 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="model folder"),
     settings_hash: str | None = typer.Option(None, "--settings-hash",
                                              help="labels of these reference settings only"),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="replace the model already in the --out folder"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Fit a potential on a label store's train split; report train and test errors."""
@@ -85,7 +88,9 @@ def train(
             raw[key] = str(value)
     cfg = parse_config(raw, TrainConfig, where=where)
     existing_store(cfg.db)
-    errors = run_train(cfg, progress=progress, config_file=str(config) if config else None)
+    with RunLock(cfg.out, "seiflow train"):
+        fresh_model_folder(cfg.out, overwrite)
+        errors = run_train(cfg, progress=progress, config_file=str(config) if config else None)
     Console().print(_table({k: {"all": v["all"]} for k, v in errors.items()},
                            f"model {cfg.out}"))
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from seiflow.cli.inputs import check_structure_files
+from seiflow.cli.runs import RunLock
 from seiflow.core.config import mapping_at, parse_config, read_mapping
 from seiflow.core.errors import ConfigError
 from seiflow.workflows.validate import ValidateConfig, run_validate
@@ -78,7 +79,8 @@ def validate(
     engine["progress"] = progress  # one bar over the tasks (target x method)
     cfg = parse_config(data, ValidateConfig, where=where)
     check_structure_files(t.file for t in [*cfg.phases, *cfg.neb])
-    summary = run_validate(cfg)
+    with RunLock(cfg.out_dir, "seiflow validate"):
+        summary = run_validate(cfg)
     failed = sum(r["status"] != "ok" for r in summary["rows"])
     Console(soft_wrap=True).print(
         f"{len(summary['rows'])} rows ({failed} with a failed calculation): "

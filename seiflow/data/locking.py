@@ -8,12 +8,18 @@ silently. ``StoreLock`` keeps the same file, so ASE's own tools still respect it
 owner into it (host, pid, process start time, time), breaks it with a warning when that owner
 is dead (or, for an owner on another host or a lock without an owner, when the file is older
 than ``stale_after_s``) and gives up after ``timeout_s`` with one line.
+
+``RunLock`` is the same lock file as the single writer of a run folder (``seiflow md``,
+``learn``, ``resume``, ``train``, ``validate``): held for the whole command, never waited for
+(a second live process is refused at once, naming the holder), broken with a warning when its
+owner is dead; an owner on another host is never presumed dead (no age limit).
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import socket
 import time
@@ -81,6 +87,9 @@ def describe(owner: str) -> str:
 class StoreLock:
     """Re-entrant lock file beside an SQLite store, compatible with ``ase.utils.Lock``."""
 
+    what = "label store lock"  # in the warning when a stale lock is broken
+    note = ""  # written after the owner and the time
+
     def __init__(self, path: str | Path, timeout_s: float = LOCK_TIMEOUT_S,
                  stale_after_s: float = STALE_AFTER_S):
         self.path = str(path)
@@ -100,15 +109,18 @@ class StoreLock:
             if self._stale(*holder):
                 self._break()
                 continue
-            if time.monotonic() - t0 > self.timeout_s:
-                who = describe(holder[0]) if holder[0] else "another process"
-                raise SeiflowError(
-                    f"label store is locked by {who} ({self.path}); gave up after "
-                    f"{self.timeout_s:.0f} s (SEIFLOW_STORE_TIMEOUT): if nothing is writing "
-                    f"to the store, delete the lock file")
+            if time.monotonic() - t0 >= self.timeout_s:
+                self._give_up(holder[0])
             time.sleep(delay)
             delay = min(2 * delay, 0.2)
         self.depth = 1
+
+    def _give_up(self, owner: str) -> None:
+        who = describe(owner) if owner else "another process"
+        raise SeiflowError(
+            f"label store is locked by {who} ({self.path}); gave up after "
+            f"{self.timeout_s:.0f} s (SEIFLOW_STORE_TIMEOUT): if nothing is writing "
+            f"to the store, delete the lock file")
 
     def release(self) -> None:
         self.depth -= 1
@@ -135,7 +147,7 @@ class StoreLock:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        os.write(fd, f"{owner_id()} {time.time():.3f}\n".encode())
+        os.write(fd, f"{owner_id()} {time.time():.3f} {self.note}".strip().encode() + b"\n")
         self.fd = fd
         return True
 
@@ -171,9 +183,57 @@ class StoreLock:
             os.remove(self.path)
             why = "is no longer running" if owner_alive(owner) is False else \
                 f"held it for {time.time() - mine.st_mtime:.0f} s"
-            log.warning("label store lock %s: removed a stale lock (%s %s)", self.path,
+            log.warning("%s %s: removed a stale lock (%s %s)", self.what, self.path,
                         describe(owner) if owner else "a process that wrote no owner", why)
         except FileNotFoundError:
             return
         finally:
             os.close(fd)
+
+
+RUN_LOCK = ".seiflow.lock"
+
+
+class RunLock(StoreLock):
+    """The single writer of a run folder: ``RUN_LOCK`` in it, held while ``command`` runs.
+
+    A second live process is refused at once (SeiflowError naming its pid, host and command);
+    a lock whose owner is dead is broken with a warning. The folder is made if missing.
+    """
+
+    what = "run folder lock"
+
+    def __init__(self, folder: str | Path, command: str):
+        self.folder, self.command = Path(folder), command
+        super().__init__(self.folder / RUN_LOCK, timeout_s=0.0, stale_after_s=math.inf)
+        self.note = command
+
+    def acquire(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SeiflowError(f"{self.folder}: not a folder (a file is in the way)") from None
+        except OSError as exc:
+            raise SeiflowError(f"{self.folder}: cannot make the folder: "
+                               f"{exc.strerror or exc}") from None
+        super().acquire()
+
+    def _give_up(self, owner: str) -> None:
+        try:
+            text = Path(self.path).read_text().split(maxsplit=2)
+        except OSError:
+            text = []
+        what = text[2].strip() if len(text) > 2 else "another command"
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(text[1]))) \
+            if len(text) > 1 and _number(text[1]) else "?"
+        raise SeiflowError(
+            f"{self.folder} is in use by {describe(owner) if owner else 'another process'} "
+            f"({what}, since {since}); wait for it to end or use another folder (if no such "
+            f"process runs, delete {self.path})")
+
+
+def _number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False

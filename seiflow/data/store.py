@@ -240,10 +240,15 @@ class LabelStore:
             return None
         return row_id
 
-    def set_split(self, ids: list[int], split: str) -> None:
+    def set_split(self, ids: list[int], split: str, by: str | None = None) -> None:
+        """Mark rows ``split``; ``by`` records who chose it (``import``: a data set's own
+        split, which ``data split`` does not replace unasked), None forgets that."""
         with self._transaction():
             for i in ids:
-                self.db.update(i, split=split)
+                if by:
+                    self.db.update(i, split=split, split_by=by)
+                else:
+                    self.db.update(i, delete_keys=["split_by"], split=split)
 
     # --- connection, transactions, schema ------------------------------------------------
 

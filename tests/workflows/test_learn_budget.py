@@ -1,0 +1,67 @@
+"""The label budget of `seiflow learn` is a hard cap (held-out, initial and MD held-out sets
+included, the cut said and kept across resumes), and a `test_set:` never shares the initial
+set's seed."""
+
+import json
+
+import ase.io
+import pytest
+import yaml
+from ase.build import bulk
+
+from seiflow.core.config import parse_config
+from seiflow.core.errors import ConfigError
+from seiflow.active.sampling import perturbed
+from seiflow.data.store import LabelStore, structure_hash
+from seiflow.workflows.learn import LearnConfig, budget_cut, resume, run_learn
+from tests.workflows.test_learn_kills import CONFIG
+
+
+@pytest.mark.parametrize("n_test, n_initial, budget, expected", [
+    (2, 4, 14, (2, 4)),  # fits: nothing cut
+    (2, 4, 6, (2, 4)),
+    (2, 4, 3, (1, 2)),  # in proportion
+    (2, 4, 1, (0, 1)),  # at least one training frame
+    (6, 2, 4, (3, 1)),
+    (5, 0, 3, (3, 0)),
+])
+def test_budget_cut(n_test, n_initial, budget, expected):
+    got = budget_cut(n_test, n_initial, budget)
+    assert got == expected and sum(got) <= budget
+
+
+def _config(tmp_path, **changes):
+    ase.io.write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1)))
+    data = {**CONFIG, **changes, "run_dir": str(tmp_path / "run")}
+    data["structures"] = {**CONFIG["structures"],
+                          "phases": [{"file": str(tmp_path / "cu.extxyz")}]}
+    return parse_config(data, LearnConfig)
+
+
+def test_label_budget_is_a_hard_cap_and_the_cut_is_kept(tmp_path, caplog):
+    report = run_learn(_config(tmp_path, label_budget=3), progress=False)
+    run = tmp_path / "run"
+    store = LabelStore(run / "labels.db")
+    assert store.count() == 3 and report.status == "label budget reached"
+    assert store.count(group="test") == 1 and store.count(group="initial") == 2
+    cut = "label_budget 3: held-out set cut from 2 to 1 frames, initial set from 4 to 2"
+    assert cut in caplog.text
+    assert yaml.safe_load((run / "learn-summary.yml").read_text())["label_budget_cut"] == cut
+    assert json.loads((run / "initial-sets.json").read_text())["initial"] == 2
+
+    report = resume(run, progress=False, label_budget=5)  # a higher budget: the same sets
+    assert store.count(group="test") == 1 and store.count(group="initial") == 2
+    assert store.count() <= 5 and store.count(group="active") >= 1
+    assert report.iterations[-1]["labels_total"] == store.count()
+
+
+def test_test_set_gets_its_own_seed(tmp_path):
+    cfg = _config(tmp_path, initial={"per_structure": 2, "seed": 7},
+                  test_set={"per_structure": 2}, max_iterations=1, label_budget=4)
+    assert cfg.test_set.seed == 7 + 1001
+    cells = [ase.io.read(tmp_path / "cu.extxyz")]
+    held_out = {structure_hash(a) for a in perturbed(cells, cfg.test_set, "test")}
+    training = {structure_hash(a) for a in perturbed(cells, cfg.initial, "initial")}
+    assert len(held_out) == len(training) == 2 and not held_out & training
+    with pytest.raises(ConfigError, match="test_set.seed and initial.seed are both 7"):
+        _config(tmp_path, initial={"seed": 7}, test_set={"seed": 7})
