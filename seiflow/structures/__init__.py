@@ -1,10 +1,10 @@
-"""Structure builders: phase library, amorphous packing + compression, defects, interfaces."""
+"""Structure builders: phase library, amorphous packing, defects, interfaces. Compression of a
+packing needs a calculator: seiflow.workflows.compression.compress."""
 
 from seiflow.structures.amorphous import (
     AmorphousSpec,
     CompressionSettings,
     build_amorphous,
-    compress,
     pack_amorphous,
 )
 from seiflow.structures.defects import (
@@ -16,6 +16,7 @@ from seiflow.structures.defects import (
 )
 from seiflow.structures.geometry import (
     check_no_overlap,
+    check_width,
     largest_void,
     make_supercell,
     perpendicular_widths,
@@ -39,7 +40,7 @@ __all__ = [
     "build_amorphous",
     "build_interface",
     "check_no_overlap",
-    "compress",
+    "check_width",
     "get_molecule",
     "get_phase",
     "largest_void",

@@ -1,7 +1,12 @@
 """Amorphous mixtures: random packing at low density (Vilhelmsen & Hammer, J. Chem. Phys. 141,
-044711 (2014), as implemented by ASE's start generator) followed by compression under a scalar
+044711 (2014), as implemented by ASE's start generator), to be compressed under a scalar
 pressure (default 50 kbar) with any ASE calculator, as in Li et al., Mater. Horiz. 12, 10770
-(2025), Sec. 2.1.
+(2025), Sec. 2.1 (seiflow.workflows.compression: squeeze, then a converged zero-stress
+relaxation).
+
+With ``min_width_A`` the composition is multiplied by the smallest integer that makes the cell
+at least that wide in every direction once compressed (compact volume from the species'
+densities) or, without compression, as packed; above ``max_atoms`` the packing is refused.
 
 Molecules (CO3 2-, EDC 2-, PF6 -) are placed as rigid blocks with random orientation; Li+ and
 other ions as single atoms. Intermolecular distances respect ``min_distance_ratio`` x the sum of
@@ -11,44 +16,43 @@ covalent radii (larger between two non-metal atoms, so carbonates do not touch).
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
-from ase.filters import FrechetCellFilter
 from ase.neighborlist import neighbor_list
-from ase.optimize import BFGS, FIRE
 from ase_ga.startgenerator import StartGenerator
 from ase.data import chemical_symbols, covalent_radii
 from ase_ga.utilities import CellBounds
 from pydantic import Field, field_validator
 
-from seiflow.core.config import MAX_ATOMS, MAX_COUNT, StrictModel
-from seiflow.core.errors import PackingError, SeiflowError, StructureError
-from seiflow.core.units import AMU_PER_A3_TO_G_PER_CM3, GPA, KBAR, density_g_cm3
-from seiflow.structures.geometry import check_no_overlap, perpendicular_widths
+from seiflow.core.config import MAX_ATOMS, MAX_COUNT, MAX_WIDTH_A, StrictModel
+from seiflow.core.errors import PackingError
+from seiflow.core.units import AMU_PER_A3_TO_G_PER_CM3
+from seiflow.structures.geometry import check_no_overlap, check_width
 from seiflow.structures.species import block_atoms, get_species, unit_mass
 
 log = logging.getLogger(__name__)
 
 
-OPTIMIZERS = {"BFGS": BFGS, "FIRE": FIRE}
-
-
 class CompressionSettings(StrictModel):
-    """Compression of a packed cell: cell + position relaxation, then optional NPT MD."""
+    """Compression of a packed cell (run by seiflow.workflows.compression): a squeeze under
+    ``pressure_kbar`` (optimizer steps, then optional NPT MD), then a zero-stress relaxation of
+    cell and positions that must converge (forces < ``fmax`` eV/Å, every stress component <
+    ``smax_GPa``) within ``relax_max_steps``, or the structure fails."""
 
     pressure_kbar: float = Field(50.0, description="scalar pressure, kbar (50 kbar = 5 GPa)")
-    fmax: float = Field(0.05, gt=0, description="force/stress convergence, eV/Å")
-    max_steps: int = Field(300, ge=1, description="optimizer steps for the relaxation")
+    fmax: float = Field(0.05, gt=0, description="force convergence of both stages, eV/Å")
+    max_steps: int = Field(300, ge=1, description="optimizer steps of the squeeze")
     optimizer: Literal["BFGS", "FIRE"] = "BFGS"
-    npt_steps: int = Field(0, ge=0, description="MTK NPT steps after relaxation (0 = none)")
+    npt_steps: int = Field(0, ge=0, description="MTK NPT steps after the squeeze (0 = none)")
     temperature_K: float = Field(10.0, gt=0, description="NPT temperature, K")
     timestep_fs: float = Field(0.5, gt=0, description="NPT time step, fs")
+    smax_GPa: float = Field(
+        0.1, gt=0, description="zero-stress relaxation: largest residual stress component, GPa")
+    relax_max_steps: int = Field(500, ge=1, description="steps of the zero-stress relaxation")
 
 
 class AmorphousSpec(StrictModel):
@@ -73,6 +77,12 @@ class AmorphousSpec(StrictModel):
     seed: int = Field(0, ge=0)
     max_attempts: int = Field(200_000, ge=1000, description="random placements before giving up")
     compress: CompressionSettings | None = None
+    min_width_A: float | None = Field(
+        None, gt=0, le=MAX_WIDTH_A,
+        description="minimum perpendicular width of the final cell, Å (e.g. 2 x the "
+        "potential's cutoff): the composition is multiplied until the cell is this wide")
+    max_atoms: int = Field(2000, ge=1, le=MAX_ATOMS,
+                           description="refuse a width-grown composition above this")
 
     @field_validator("composition")
     @classmethod
@@ -90,16 +100,6 @@ class AmorphousSpec(StrictModel):
         if atoms > MAX_ATOMS:
             raise ValueError(f"{atoms} atoms in one structure; at most {MAX_ATOMS}")
         return v
-
-
-@dataclass
-class CompressionResult:
-    atoms: Atoms
-    density_initial: float  # g/cm³
-    density_final: float  # g/cm³
-    relax_steps: int
-    converged: bool
-    pressure_GPa: float  # final pressure from the calculator's stress
 
 
 def _blocks(composition: dict[str, int]) -> tuple[list[tuple[Atoms, int]], float, float]:
@@ -162,8 +162,61 @@ def _too_close(atoms: Atoms, blmin: dict) -> bool:
     return bool(np.any(d[inter] < limit[inter]))
 
 
+WIDTH_MARGIN = 1.05  # cube edge / min_width_A aimed at: a compressed cell ends a little denser
+# or sheared; the final widths are checked either way
+
+
+def composition_atoms(composition: dict[str, int]) -> int:
+    """Number of atoms in one copy of ``composition``."""
+    return sum(n * sum(k * len(block_atoms(key)) for key, k in get_species(name).blocks)
+               for name, n in composition.items())
+
+
+def width_scale(spec: AmorphousSpec) -> int:
+    """Smallest integer multiple of ``spec.composition`` whose cubic cell is ``spec.min_width_A``
+    (x WIDTH_MARGIN) wide: at the compact volume (species densities) when ``spec.compress`` is
+    set, else at ``expansion`` x that volume. 1 without ``min_width_A``."""
+    if not spec.min_width_A:
+        return 1
+    _, _, compact = _blocks(spec.composition)
+    volume = compact * (1.0 if spec.compress is not None else spec.expansion)
+    return max(1, math.ceil((spec.min_width_A * WIDTH_MARGIN) ** 3 / volume - 1e-9))
+
+
+def sized_for_width(spec: AmorphousSpec) -> tuple[AmorphousSpec, int]:
+    """``spec`` with its composition multiplied by ``width_scale``, and that factor; raises
+    PackingError (one line) when the grown cell would hold more than ``spec.max_atoms``."""
+    n = width_scale(spec)
+    if n == 1:
+        return spec, 1
+    natoms = n * composition_atoms(spec.composition)
+    if natoms > spec.max_atoms:
+        raise PackingError(
+            f"{spec.name}: a cell {spec.min_width_A} Å wide needs {n} x the composition "
+            f"({natoms} atoms), above max_atoms {spec.max_atoms}; raise max_atoms or lower "
+            f"min_width_A")
+    grown = {k: v * n for k, v in spec.composition.items()}
+    return spec.model_copy(update={"composition": grown}), n
+
+
+def _generator(cell: str, blocks, blmin: dict, volume: float,
+               rng: np.random.Generator) -> StartGenerator:
+    """ase_ga's start generator in a cube of ``volume`` Å³, or a random cell of that volume."""
+    length = volume ** (1 / 3)
+    if cell == "cubic":
+        return StartGenerator(Atoms(cell=np.eye(3) * length, pbc=True), blocks, blmin, rng=rng)
+    bounds = CellBounds(bounds={"phi": [60, 120], "chi": [60, 120], "psi": [60, 120],
+                                "a": [0.6 * length, 1.6 * length],
+                                "b": [0.6 * length, 1.6 * length],
+                                "c": [0.6 * length, 1.6 * length]})
+    return StartGenerator(Atoms(pbc=True), blocks, blmin, number_of_variable_cell_vectors=3,
+                          box_volume=volume, cellbounds=bounds, rng=rng)
+
+
 def pack_amorphous(spec: AmorphousSpec, index: int = 0) -> Atoms:
-    """One random packing at low density. Reproducible from ``spec.seed`` and ``index``."""
+    """One random packing at low density. Reproducible from ``spec.seed`` and ``index``.
+    With ``spec.min_width_A`` the composition is first grown (``sized_for_width``)."""
+    spec, scale = sized_for_width(spec)
     rng = np.random.default_rng([spec.seed, index])
     blocks, mass, compact = _blocks(spec.composition)
     volume = compact * spec.expansion
@@ -178,17 +231,7 @@ def pack_amorphous(spec: AmorphousSpec, index: int = 0) -> Atoms:
             f"contact distance ({shortest:.1f} Å); pack more formula units or raise 'expansion' "
             f"to at least {need:.1f}"
         )
-    if spec.cell == "cubic":
-        slab = Atoms(cell=np.eye(3) * length, pbc=True)
-        gen = StartGenerator(slab, blocks, blmin, rng=rng)
-    else:
-        slab = Atoms(pbc=True)
-        bounds = CellBounds(bounds={"phi": [60, 120], "chi": [60, 120], "psi": [60, 120],
-                                    "a": [0.6 * length, 1.6 * length],
-                                    "b": [0.6 * length, 1.6 * length],
-                                    "c": [0.6 * length, 1.6 * length]})
-        gen = StartGenerator(slab, blocks, blmin, number_of_variable_cell_vectors=3,
-                             box_volume=volume, cellbounds=bounds, rng=rng)
+    gen = _generator(spec.cell, blocks, blmin, volume, rng)
     atoms = None
     for _ in range(MAX_CANDIDATES):
         try:
@@ -210,6 +253,8 @@ def pack_amorphous(spec: AmorphousSpec, index: int = 0) -> Atoms:
     atoms.arrays["molecule_id"] = atoms.get_tags().copy()
     atoms.set_tags(0)
     check_no_overlap(atoms)
+    if spec.compress is None:
+        check_width(atoms, spec.min_width_A, spec.name, "use cell: cubic or a larger composition")
     formula = " + ".join(f"{n} {k}" for k, n in spec.composition.items() if n)
     atoms.info.update(
         source=f"seiflow amorphous packing ({formula}); Vilhelmsen-Hammer start generator "
@@ -217,76 +262,12 @@ def pack_amorphous(spec: AmorphousSpec, index: int = 0) -> Atoms:
         structure_kind="amorphous",
         name=f"{spec.name}-{index:03d}",
         composition=formula,
+        formula_unit_scale=scale,
     )
     return atoms
 
 
-def compress(atoms: Atoms, calc: Calculator, settings: CompressionSettings) -> CompressionResult:
-    """Relax cell and positions under ``settings.pressure_kbar``, then optional NPT MD.
-
-    Raises StructureError if the result contains NaN or overlapping atoms (an exploded run).
-    """
-    atoms = atoms.copy()
-    atoms.calc = calc
-    rho0 = density_g_cm3(atoms)
-    if min(perpendicular_widths(atoms.cell)) < 6.0:
-        log.warning("cell is thinner than 6 Å: compression may be dominated by periodic images")
-    pressure = settings.pressure_kbar * KBAR
-    # exp_cell_factor=1: cell and atoms move on one scale, so a loose packing collapses in tens
-    # of steps instead of hundreds (measured with GFN1-xTB on Li2CO3 + Li, 28 atoms)
-    filt = FrechetCellFilter(atoms, scalar_pressure=pressure, exp_cell_factor=1.0)
-    opt = OPTIMIZERS[settings.optimizer](filt, logfile=None)
-    try:
-        converged = bool(opt.run(fmax=settings.fmax, steps=settings.max_steps))
-        if settings.npt_steps:
-            from ase import units
-            from ase.md.nose_hoover_chain import IsotropicMTKNPT
-            from ase.md.velocitydistribution import thermalize_momenta
-
-            thermalize_momenta(atoms, settings.temperature_K, rng=np.random.default_rng(0))
-            dt = settings.timestep_fs * units.fs
-            md = IsotropicMTKNPT(atoms, timestep=dt, temperature_K=settings.temperature_K,
-                                 pressure_au=pressure, tdamp=100 * dt, pdamp=1000 * dt)
-            md.run(settings.npt_steps)
-        stress = atoms.get_stress()
-    except SeiflowError:
-        raise
-    except Exception as exc:  # a calculator failure (SCF, NaN...) ends this structure only
-        raise StructureError(f"compression failed: {type(exc).__name__}: {exc}") from exc
-    if not np.isfinite(atoms.positions).all() or not np.isfinite(stress).all():
-        raise StructureError("compression produced non-finite positions or stress")
-    check_no_overlap(atoms)
-    out = atoms.copy()
-    out.calc = None
-    rho1 = density_g_cm3(out)
-    p_gpa = float(-stress[:3].mean() / GPA)
-    out.info.update(
-        compress_pressure_kbar=settings.pressure_kbar,
-        density_initial=round(rho0, 4),
-        density_final=round(rho1, 4),
-        relax_steps=int(opt.nsteps),
-        relax_converged=converged,
-        npt_steps=settings.npt_steps,
-        final_pressure_GPa=round(p_gpa, 3),
-    )
-    return CompressionResult(out, rho0, rho1, int(opt.nsteps), converged, p_gpa)
-
-
-def build_amorphous(
-    spec: AmorphousSpec,
-    calculator: Callable[[], Calculator] | None = None,
-) -> list[Atoms]:
-    """``spec.count`` packed (and, if ``spec.compress`` is set, compressed) structures.
-
-    ``calculator`` makes a fresh ASE calculator for each structure; it is required when
-    ``spec.compress`` is set.
-    """
-    if spec.compress is not None and calculator is None:
-        raise SeiflowError(f"{spec.name}: compression needs a calculator")
-    out = []
-    for i in range(spec.count):
-        atoms = pack_amorphous(spec, i)
-        if spec.compress is not None:
-            atoms = compress(atoms, calculator(), spec.compress).atoms
-        out.append(atoms)
-    return out
+def build_amorphous(spec: AmorphousSpec) -> list[Atoms]:
+    """``spec.count`` packed structures. Compression needs a calculator and lives above this
+    layer: seiflow.workflows.compression.compress (seiflow build runs both)."""
+    return [pack_amorphous(spec, i) for i in range(spec.count)]

@@ -83,6 +83,17 @@ def make_supercell(
     return sc
 
 
+def check_width(atoms: Atoms, min_width_A: float | None, what: str, hint: str) -> None:
+    """Raise StructureError (one line) if a perpendicular width is below ``min_width_A``."""
+    if not min_width_A:
+        return
+    widths = perpendicular_widths(atoms.cell)
+    if widths.min() < min_width_A - 1e-6:
+        shown = ", ".join(f"{w:.2f}" for w in widths)
+        raise StructureError(f"{what}: perpendicular widths {shown} Å, below min_width_A "
+                             f"{min_width_A} Å; {hint}")
+
+
 def _min_image_tree(atoms: Atoms) -> tuple[cKDTree, np.ndarray]:
     """KD-tree over the atoms and their 26 neighbouring images (Cartesian)."""
     shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])

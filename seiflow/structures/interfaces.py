@@ -10,6 +10,7 @@ interface supercell (Å²).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,12 @@ from pydantic import Field, field_validator
 
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import InterfaceMatchError
-from seiflow.structures.geometry import check_no_overlap, supercell_repeats
+from seiflow.structures.geometry import (
+    check_no_overlap,
+    check_width,
+    perpendicular_widths,
+    supercell_repeats,
+)
 from seiflow.structures.library import get_phase
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,11 @@ class InterfaceSpec(StrictModel):
         None, gt=0, le=MAX_WIDTH_A,
         description="repeat the matched cell in-plane to at least this width, Å"
     )
+
+    min_width_A: float | None = Field(
+        None, gt=0, le=MAX_WIDTH_A,
+        description="minimum perpendicular width in all three directions, Å: in-plane by "
+        "repeats, along the normal by more film and substrate layers")
 
     @property
     def label(self) -> str:
@@ -117,8 +128,50 @@ def _superlattice(slab: Slab, sl_vectors) -> Slab:
     return out
 
 
+MAX_GROWTH = 4  # rebuilds with more layers before a too-thin stack is refused
+
+
+def _grown_layers(spec: InterfaceSpec, normal_A: float) -> InterfaceSpec:
+    """``spec`` with film and substrate layers multiplied so the stack normal to the interface
+    (``normal_A`` thick now, gaps included) reaches ``spec.min_width_A``."""
+    gaps = spec.gap + (spec.vacuum or spec.gap)
+    k = max(2, math.ceil((spec.min_width_A - gaps) / max(normal_A - gaps, 1e-3)))
+    return spec.model_copy(update={"film_layers": spec.film_layers * k,
+                                   "substrate_layers": spec.substrate_layers * k})
+
+
 def build_interface(spec: InterfaceSpec) -> InterfaceResult:
-    """The smallest-area match within ``max_strain`` and ``max_area`` (ties: least strain)."""
+    """The smallest-area match within ``max_strain`` and ``max_area`` (ties: least strain).
+
+    With ``spec.min_width_A`` the matched cell is repeated in-plane to that width and rebuilt
+    with more layers until the stack is that wide along the normal; StructureError (one line)
+    if it is still thinner after MAX_GROWTH rebuilds."""
+    res = _build_interface(spec)
+    for _ in range(MAX_GROWTH):
+        normal = perpendicular_widths(res.atoms.cell)[2]
+        if not spec.min_width_A or normal >= spec.min_width_A - 1e-6:
+            break
+        spec = _grown_layers(spec, normal)
+        res = _build_interface(spec)
+    check_width(res.atoms, spec.min_width_A, spec.label,
+                "raise film_layers/substrate_layers or max_area")
+    res.atoms.info.update(film_layers=spec.film_layers, substrate_layers=spec.substrate_layers)
+    return res
+
+
+def _atoms(interface, adaptor) -> Atoms:
+    """The pymatgen Interface as periodic ASE Atoms with an ``is_film`` array."""
+    is_film = np.array([lab == "film" for lab in interface.site_properties["interface_label"]])
+    interface.remove_site_property("interface_label")
+    atoms = adaptor.get_atoms(interface)
+    atoms.info = {}
+    atoms.arrays = {k: v for k, v in atoms.arrays.items() if k in ("numbers", "positions")}
+    atoms.arrays["is_film"] = is_film
+    atoms.pbc = True
+    return atoms
+
+
+def _build_interface(spec: InterfaceSpec) -> InterfaceResult:
     from pymatgen.analysis.interfaces.zsl import ZSLGenerator
     from pymatgen.core.interface import Interface, label_termination
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -158,15 +211,10 @@ def build_interface(spec: InterfaceSpec) -> InterfaceResult:
         film_slab=_superlattice(film_slab, match.film_sl_vectors),
         gap=spec.gap, vacuum_over_film=spec.vacuum or spec.gap, interface_properties=props,
     )
-    is_film = np.array([lab == "film" for lab in interface.site_properties["interface_label"]])
-    interface.remove_site_property("interface_label")
-    atoms = adaptor.get_atoms(interface)
-    atoms.info = {}
-    atoms.arrays = {k: v for k, v in atoms.arrays.items() if k in ("numbers", "positions")}
-    atoms.arrays["is_film"] = is_film
-    atoms.pbc = True
-    if spec.min_inplane_width:
-        na, nb, _ = supercell_repeats(atoms.cell, len(atoms), spec.min_inplane_width)
+    atoms = _atoms(interface, adaptor)
+    inplane = max(spec.min_inplane_width or 0.0, spec.min_width_A or 0.0)
+    if inplane:
+        na, nb, _ = supercell_repeats(atoms.cell, len(atoms), inplane)
         atoms = atoms.repeat((na, nb, 1))
     check_no_overlap(atoms)
     area = float(np.linalg.norm(np.cross(atoms.cell[0], atoms.cell[1])))

@@ -26,12 +26,13 @@ from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
 from seiflow.core.progress import progress_bar
 from seiflow.reference.xtb import XTBSettings, gamma_only_warning
-from seiflow.structures.amorphous import AmorphousSpec, compress, pack_amorphous
+from seiflow.structures.amorphous import AmorphousSpec, pack_amorphous
 from seiflow.structures.defects import DefectSpec, make_defect
-from seiflow.structures.geometry import make_supercell
+from seiflow.structures.geometry import check_width, make_supercell, perpendicular_widths
 from seiflow.structures.interfaces import InterfaceSpec, build_interface
 from seiflow.structures.library import get_phase, list_phases
 from seiflow.workflows.calculators import CalculatorSettings
+from seiflow.workflows.compression import compress
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ class BuildConfig(StrictModel):
     amorphous: list[AmorphousSpec] = Field(default_factory=list)
     defects: list[DefectSpec] = Field(default_factory=list)
     interfaces: list[InterfaceSpec] = Field(default_factory=list)
+    min_width_A: float | None = Field(
+        None, gt=0, le=MAX_WIDTH_A,
+        description="minimum perpendicular width of every cell built, Å (raises each "
+        "structure's own min_width); the learn loop uses 2 x the potential's cutoff")
 
     @model_validator(mode="after")
     def _something(self) -> BuildConfig:
@@ -97,6 +102,7 @@ class Task:
     kind: str
     settings: str  # JSON of everything that determines the result
     make: Callable[[], Atoms]
+    min_width_A: float | None = None  # asked of this structure (Å), reported beside its widths
 
     @property
     def key(self) -> str:
@@ -111,33 +117,70 @@ class BuildReport:
     failures: list[dict] = field(default_factory=list)
 
 
+def with_cutoff(cfg: BuildConfig, cutoff_A: float | None) -> BuildConfig:
+    """``cfg`` with ``min_width_A`` = 2 x ``cutoff_A`` (Å) unless the config sets its own: the
+    width a workflow that knows its potential's cutoff asks of every cell."""
+    if cutoff_A is None or cfg.min_width_A is not None:
+        return cfg
+    return cfg.model_copy(update={"min_width_A": 2.0 * float(cutoff_A)})
+
+
+def _wider(own: float | None, floor: float | None) -> float | None:
+    """The larger of a structure's own minimum width and the config-wide one (Å)."""
+    return max(own or 0.0, floor or 0.0) or None
+
+
+def _width_specs(cfg: BuildConfig) -> tuple[list, list, list, list]:
+    """Phases, amorphous, defects and interfaces with the config-wide ``min_width_A`` applied
+    (unchanged, so their settings hashes too, when it is not set)."""
+    w = cfg.min_width_A
+    if not w:
+        return cfg.phases, cfg.amorphous, cfg.defects, cfg.interfaces
+    return ([p.model_copy(update={"min_width": _wider(p.min_width, w)}) for p in cfg.phases],
+            [a.model_copy(update={"min_width_A": _wider(a.min_width_A, w)})
+             for a in cfg.amorphous],
+            [d.model_copy(update={"min_width": _wider(d.min_width, w)}) for d in cfg.defects],
+            [s.model_copy(update={"min_width_A": _wider(s.min_width_A, w)})
+             for s in cfg.interfaces])
+
+
+def _amorphous(cfg: BuildConfig, a: AmorphousSpec, i: int) -> Atoms:
+    """Pack (grown to ``a.min_width_A``) and, if asked, compress; the final widths checked."""
+    atoms = pack_amorphous(a, i)
+    if a.compress is None:
+        return atoms
+    warn = gamma_only_warning(atoms) if cfg.calculator.name == "xtb" else None
+    if warn:
+        log.warning("%s-%03d: %s", a.name, i, warn)
+    info = dict(atoms.info)
+    atoms = compress(atoms, cfg.calculator.calculator, a.compress).atoms
+    atoms.info = {**info, **atoms.info}
+    atoms.info["calculator"] = " ".join(str(v) for v in cfg.calculator.model_dump().values())
+    check_width(atoms, a.min_width_A, f"{a.name}-{i:03d} after compression",
+                "the compressed cell shrank: raise min_width_A a little or the composition")
+    return atoms
+
+
 def _tasks(cfg: BuildConfig) -> list[Task]:
+    phases, amorphous, defects, interfaces = _width_specs(cfg)
     tasks: list[Task] = []
-    for p in cfg.phases:
+    for p in phases:
         settings = p.model_dump_json()
         if p.file is not None and p.file.is_file():  # a changed file is a new structure
             settings += hashlib.sha256(p.file.read_bytes()).hexdigest()
-        tasks.append(Task(p.label, "phase", settings, p.atoms))
+        tasks.append(Task(p.label, "phase", settings, p.atoms, p.min_width))
     calc_json = cfg.calculator.model_dump_json()
-    for a in cfg.amorphous:
+    for a in amorphous:
         for i in range(a.count):
-            def make(a=a, i=i):
-                atoms = pack_amorphous(a, i)
-                if a.compress is not None:
-                    warn = gamma_only_warning(atoms) if cfg.calculator.name == "xtb" else None
-                    if warn:
-                        log.warning("%s-%03d: %s", a.name, i, warn)
-                    atoms = compress(atoms, cfg.calculator.calculator(), a.compress).atoms
-                    atoms.info["calculator"] = " ".join(
-                        str(v) for v in cfg.calculator.model_dump().values())
-                return atoms
             settings = a.model_dump_json() + f"#{i}" + (calc_json if a.compress else "")
-            tasks.append(Task(f"{a.name}-{i:03d}", "amorphous", settings, make))
-    for d in cfg.defects:
-        tasks.append(Task(d.label, "defect", d.model_dump_json(), partial(make_defect, d)))
-    for s in cfg.interfaces:
+            tasks.append(Task(f"{a.name}-{i:03d}", "amorphous", settings,
+                              partial(_amorphous, cfg, a, i), a.min_width_A))
+    for d in defects:
+        tasks.append(Task(d.label, "defect", d.model_dump_json(), partial(make_defect, d),
+                          d.min_width))
+    for s in interfaces:
         tasks.append(Task(s.label, "interface", s.model_dump_json(),
-                          lambda s=s: build_interface(s).atoms))
+                          lambda s=s: build_interface(s).atoms, s.min_width_A))
     names = [t.name for t in tasks]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -154,6 +197,22 @@ def _finished(stem: Path, key: str) -> Atoms | None:
     except Exception:  # a half-written file from a killed run: rebuild it
         return None
     return atoms if atoms.info.get("settings_hash") == key else None
+
+
+# copied from a structure's info into its build-summary record when present
+RECORD_KEYS = ("strain", "area_A2", "film_layers", "substrate_layers", "formula_unit_scale",
+               "density_initial", "density_squeezed", "density_final", "squeeze_steps",
+               "squeeze_converged", "squeeze_pressure_GPa", "relax_steps", "relax_converged",
+               "final_pressure_GPa", "max_stress_GPa", "relax_fmax_eV_A", "relax_criteria",
+               "defect", "supercell")
+
+
+def _widths_record(atoms: Atoms, task: Task) -> dict:
+    """Final perpendicular widths (Å) and the minimum asked for, if any."""
+    out = {"widths_A": [round(float(w), 3) for w in perpendicular_widths(atoms.cell)]}
+    if task.min_width_A:
+        out["min_width_A"] = task.min_width_A
+    return out
 
 
 def run_build(cfg: BuildConfig, out_dir: Path | None = None, progress: bool = True,
@@ -199,8 +258,8 @@ def run_build(cfg: BuildConfig, out_dir: Path | None = None, progress: bool = Tr
                 "source": atoms.info["source"],
                 "files": [str(f) for f in files],
             }
-            for key in ("strain", "area_A2", "density_initial", "density_final",
-                        "final_pressure_GPa", "relax_converged", "defect"):
+            record.update(_widths_record(atoms, task))
+            for key in RECORD_KEYS:
                 if key in atoms.info:
                     record[key] = atoms.info[key]
             report.built.append(record)

@@ -9,10 +9,11 @@ from seiflow.structures.amorphous import (
     AmorphousSpec,
     CompressionSettings,
     build_amorphous,
-    compress,
+    composition_atoms,
     pack_amorphous,
+    width_scale,
 )
-from seiflow.structures.geometry import bond_graph, same_bond_graph
+from seiflow.structures.geometry import bond_graph, perpendicular_widths, same_bond_graph
 from seiflow.structures.library import get_molecule
 
 PAPER_MIX = {"Li2EDC": 8, "Li2CO3": 16, "Li": 64}  # the largest cell of Li et al. 2025
@@ -95,30 +96,33 @@ def test_bad_composition():
         AmorphousSpec(composition={"Li": -1})
 
 
-def test_compression_with_any_calculator_emt():
-    """Generic path (relaxation + MTK NPT) with ASE's EMT on a random Cu packing."""
-    from ase.calculators.emt import EMT
-
-    atoms = pack_amorphous(AmorphousSpec(composition={"Cu": 32}, expansion=1.8, seed=2))
-    res = compress(atoms, EMT(), CompressionSettings(pressure_kbar=50, max_steps=200,
-                                                     npt_steps=20))
-    assert res.density_final > 1.4 * res.density_initial
-    assert res.atoms.info["density_final"] == pytest.approx(res.density_final, abs=1e-3)
-    assert res.atoms.get_chemical_formula() == "Cu32"
-
-
-@pytest.mark.slow
-def test_compression_with_xtb_raises_density_and_keeps_molecules():
-    from seiflow.reference.xtb import XTBSettings
-
-    spec = AmorphousSpec(composition={"Li2CO3": 2, "Li": 2}, seed=1, expansion=2.0)
+def test_min_width_grows_the_composition_of_a_packing():
+    """Without compression the packed cell is the final one: at least min_width_A wide."""
+    spec = AmorphousSpec(composition={"Li2CO3": 1, "Li": 2}, seed=1, min_width_A=10.0)
     atoms = pack_amorphous(spec)
-    res = compress(atoms, XTBSettings().calculator(), CompressionSettings(max_steps=25))
-    assert res.density_final > 1.2 * res.density_initial
-    assert np.isfinite(res.pressure_GPa)
-    mol = res.atoms.arrays["molecule_id"]
-    co3 = bond_graph(get_molecule("co3"))
-    for m in np.unique(mol):
-        idx = np.flatnonzero(mol == m)
-        if len(idx) == 4:
-            assert same_bond_graph(bond_graph(res.atoms, idx), co3)
+    n = atoms.info["formula_unit_scale"]
+    assert n == width_scale(spec) > 1
+    assert atoms.get_chemical_formula() == f"C{n}Li{4 * n}O{3 * n}"
+    assert perpendicular_widths(atoms.cell).min() >= 10.0
+    small = pack_amorphous(spec.model_copy(update={"min_width_A": None}))
+    assert small.info["formula_unit_scale"] == 1 and len(small) == 8
+
+
+def test_min_width_of_a_compressed_cell_is_aimed_at_the_compact_volume():
+    """A cell to be compressed is grown so that its compact (species-density) cube is wide
+    enough; the packing itself is larger by expansion**(1/3)."""
+    loose = AmorphousSpec(composition={"Li2CO3": 1}, min_width_A=10.0)
+    dense = loose.model_copy(update={"compress": CompressionSettings()})
+    assert width_scale(dense) > width_scale(loose)
+    atoms = pack_amorphous(dense)
+    compact_edge = (atoms.get_volume() / dense.expansion) ** (1 / 3)
+    assert compact_edge >= 10.0
+    assert width_scale(dense.model_copy(update={"min_width_A": None})) == 1
+
+
+def test_min_width_above_max_atoms_is_refused_in_one_line():
+    spec = AmorphousSpec(composition={"Li2CO3": 1}, min_width_A=30.0, max_atoms=500)
+    with pytest.raises(PackingError, match="30.0 Å wide needs .* above max_atoms 500") as err:
+        pack_amorphous(spec)
+    assert "\n" not in str(err.value)
+    assert composition_atoms({"Li2EDC": 1, "Li": 3}) == 2 + 14 + 3

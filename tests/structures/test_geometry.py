@@ -58,3 +58,14 @@ def test_largest_void_of_fcc_is_the_octahedral_site():
     halves = np.isclose(frac % 1.0, 0.5, atol=1e-3).sum()
     zeros = (np.isclose(frac % 1.0, 0.0, atol=1e-3) | np.isclose(frac % 1.0, 1.0, atol=1e-3)).sum()
     assert halves + zeros == 3 and halves in (1, 3)
+
+
+def test_check_width_names_the_widths_and_the_fix_in_one_line():
+    from seiflow.structures.geometry import check_width
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)  # 3.6 Å wide
+    check_width(atoms, None, "cu", "hint")  # nothing asked, nothing checked
+    check_width(atoms * (3, 3, 3), 10.0, "cu", "hint")  # 10.8 Å
+    with pytest.raises(StructureError, match=r"cu: perpendicular widths 3.60, 3.60, 7.20 Å, "
+                       r"below min_width_A 5.0 Å; grow it$"):
+        check_width(atoms * (1, 1, 2), 5.0, "cu", "grow it")

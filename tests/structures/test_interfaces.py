@@ -53,3 +53,17 @@ def test_inplane_repeat_reaches_width():
     ratio = len(big.atoms) / len(base.atoms)
     assert ratio == int(ratio) and big.area == pytest.approx(base.area * ratio)
     assert big.strain == base.strain
+
+
+def test_min_width_grows_the_stack_and_the_plane():
+    """min_width_A in all three directions: in-plane by repeats, along the normal by more
+    layers of both slabs (a stack of one layer each is ~10.5 Å thick)."""
+    from seiflow.structures.geometry import perpendicular_widths
+
+    thin = dict(LI_ON_LI2CO3, film_layers=1, substrate_layers=1)
+    base = build_interface(InterfaceSpec(**thin))
+    assert perpendicular_widths(base.atoms.cell)[2] < 12.0
+    big = build_interface(InterfaceSpec(**thin, min_width_A=12.0))
+    assert perpendicular_widths(big.atoms.cell).min() >= 12.0
+    assert big.atoms.info["film_layers"] > 1 and big.atoms.info["substrate_layers"] > 1
+    assert big.strain == base.strain
