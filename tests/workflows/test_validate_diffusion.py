@@ -20,6 +20,7 @@ from ase.io import write
 from ase.optimize import BFGS
 
 from seiflow.core.config import parse_config
+from seiflow.core.errors import SeiflowError
 from seiflow.workflows.properties.diffusion import (
     Diffusion,
     DiffusionSettings,
@@ -212,3 +213,11 @@ def test_the_documented_example_config_validates():
     cfg = parse_config(yaml.safe_load(example[0]), ValidateConfig, where="docs example")
     assert cfg.diffusion and len(cfg.diffusion_settings.temperatures_K) >= 2
     assert cfg.gamma_select == 2.0
+
+
+def test_a_cell_without_the_tracer_fails_before_any_md(tmp_path):
+    write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True))
+    target = DiffusionTarget(file=tmp_path / "cu.extxyz", species="Li", min_width=3.0)
+    with pytest.raises(SeiflowError, match="no 'Li' atoms"):
+        _emt_run(tmp_path, "reference", target, SETTINGS)
+    assert not list(tmp_path.glob("diffusion-*"))

@@ -201,7 +201,8 @@ def compute_diffusion(atoms: Atoms, target, ctx: Context,
                       settings: DiffusionSettings) -> DiffusionValidation:
     """Short MD of ``atoms`` at every temperature with ``ctx.factory``; see the module
     docstring. The MD of each temperature sits in ``<out>/<target>/md.<method>/`` under the
-    hash of the settings, so a killed run resumes it."""
+    hash of the settings, so a killed run resumes it (its γ then covers the resumed part)."""
+    select_species(atoms, target.species)  # no tracer: fail before any MD
     run_gamma(ctx.factory)  # γ of anything before the MD does not count
     folder = ctx.out_dir / target.key / f"md.{ctx.method}" / digest(
         target.model_dump_json(), settings.model_dump_json())
