@@ -10,8 +10,12 @@ work starts, with one clear line.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
 import traceback
+import weakref
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -52,17 +56,63 @@ def force_consistent_energy(atoms: Atoms) -> float:
         return float(atoms.get_potential_energy())
 
 
+def scratch_folder(calc: Calculator, folder: Path, keep: bool) -> None:
+    """Make ``folder`` the scratch of ``calc``: removed when the labeler releases ``calc`` or
+    when ``calc`` is garbage-collected (a NEB image, a validate run), unless ``keep``."""
+    done = (lambda: None) if keep else (lambda: shutil.rmtree(folder, ignore_errors=True))
+    calc.seiflow_scratch = weakref.finalize(calc, done)
+
+
+def new_scratch(prefix: str, parent: str | None) -> Path:
+    """A new empty folder for one calculator (under ``parent``, else the system temp)."""
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
+
 class CalculatorLabeler(StrictModel):
     """Base for labelers that run an ASE calculator. Subclasses give ``name``, a
-    ``calculator(atoms)`` factory and ``check(atoms)``."""
+    ``calculator(atoms)`` factory and ``check(atoms)``.
+
+    Settings are of two kinds, after ASE's Template/Profile split: *physics* settings decide the
+    numbers (functional, cut-off, k-points, model weights) and are hashed into the store's
+    settings hash; *launch* settings (``LAUNCH_FIELDS``: the binary and its MPI launcher,
+    device, scratch folders, logs) only decide how and where a label is run, so changing them
+    (``mpirun -n 16``, a GPU) never relabels a store."""
 
     # fields that change how a label is run, not its numbers: left out of the settings hash
-    RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    LAUNCH_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs):
+        super().__pydantic_init_subclass__(**kwargs)
+        unknown = set(cls.LAUNCH_FIELDS) - set(cls.model_fields)
+        if unknown:  # a typo here would silently hash a launch option
+            raise TypeError(f"{cls.__name__}.LAUNCH_FIELDS names no field: {sorted(unknown)}")
+
+    def physics(self) -> dict:
+        """The settings that decide the numbers (hashed)."""
+        return self.model_dump(mode="json", exclude=set(self.LAUNCH_FIELDS))
+
+    def launch(self) -> dict:
+        """The settings that decide how and where a label runs (not hashed)."""
+        return self.model_dump(mode="json", include=set(self.LAUNCH_FIELDS))
 
     def settings_hash(self) -> str:
-        """Stable hash of everything that determines the numbers (not of run-time options)."""
-        data = self.model_dump_json(exclude=set(self.RUNTIME_FIELDS))
+        """Stable hash of everything that determines the numbers (not of launch options)."""
+        data = self.model_dump_json(exclude=set(self.LAUNCH_FIELDS))
         return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+    def release(self, calc: Calculator) -> None:
+        """Free what ``calculator`` made once a label is done: its child process (a CP2K
+        shell) and its scratch folder (see ``scratch_folder``)."""
+        cleanup = getattr(calc, "seiflow_scratch", None)
+        if cleanup is None:
+            return
+        close = getattr(calc, "close", None)
+        if callable(close):
+            close()
+        cleanup()
 
     def check(self, atoms: Atoms) -> None:  # pragma: no cover - overridden
         """Raise SeiflowError if this labeler cannot treat ``atoms`` at all."""
@@ -81,6 +131,9 @@ class CalculatorLabeler(StrictModel):
         except Exception as exc:  # any crash of the code is a failed label, never an abort
             return Label(failure=physics_failure(exc), wall_time=time.perf_counter() - t0,
                          extra={"traceback": traceback.format_exc(limit=3)})
+        finally:
+            if work.calc is not None:
+                self.release(work.calc)
         values = [energy, forces] + ([stress] if stress is not None else [])
         if not all(np.all(np.isfinite(v)) for v in values):
             return Label(failure="non-finite energy, forces or stress (NaN/inf)",

@@ -141,7 +141,7 @@ class CHGNetLabeler(CalculatorLabeler):
     teacher: energies (eV), forces (eV/Å), stress (eV/Å³). No electronic structure — a
     universal potential, not a reference method (see the module docstring)."""
 
-    RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset({"device"})
+    LAUNCH_FIELDS: ClassVar[frozenset[str]] = frozenset({"device"})
 
     name: Literal["chgnet"] = "chgnet"
     checkpoint: Literal["0.3.0", "r2scan"] = Field(

@@ -2,30 +2,44 @@
 
 DZVP-MOLOPT-SR-GTH basis and GTH-PBE pseudopotentials (Debian packages ``cp2k cp2k-data``);
 k-points from the same spacing as the other backends, with ``SYMMETRY F``; optional built-in D3.
+
+Launch settings (not hashed): ``command`` (e.g. ``mpirun -n 16 cp2k_shell.psmp``), ``scratch``
+(parent of the per-calculator folders) and ``keep_files``. Each calculator's shell runs inside
+its own new folder, so CP2K's inputs, outputs and restart files never land in the working
+directory; the folder is removed when the label is done (or the calculator is collected).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
-import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ase import Atoms
 from ase.units import Ry
 from pydantic import Field
 
-from seiflow.reference.base import CalculatorLabeler, LabelerError, check_elements
+from seiflow.reference.base import (
+    CalculatorLabeler,
+    LabelerError,
+    check_elements,
+    new_scratch,
+    scratch_folder,
+)
 from seiflow.reference.dispersion import D3Damping
 from seiflow.reference.kpoints import kpoint_grid
 
 DATA_DIRS = ("/usr/share/cp2k", "/usr/share/cp2k/data")
+MAX_PATH = 80  # characters: cp2k_shell's LOAD failed on ~100-character input paths here
 
 
 class CP2KSettings(CalculatorLabeler):
+    LAUNCH_FIELDS: ClassVar[frozenset[str]] = frozenset({"command", "scratch", "keep_files"})
+
     name: Literal["cp2k"] = "cp2k"
     xc: Literal["PBE"] = "PBE"
     basis_set: str = "DZVP-MOLOPT-SR-GTH"
@@ -36,7 +50,11 @@ class CP2KSettings(CalculatorLabeler):
     d3: D3Damping | None = None
     max_scf: int = Field(100, ge=1)
     eps_scf: float = Field(1e-7, gt=0)
-    command: str = Field("cp2k_shell", description="the cp2k_shell binary (+ arguments)")
+    command: str = Field("cp2k_shell", description="launch: the cp2k_shell binary with its "
+                         "MPI launcher, e.g. 'mpirun -n 16 cp2k_shell.psmp'")
+    scratch: str | None = Field(None, description="launch: parent folder of the per-calculator "
+                                "scratch folders (default: the system temp folder)")
+    keep_files: bool = Field(False, description="launch: keep each calculator's folder")
 
     def data_dir(self) -> Path:
         for d in [os.environ.get("CP2K_DATA_DIR"), *DATA_DIRS]:
@@ -46,7 +64,8 @@ class CP2KSettings(CalculatorLabeler):
                            "or set CP2K_DATA_DIR")
 
     def check(self, atoms: Atoms) -> None:
-        binary = self.command.split()[0]
+        binary = next((w for w in shlex.split(self.command) if "cp2k" in w),
+                      self.command.split()[0])
         if shutil.which(binary) is None:
             raise LabelerError(f"CP2K binary {binary!r} not found on PATH: "
                                "apt-get install cp2k cp2k-data, or set 'command'")
@@ -74,16 +93,22 @@ class CP2KSettings(CalculatorLabeler):
     def calculator(self, atoms: Atoms):
         from ase.calculators.cp2k import CP2K
 
-        return CP2K(command=self.command, xc=self.xc, basis_set=self.basis_set,
+        folder = new_scratch("seiflow-cp2k-", self.scratch)
+        if len(str(folder / "cp2k.inp")) > MAX_PATH:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise LabelerError(f"CP2K scratch path {folder} is too long for cp2k_shell (at "
+                               f"most {MAX_PATH - 9} characters): choose a shorter 'scratch'")
+        # the shell runs in its own folder: CP2K writes restart files beside it, never the cwd
+        command = f"cd {shlex.quote(str(folder))} && exec {self.command}"
+        calc = CP2K(command=command, xc=self.xc, basis_set=self.basis_set,
                     basis_set_file=str(self.data_dir() / "BASIS_MOLOPT"),
                     potential_file=str(self.data_dir() / "GTH_POTENTIALS"),
                     pseudo_potential=self.pseudo_potential, cutoff=self.cutoff * Ry,
                     max_scf=self.max_scf, stress_tensor=bool(atoms.pbc.all()),
                     inp=self.input_section(atoms),
-                    print_level="LOW",
-                    # inputs and logs of each calculator in its own folder, never the cwd
-                    # (concurrent workers would otherwise share one cp2k.inp / cp2k.out)
-                    label=str(Path(tempfile.mkdtemp(prefix="seiflow-cp2k-")) / "cp2k"))
+                    print_level="LOW", label=str(folder / "cp2k"))
+        scratch_folder(calc, folder, self.keep_files)
+        return calc
 
 
 @cache

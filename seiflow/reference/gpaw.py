@@ -9,7 +9,7 @@ smearing of 0.05 eV, tight SCF so finite-difference forces and stresses agree. S
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ase import Atoms
 from pydantic import Field
@@ -20,6 +20,8 @@ from seiflow.reference.kpoints import kpoint_grid
 
 
 class GPAWSettings(CalculatorLabeler):
+    LAUNCH_FIELDS: ClassVar[frozenset[str]] = frozenset({"txt"})
+
     name: Literal["gpaw"] = "gpaw"
     xc: Literal["PBE"] = "PBE"
     ecut: float = Field(800.0, gt=0, description="plane-wave cut-off, eV")
@@ -30,6 +32,8 @@ class GPAWSettings(CalculatorLabeler):
     density_tolerance: float = Field(1e-6, gt=0)
     max_iterations: int = Field(300, ge=1)
     spinpol: bool = False
+    txt: str | None = Field(None, description="launch: GPAW's log file ('-': stdout; none "
+                            "by default)")
 
     def check(self, atoms: Atoms) -> None:
         check_elements(atoms, available_setups(self.xc), f"GPAW ({self.xc} PAW setups)")
@@ -47,7 +51,7 @@ class GPAWSettings(CalculatorLabeler):
                    occupations={"name": "fermi-dirac", "width": self.smearing},
                    convergence={"energy": self.energy_tolerance,
                                 "density": self.density_tolerance},
-                   maxiter=self.max_iterations, spinpol=self.spinpol, txt=None)
+                   maxiter=self.max_iterations, spinpol=self.spinpol, txt=self.txt)
         return with_d3(dft, self.xc, self.d3)
 
 

@@ -1,24 +1,34 @@
 """An input profile for users who have VASP: PBE, ENCUT, KSPACING and IVDW as in Li et al.,
 Mater. Horiz. 2025 (520 eV, 0.35 Å⁻¹). seiflow writes the inputs and, where ``vasp_std`` (or
-``command``) and POTCARs (``VASP_PP_PATH``) exist, runs VASP through ASE."""
+``command``) and POTCARs (``VASP_PP_PATH``) exist, runs VASP through ASE.
+
+Launch settings (not hashed): ``command`` (``mpirun -n 16 vasp_std``), ``scratch`` (parent of
+the per-calculator run folders) and ``keep_files``; VASP never runs in the working directory."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ase import Atoms
 from pydantic import Field
 
-from seiflow.reference.base import CalculatorLabeler, LabelerError
+from seiflow.reference.base import (
+    CalculatorLabeler,
+    LabelerError,
+    new_scratch,
+    scratch_folder,
+)
 from seiflow.reference.dispersion import D3Damping
 
 IVDW = {"zero": 11, "bj": 12}
 
 
 class VASPSettings(CalculatorLabeler):
+    LAUNCH_FIELDS: ClassVar[frozenset[str]] = frozenset({"command", "scratch", "keep_files"})
+
     name: Literal["vasp"] = "vasp"
     xc: Literal["PBE"] = "PBE"
     encut: float = Field(520.0, gt=0, description="eV")
@@ -26,7 +36,11 @@ class VASPSettings(CalculatorLabeler):
     ediff: float = Field(1e-6, gt=0, description="eV")
     sigma: float = Field(0.05, gt=0, description="Gaussian smearing, eV")
     d3: D3Damping | None = None
-    command: str = Field("vasp_std", description="how to launch VASP, e.g. 'mpirun -n 8 vasp_std'")
+    command: str = Field("vasp_std", description="launch: how to start VASP, e.g. "
+                         "'mpirun -n 16 vasp_std'")
+    scratch: str | None = Field(None, description="launch: parent folder of the per-calculator "
+                                "run folders (default: the system temp folder)")
+    keep_files: bool = Field(False, description="launch: keep each calculator's run folder")
 
     def incar(self) -> dict:
         """INCAR tags (single point with stress)."""
@@ -49,7 +63,11 @@ class VASPSettings(CalculatorLabeler):
     def calculator(self, atoms: Atoms):
         from ase.calculators.vasp import Vasp
 
-        return Vasp(command=self.command, **{k.lower(): v for k, v in self.incar().items()})
+        folder = new_scratch("seiflow-vasp-", self.scratch)
+        calc = Vasp(command=self.command, directory=str(folder),
+                    **{k.lower(): v for k, v in self.incar().items()})
+        scratch_folder(calc, folder, self.keep_files)
+        return calc
 
 
 def write_inputs(settings: VASPSettings, atoms: Atoms, directory: str | Path) -> list[Path]:
