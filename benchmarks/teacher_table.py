@@ -1,26 +1,21 @@
 """Which teacher for the SEI phases: SevenNet-0, CHGNet and GFN1-xTB (tblite) against experiment
 and PBE on lattice constants, two Li migration barriers, and the cost of one label.
 
-Steps (results are written to the JSON after each one, so a killed run keeps what it finished):
+1. cost (--cost): one label (E, F, stress) of the 96-atom 1×2×2 Li2CO3 cell, all teachers in one
+   run, wall and CPU seconds (xTB: one call, Γ only in a 7.6 Å thin cell: timing only).
+2. lattice, ML teachers: the conventional cell relaxed (FixSymmetry + FrechetCellFilter + FIRE)
+   from the library phase: bcc Li, rocksalt LiF, antifluorite Li2O, C2/c Li2CO3.
+3. barriers, ML teachers: CI-NEB (seiflow's compute_neb: 3 images, FIRE, fmax 0.05) at each
+   teacher's relaxed lattice, end points from seiflow.structures.migration: Li interstitial
+   knock-off in 2×2×2 LiF (65 atoms) and a Li vacancy hop in 1×2×2 Li2CO3 (95 atoms, the
+   reference paper's cell); sized for a shared 2-core machine.
+4. GFN1-xTB lattices of the cubic phases in cells ≥ 12 Å wide (Γ only): P(a) = 0 by the secant
+   method (no free coordinates); skipped where a call is too slow for the budget. No xTB NEB.
 
-1. cost: one label (energy, forces, stress) of the 96-atom 1×2×2 Li2CO3 cell, same run, each
-   teacher (xTB: one call, Γ only in a 7.6 Å thin cell: timing only).
-2. lattice, ML teachers: full relaxation of the conventional cell (positions and cell; ASE
-   FixSymmetry + FrechetCellFilter + FIRE) from the library phase, for bcc Li, rocksalt LiF,
-   antifluorite Li2O and C2/c Li2CO3.
-3. barriers, ML teachers: CI-NEB (seiflow.workflows.properties.neb, 3 images, FIRE, fmax 0.05)
-   at each teacher's own relaxed lattice: the Li interstitial knock-off in 3×3×3 LiF (217 atoms,
-   ≥ 12 Å) and a Li vacancy hop in 2×2×2 Li2CO3 (191 atoms, ≥ 9.9 Å), end points from
-   seiflow.structures.migration.
-4. GFN1-xTB lattices of the cubic phases in supercells ≥ 12 Å wide (Γ only): zero of the
-   pressure P(a) by the secant method (the cubic phases have no free coordinates, so this is the
-   full relaxation at a fraction of FIRE's calls); skipped with the measured cost where a call is
-   too slow for the time budget. xTB NEBs are not run: the measured cost per call says why.
-5. PBE measured here where cheap: Li2O with seiflow's GPAW labeler (E-V scan, primitive cell).
-
-Run once, on its own, in the background:
-    OMP_NUM_THREADS=1 nohup .venv/bin/python benchmarks/teacher_table.py &
-Writes benchmarks/results/teacher_table.json; docs/reference.md holds the table.
+Each step writes its JSON at once; a step past the wall-clock budget is a row saying so.
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/teacher_table.py --cost --teachers
+    ... --teachers sevennet --part sevennet &   ... --teachers xtb chgnet --part chgnet_xtb &
+    .venv/bin/python benchmarks/teacher_table.py --merge     # → teacher_table.json + Markdown
 """
 
 from __future__ import annotations
@@ -40,7 +35,7 @@ from ase.units import GPa
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import describe  # noqa: E402
 
-from seiflow.reference import CHGNetLabeler, GPAWSettings, XTBSettings  # noqa: E402
+from seiflow.reference import CHGNetLabeler, XTBSettings  # noqa: E402
 from seiflow.reference.sevennet import SevenNetLabeler  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
 
@@ -69,7 +64,9 @@ LATTICE = {
     "li2o": {
         "experiment": {"a": 4.61, "source": "Bijvoet, Claassen & Karssen, Recl. Trav. Chim. "
                        "Pays-Bas 43, 680 (1925), room temperature (seiflow phase library)"},
-        "pbe": None,  # measured here with GPAW instead (step 5)
+        "pbe": None,
+        "pbe_note": "no PBE lattice constant of Li2O could be checked against its source "
+                    "offline; compared with experiment only",
     },
     "li2co3-c2c": {
         "experiment": {"a": 8.359, "b": 4.973, "c": 6.194, "beta": 114.83,
@@ -101,11 +98,6 @@ BARRIERS = {
 XTB_REPEAT = {"li-bcc": (4, 4, 4), "lif": (3, 3, 3), "li2o": (3, 3, 3)}  # ≥ 12 Å wide
 
 
-def teachers() -> dict:
-    return {"sevennet": SevenNetLabeler(), "chgnet": CHGNetLabeler(),
-            "xtb": XTBSettings(allow_thin=True)}
-
-
 def save(result: dict) -> None:
     result["machine"]["load_average_end"] = list(os.getloadavg())
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +106,6 @@ def save(result: dict) -> None:
     tmp.replace(OUT)
 
 
-# ---------------------------------------------------------------------------------- cost
 def cost_per_label(labelers: dict, repeats: int = 3) -> dict:
     """Seconds per label of the same 96-atom Li2CO3 cell (after one warm-up call for the
     networks; xTB: one call)."""
@@ -142,7 +133,6 @@ def cost_per_label(labelers: dict, repeats: int = 3) -> dict:
     return out
 
 
-# ------------------------------------------------------------------------------- lattice
 def relax_cell(atoms: Atoms, labeler, fmax: float = 0.01, steps: int = 1000) -> tuple:
     """Positions and cell relaxed under the space group (FixSymmetry + FrechetCellFilter +
     FIRE); returns (atoms, steps, final pressure GPa)."""
@@ -162,19 +152,13 @@ def relax_cell(atoms: Atoms, labeler, fmax: float = 0.01, steps: int = 1000) -> 
     return work, int(opt.nsteps), pressure
 
 
-def cell_numbers(atoms: Atoms, repeat=(1, 1, 1)) -> dict:
+def cell_numbers(atoms: Atoms) -> dict:
     """Conventional-cell a, b, c (Å), β (°) and volume per formula unit (Å³)."""
-    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
-    a, b, c = a / repeat[0], b / repeat[1], c / repeat[2]
-    n_fu = len(atoms) / sum(int(v) for v in _formula_counts(atoms).values())
-    return {"a": a, "b": b, "c": c, "beta": beta,
-            "volume_per_fu": atoms.get_volume() / n_fu}
-
-
-def _formula_counts(atoms: Atoms) -> dict:
     from ase.formula import Formula
 
-    return Formula(atoms.get_chemical_formula()).reduce()[0].count()
+    a, b, c, _, beta, _ = atoms.cell.cellpar()
+    n_fu = Formula(atoms.get_chemical_formula()).reduce()[1]
+    return {"a": a, "b": b, "c": c, "beta": beta, "volume_per_fu": atoms.get_volume() / n_fu}
 
 
 def lattice_ml(labeler, phase: str) -> tuple[dict, Atoms]:
@@ -205,11 +189,22 @@ def pressure_root(atoms: Atoms, labeler, a0: float, p0: float, a1: float,
     while abs(p1) > tol_gpa and len(calls) < max_calls:
         a0, a1, p0 = a1, a1 - p1 * (a1 - a0) / (p1 - p0), p1
         p1 = pressure(a1)
-    return {"a": a1, "final_pressure_GPa": p1, "calls": [list(c) for c in calls],
+    return {**root_summary(calls, tol_gpa), "calls": [list(c) for c in calls],
             "s_per_call": float(np.mean([c[2] for c in calls])),
-            "converged": abs(p1) <= tol_gpa,
             "method": "P(a) = 0 by the secant method, supercell "
                       + "x".join(map(str, XTB_REPEAT[atoms.info["phase"]]))}
+
+
+def root_summary(calls: list, tol_gpa: float = 0.05) -> dict:
+    """The zero-pressure a, or (no zero found) None with the a of the smallest |P|."""
+    a, p = min(((c[0], c[1]) for c in calls), key=lambda c: abs(c[1]))
+    if abs(p) <= tol_gpa:
+        return {"a": a, "final_pressure_GPa": p, "converged": True}
+    lo, hi = min(c[0] for c in calls), max(c[0] for c in calls)
+    sign = "positive" if all(c[1] > 0 for c in calls) else "of both signs"
+    return {"a": None, "converged": False, "closest_a": a, "closest_pressure_GPa": p,
+            "note": f"no zero of P(a) found: P is {sign} at every a tried ({lo:.2f}-{hi:.2f} "
+                    f"Å); smallest |P| = {abs(p):.2f} GPa at a = {a:.2f} Å"}
 
 
 def lattice_xtb(labeler, phase: str, budget_s: float) -> dict:
@@ -232,7 +227,6 @@ def lattice_xtb(labeler, phase: str, budget_s: float) -> dict:
     return row
 
 
-# ---------------------------------------------------------------------------------- NEB
 def barrier(labeler, relaxed: Atoms, case: str) -> dict:
     from seiflow.structures import migration
     from seiflow.workflows.properties.neb import NEBSettings, compute_neb
@@ -251,29 +245,6 @@ def barrier(labeler, relaxed: Atoms, case: str) -> dict:
             "images": settings.n_images}
 
 
-# ---------------------------------------------------------------------------------- PBE
-def li2o_pbe_gpaw() -> dict:
-    """Li2O lattice constant, GPAW PBE (seiflow defaults), 7-point E-V scan, primitive cell."""
-    from ase.build import bulk
-    from ase.eos import EquationOfState
-
-    gpaw = GPAWSettings()
-    lattice = np.linspace(4.52, 4.76, 7)
-    vols, energies, times = [], [], []
-    for a in lattice:
-        atoms = bulk("OLi2", "fluorite", a=float(a))  # antifluorite: O on the fcc sites
-        label = gpaw.label(atoms)
-        if not label.ok:
-            raise RuntimeError(label.failure)
-        vols.append(atoms.get_volume())
-        energies.append(label.energy)
-        times.append(label.wall_time)
-    v0, _, b0 = EquationOfState(vols, energies, eos="birchmurnaghan").fit()
-    return {"a0_A": float((4 * v0) ** (1 / 3)), "B0_GPa": float(b0 / GPa),
-            "settings": gpaw.model_dump(), "s_per_point": float(np.mean(times))}
-
-
-# --------------------------------------------------------------------------------- main
 def summarise(result: dict) -> dict:
     """Deviations (%) of each teacher's lattice from experiment and PBE; barriers side by side."""
     rows = {}
@@ -281,7 +252,7 @@ def summarise(result: dict) -> dict:
         lit = LATTICE[phase]
         pbe = lit.get("pbe") or result.get("pbe_here", {}).get(phase)
         for name, r in result["lattice"].get(phase, {}).items():
-            if "a" not in r:
+            if r.get("a") is None:
                 continue
             row = rows.setdefault(phase, {}).setdefault(name, {})
             for key in ("a", "b", "c", "beta"):
@@ -360,14 +331,19 @@ def run_ml(result: dict, name: str, labeler, deadline: float) -> None:
 
 def run_xtb(result: dict, xtb, deadline: float) -> None:
     for phase in ("li-bcc", "lif", "li2o"):
+        if "calls" in result["lattice"].get(phase, {}).get("xtb", {}):
+            continue
         row = with_deadline(lambda phase=phase: lattice_xtb(xtb, phase, deadline - time.time()),
                             deadline, f"xTB {phase}")
         result["lattice"].setdefault(phase, {})["xtb"] = row
         result["summary"] = summarise(result)
         save(result)
-    result["lattice"]["li2co3-c2c"]["xtb"] = recorded_xtb_li2co3()
-    per_call = json.loads(OUT.with_name("teacher_table.json").read_text())["cost"]["xtb"][
-        "s_per_label"]
+
+
+def xtb_notes(result: dict) -> None:
+    """xTB rows that are cited or explained, not run: the Li2CO3 cell and the NEBs."""
+    result["lattice"].setdefault("li2co3-c2c", {})["xtb"] = recorded_xtb_li2co3()
+    per_call = result["cost"]["xtb"]["s_per_label"]
     for case in NEB_CASES:
         result["barriers"].setdefault(case, {})["xtb"] = {
             "not_run": f"xTB is Γ-only, so the NEB cell must be >= 12 Å wide (~200 atoms); one "
@@ -375,7 +351,6 @@ def run_xtb(result: dict, xtb, deadline: float) -> None:
                        f"~4x that, so a 3-image CI-NEB (~300-600 calls) would take hours on "
                        f"this shared 2-core machine"}
     result["barriers"]["li2co3_vacancy_hop"]["xtb"]["recorded"] = recorded_xtb_vacancy()
-    save(result)
 
 
 def _validate_rows() -> list:
@@ -417,8 +392,66 @@ def merge() -> None:
                 target = result.setdefault(key, {}).setdefault(item, {})
                 target.update(rows) if isinstance(rows, dict) else None
         result["machine"].setdefault("parts", {})[path.name] = part["machine"]
+    for phase, rows in result["lattice"].items():  # rows written before root_summary existed
+        if "calls" in rows.get("xtb", {}):
+            rows["xtb"].update(root_summary(rows["xtb"]["calls"]))
+    if "xtb" in result["lattice"].get("li-bcc", {}):
+        xtb_notes(result)
     result["summary"] = summarise(result)
     save(result)
+
+
+def _fmt_lattice(row: dict | None, keys=("a",)) -> str:
+    if not row:
+        return "–"
+    if row.get("a") is None:
+        if "closest_a" in row:
+            return (f"no minimum (P > 0 up to {max(c[0] for c in row['calls']):.2f} Å; "
+                    f"+{row['closest_pressure_GPa']:.2f} GPa at {row['closest_a']:.2f})")
+        return next((f"not run ({k})" for k in ("not_run", "not_finished", "failed", "skipped")
+                     if k in row), "–")
+    text = ", ".join(f"{row[k]:.3f}" if k != "beta" else f"{row[k]:.1f}°" for k in keys)
+    return text + (" ¹" if "recorded_from" in row else "")
+
+
+def _fmt_barrier(row: dict | None) -> str:
+    if not row:
+        return "–"
+    if "barrier_forward_eV" in row:
+        return f"{row['barrier_forward_eV']:.3f}"
+    if "recorded" in row and row["recorded"]:
+        return f"not run (thin-cell value {row['recorded']['barrier_eV']:.2f} ¹)"
+    return "not run" if "not_run" in row else ("not finished" if "not_finished" in row
+                                                 else "failed")
+
+
+def markdown(result: dict) -> str:
+    """The teacher table as Markdown (docs/reference.md)."""
+    names = ("sevennet", "chgnet", "xtb")
+    lines = ["| quantity | experiment | PBE | SevenNet-0 | CHGNet 0.3.0 | GFN1-xTB |",
+             "|---|---|---|---|---|---|"]
+    for phase in PHASES:
+        lit = LATTICE[phase]
+        keys = ("a", "b", "c", "beta") if phase == "li2co3-c2c" else ("a",)
+        pbe = lit.get("pbe") or result.get("pbe_here", {}).get(phase)
+        exp = ", ".join(f"{lit['experiment'][k]}" for k in keys)
+        pbe_txt = ", ".join(f"{pbe[k]}" for k in keys) if pbe else "–"
+        rows = result["lattice"].get(phase, {})
+        cells = [_fmt_lattice(rows.get(n), keys) for n in names]
+        lines.append(f"| {phase} {'a, b, c (Å), β' if len(keys) > 1 else 'a (Å)'} | {exp} | "
+                     f"{pbe_txt} | " + " | ".join(cells) + " |")
+    for case, lit in BARRIERS.items():
+        ref = lit["pbe_approx_eV"]
+        ref = f"~{ref}" if not isinstance(ref, list) else f"~{ref[0]}–{ref[1]}"
+        cells = [_fmt_barrier(result["barriers"].get(case, {}).get(n)) for n in names]
+        lines.append(f"| {case.replace('_', ' ')} (eV) | – | {ref} | " + " | ".join(cells) + " |")
+    cost = result.get("cost", {})
+    if cost:
+        cells = [f"{cost[n]['cpu_s_per_label']:.2f} CPU s ({cost[n]['s_per_label']:.1f} s wall)"
+                 for n in names]
+        lines.append(f"| one label, {cost['n_atoms']}-atom Li2CO3 | | | " + " | ".join(cells)
+                     + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -426,7 +459,6 @@ def main() -> None:
     parser.add_argument("--teachers", nargs="*", default=["sevennet", "chgnet", "xtb"],
                         choices=["sevennet", "chgnet", "xtb"])
     parser.add_argument("--cost", action="store_true", help="run the cost step (all teachers)")
-    parser.add_argument("--pbe", action="store_true", help="GPAW PBE Li2O (slow here)")
     parser.add_argument("--part", help="write teacher_table_PART.json (merge them with --merge)")
     parser.add_argument("--merge", action="store_true")
     parser.add_argument("--minutes", type=float, default=80.0, help="wall-clock budget")
@@ -434,9 +466,10 @@ def main() -> None:
                         help="wall time allowed for the xTB lattice steps")
     parser.add_argument("--resume", action="store_true", help="keep finished rows of the part")
     args = parser.parse_args()
-    if args.merge:
-        return merge()
     global OUT
+    if args.merge:
+        merge()
+        return print(markdown(json.loads(OUT.read_text())))
     OUT = part_path(args.part)
     result = {"benchmark": "teacher table: SevenNet-0, CHGNet, GFN1-xTB vs experiment and PBE",
               "machine": {**describe(), "load_average_start": list(os.getloadavg())},
@@ -445,16 +478,10 @@ def main() -> None:
               "lattice": {}, "barriers": {}, "pbe_here": {}}
     if args.resume and OUT.exists():
         result = {**json.loads(OUT.read_text()), "machine": result["machine"]}
-    labelers = teachers()
+    labelers = {"sevennet": SevenNetLabeler(), "chgnet": CHGNetLabeler(),
+                "xtb": XTBSettings(allow_thin=True)}
     if args.cost:
         result["cost"] = cost_per_label(labelers)
-        save(result)
-    if args.pbe:
-        try:
-            pbe = li2o_pbe_gpaw()
-            result["pbe_here"]["li2o"] = {"a": pbe["a0_A"], **pbe}
-        except Exception as exc:
-            result["pbe_here"]["li2o"] = {"failed": f"{type(exc).__name__}: {exc}"}
         save(result)
     deadline = time.time() + 60 * args.minutes
     for name in args.teachers:
