@@ -10,10 +10,12 @@ results (or any object with a ``to_dict()`` method giving it):
   ``b0_GPa`` and ``n_atoms``;
 - phonons: ``"band"`` (segments with ``labels``, ``distances_invA``, ``frequencies_THz``),
   ``dos_frequencies_THz`` and ``dos_states_per_THz``;
-- elastic: ``independent_GPa`` ({name: GPa}) and ``moduli_GPa`` (with ``K_H``, ``G_H``).
+- elastic: ``independent_GPa`` ({name: GPa}) and ``moduli_GPa`` (with ``K_H``, ``G_H``);
+- diffusion (Arrhenius): ``points`` (``T_K``, ``D_cm2_s``, ``D_sigma_cm2_s``), ``Ea_eV``,
+  ``Ea_sigma_eV``, ``D0_cm2_s``.
 
 Units: volume Å³/atom, energy meV/atom relative to each method's own minimum, frequency THz,
-elastic constants GPa.
+elastic constants GPa, D cm²/s, T K, Ea eV.
 """
 
 from __future__ import annotations

@@ -3,13 +3,19 @@ reference labeler, by the same code, and tabulated side by side (value, referenc
 
 Li et al. (Mater. Horiz. 2025) earn trust in their MTP this way: lattice parameters, elastic
 constants, phonons, NEB barriers of Li transport in Li2CO3 and Li/Li2CO3 interface energies,
-each next to DFT. Here the reference is any seiflow labeler (xTB, GPAW, CP2K, VASP).
+each next to DFT. Here the reference is any seiflow labeler (xTB, GPAW, CP2K, VASP), and
+transport is compared too: D(T) and Ea from short MD with both methods.
+
+The properties are classes registered in ``properties/registry.py`` (one line each; see
+``properties/spec.py``); this module owns the config, the calculator factories of the two
+methods, the tasks (one per target and method), result files, resume and the table.
 
 Layout of ``out_dir``::
 
     validate-config.yaml          the resolved config
     <target>/<property>.<method>.json   one result or failure per property and method
     <target>/relaxed.<method>.extxyz    the relaxed crystal each method's properties start from
+    <target>/md.<method>/<hash>/<T>K/   the MD of a diffusion target (resumable)
     results.json, table.md, *.png       written by ``collect`` from the files above
 
 A rerun skips every property whose JSON exists, so a killed run resumes; a calculation that
