@@ -100,7 +100,6 @@ XTB_REPEAT = {"li-bcc": (4, 4, 4), "lif": (3, 3, 3), "li2o": (3, 3, 3)}  # ≥ 1
 
 def save(result: dict) -> None:
     result["machine"]["load_average_end"] = list(os.getloadavg())
-    OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = OUT.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(OUT)
@@ -273,12 +272,8 @@ def mlearn_pbe_li() -> dict | None:
             "Chem. A 124, 731 (2020)) from benchmarks/results/validate_mlearn_li.json"}
 
 
-class OutOfTime(Exception):
-    """The benchmark's wall-clock budget ran out inside a step."""
-
-
 def _alarm(signum, frame):
-    raise OutOfTime("wall-clock budget of this benchmark run spent")
+    raise TimeoutError("wall-clock budget of this benchmark run spent")
 
 
 def with_deadline(fn, deadline: float, what: str) -> dict:
@@ -379,7 +374,7 @@ def recorded_xtb_vacancy() -> dict | None:
 
 
 def part_path(part: str | None) -> Path:
-    return OUT if part is None else OUT.with_name(f"teacher_table_{part}.json")
+    return OUT.with_name("teacher_table.json" if part is None else f"teacher_table_{part}.json")
 
 
 def merge() -> None:
@@ -390,7 +385,9 @@ def merge() -> None:
         for key in ("lattice", "barriers", "pbe_here"):
             for item, rows in part.get(key, {}).items():
                 target = result.setdefault(key, {}).setdefault(item, {})
-                target.update(rows) if isinstance(rows, dict) else None
+                done = ("a", "barrier_forward_eV", "calls")  # a row with a result wins
+                target.update({n: r for n, r in rows.items() if n not in target or any(
+                    k in r for k in done) or not any(k in target[n] for k in done)})
         result["machine"].setdefault("parts", {})[path.name] = part["machine"]
     for phase, rows in result["lattice"].items():  # rows written before root_summary existed
         if "calls" in rows.get("xtb", {}):
@@ -455,6 +452,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
+    global OUT, PHASES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teachers", nargs="*", default=["sevennet", "chgnet", "xtb"],
                         choices=["sevennet", "chgnet", "xtb"])
@@ -465,8 +463,10 @@ def main() -> None:
     parser.add_argument("--xtb-minutes", type=float, default=15.0,
                         help="wall time allowed for the xTB lattice steps")
     parser.add_argument("--resume", action="store_true", help="keep finished rows of the part")
+    parser.add_argument("--start-from", help="resume from this part's rows instead")
+    parser.add_argument("--cases", nargs="*", default=list(NEB_CASES), choices=list(NEB_CASES))
+    parser.add_argument("--phases", nargs="*", default=list(PHASES), choices=list(PHASES))
     args = parser.parse_args()
-    global OUT
     if args.merge:
         merge()
         return print(markdown(json.loads(OUT.read_text())))
@@ -476,8 +476,12 @@ def main() -> None:
               "literature": {"lattice": LATTICE, "barriers": BARRIERS,
                              "li-bcc_pbe_mlearn": mlearn_pbe_li()},
               "lattice": {}, "barriers": {}, "pbe_here": {}}
-    if args.resume and OUT.exists():
-        result = {**json.loads(OUT.read_text()), "machine": result["machine"]}
+    source = part_path(args.start_from) if args.start_from else OUT
+    if (args.resume or args.start_from) and source.exists():
+        result = {**json.loads(source.read_text()), "machine": result["machine"]}
+    for case in set(NEB_CASES) - set(args.cases):
+        del NEB_CASES[case]
+    PHASES = tuple(args.phases)
     labelers = {"sevennet": SevenNetLabeler(), "chgnet": CHGNetLabeler(),
                 "xtb": XTBSettings(allow_thin=True)}
     if args.cost:
