@@ -12,10 +12,8 @@ and PBE on lattice constants, two Li migration barriers, and the cost of one lab
 4. GFN1-xTB lattices of the cubic phases in cells ≥ 12 Å wide (Γ only): P(a) = 0 by the secant
    method (no free coordinates); skipped where a call is too slow for the budget. No xTB NEB.
 
-Each step writes its JSON at once; a step past the wall-clock budget is a row saying so.
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/teacher_table.py --cost --teachers
-    ... --teachers sevennet --part sevennet &   ... --teachers xtb chgnet --part chgnet_xtb &
-    .venv/bin/python benchmarks/teacher_table.py --merge     # → teacher_table.json + Markdown
+Each step writes its JSON at once; a step past the wall-clock budget is a row saying so. Run
+`--cost --teachers`, then parts (`--teachers sevennet --part sevennet`, ...), then `--merge`.
 """
 
 from __future__ import annotations
