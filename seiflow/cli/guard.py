@@ -45,7 +45,9 @@ RESUMABLE = frozenset({"build", "label", "train", "learn", "resume", "md", "md-b
                        "validate", "import"})
 BAD_INPUT: tuple[type[BaseException], ...] = (
     SeiflowError, ValidationError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-    PermissionError, UnicodeDecodeError, yaml.YAMLError, sqlite3.DatabaseError)
+    PermissionError, UnicodeDecodeError, sqlite3.DatabaseError,
+    # reading YAML only: an error writing YAML (RepresenterError...) is seiflow's own bug
+    yaml.MarkedYAMLError, yaml.reader.ReaderError)
 
 
 def _console() -> Console:

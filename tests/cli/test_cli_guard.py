@@ -74,6 +74,17 @@ def test_internal_error_is_one_line_exit_1_with_the_traceback_in_the_log(logs, m
     assert "ZeroDivisionError: a bug" in text
 
 
+def test_an_error_writing_yaml_is_internal_not_bad_input(logs, monkeypatch):
+    """Reading YAML fails on the user's file (exit 2); writing it fails on seiflow's data."""
+    def broken(*args, **kwargs):
+        yaml.safe_dump({"x": object()})
+
+    monkeypatch.setattr("seiflow.cli.build.run_build", broken)
+    monkeypatch.setattr("seiflow.cli.build.load_config", lambda *a: SimpleNamespace(phases=[]))
+    code, _, err = seiflow("build", "any.yaml")
+    assert code == 1 and "internal error: RepresenterError" in one_error_line(err)
+
+
 def test_error_log_lands_in_the_working_directory_by_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SEIFLOW_LOG_DIR", raising=False)
