@@ -18,15 +18,13 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
+from seiflow.md.gamma import GammaBreak, GammaWatch
 from seiflow.md.runner import MDSettings, run_md
+from seiflow.potentials.graded import graded_calculator
 from seiflow.potentials.registry import load_potential
 
 RESULT = "result.json"
 CANDIDATES = "candidates.extxyz"
-
-
-class GammaBreak(Exception):
-    """Raised inside MD when γ exceeds gamma_break."""
 
 
 @dataclass
@@ -73,34 +71,28 @@ def explore(task: ExploreTask) -> ExploreResult:
     ase.io.write(cand_path, kept, format="extxyz")
     atoms = ase.io.read(task.structure)
     model = load_potential(task.model)
-    state = {"max_gamma": max([a.info["gamma"] for a in kept], default=0.0),
-             "candidates": len(kept), "step": start}
 
-    def observe(work: Atoms, step: int) -> None:
-        gamma = float(work.calc.get_property("gamma", work))
-        state["max_gamma"] = max(state["max_gamma"], gamma)
-        state["step"] = step
-        if gamma > task.gamma_select and step > start:
-            frame = work.copy()
-            frame.calc = None
-            frame.arrays["gamma"] = np.array(work.calc.get_property("gammas", work))
-            frame.info.update(step=step, gamma=gamma, trajectory=task.name,
-                              source=f"{task.name} step {step} (γ={gamma:.3g})")
-            ase.io.write(cand_path, frame, format="extxyz", append=True)
-            state["candidates"] += 1
-        if gamma > task.gamma_break:
-            raise GammaBreak
+    def keep(work: Atoms, step: int, gamma: float, gammas: np.ndarray) -> None:
+        frame = work.copy()
+        frame.calc = None
+        frame.arrays["gamma"] = np.array(gammas)
+        frame.info.update(step=step, gamma=gamma, trajectory=task.name,
+                          source=f"{task.name} step {step} (γ={gamma:.3g})")
+        ase.io.write(cand_path, frame, format="extxyz", append=True)
 
+    watch = GammaWatch(task.gamma_select, task.gamma_break, keep, skip_until=start,
+                       max_gamma=max([a.info["gamma"] for a in kept], default=0.0),
+                       last_step=start, selected=len(kept))
     t0 = time.perf_counter()
     status = "finished"
     try:
-        res = run_md(atoms, model.calculator(), task.md, out, observers=[(observe, 1)],
+        res = run_md(atoms, graded_calculator(model), task.md, out, observers=[(watch, 1)],
                      progress=False)
-        state["step"] = res.steps_done
+        watch.last_step = res.steps_done
     except GammaBreak:
         status = "broken"
-    result = ExploreResult(task.name, status, int(state["step"]), float(state["max_gamma"]),
-                           int(state["candidates"]), round(time.perf_counter() - t0, 2))
+    result = ExploreResult(task.name, status, int(watch.last_step), float(watch.max_gamma),
+                           int(watch.selected), round(time.perf_counter() - t0, 2))
     tmp = out / (RESULT + ".tmp")
     tmp.write_text(json.dumps(asdict(result)))
     tmp.replace(out / RESULT)

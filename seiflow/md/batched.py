@@ -21,6 +21,9 @@ motion); the Nosé–Hoover chain uses the same 3N degrees of freedom.
 Outputs in ``out_dir``: ``replica-NNN.extxyz`` (positions wrapped into the cell, momenta, cell,
 energy and optionally forces; ``info`` holds step and time_fs) every ``traj_stride`` steps,
 ``thermo.csv`` (one row per replica and frame), ``checkpoint.npz`` and ``summary.json``.
+With a gradable seiflow model (an active set), every frame written is graded: ``info["gamma"]``
+is its largest per-atom extrapolation grade, and the result and summary hold each replica's
+largest γ (md/gamma.py's watch; batched MD records γ, it does not stop a replica).
 
 Restart: calling ``run_batched_md`` again on a folder that holds a checkpoint of the same
 settings (``steps`` and ``device`` may differ) continues from it: positions, momenta, cells,
@@ -53,11 +56,13 @@ from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import Field, model_validator
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from torch_sim.integrators.md import MDState, momentum_step, position_step, velocity_verlet
+from torch_sim.integrators.md import MDState
 from torch_sim.models.interface import ModelInterface
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
+from seiflow.md.gamma import GammaWatch, frame_grader
+from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +70,6 @@ CHECKPOINT = "checkpoint.npz"
 THERMO = "thermo.csv"
 THERMO_COLUMNS = ("step", "time_fs", "replica", "T_K", "Epot_eV", "Ekin_eV", "Etot_eV",
                   "conserved_eV")
-# Suzuki–Yoshida fourth-order weights for the Nosé–Hoover chain propagator
-_SY3 = (0.828981543588751, -0.657963087177502, 0.828981543588751)
-_CHAIN_LENGTH = 3
 
 
 class BatchedMDSettings(StrictModel):
@@ -121,6 +123,7 @@ class BatchedMDResult:
     device: str
     trajectories: list[Path]
     thermo: Path
+    max_gamma: list[float] | None = None  # per replica, over its frames (None: not graded)
 
 
 # ---------------------------------------------------------------- device, model, neighbours
@@ -256,157 +259,6 @@ def _state(structures: list[Atoms], device: torch.device, dtype: torch.dtype) ->
     )
 
 
-def _evaluate(state: MDState, model: ModelInterface) -> MDState:
-    out = model(state)
-    state.energy, state.forces = out["energy"], out["forces"]
-    return state
-
-
-def _per_replica(values: torch.Tensor, state: MDState, n: int) -> torch.Tensor:
-    """Sum per-atom values into one number per replica (no host sync, unlike bincount)."""
-    return torch.zeros(n, dtype=values.dtype, device=values.device).index_add_(
-        0, state.system_idx, values)
-
-
-def _kinetic(state: MDState, n: int) -> torch.Tensor:
-    return _per_replica(0.5 * (state.momenta**2).sum(-1) / state.masses, state, n)
-
-
-# ---------------------------------------------------------------- integrators
-
-class _NVE:
-    """Velocity Verlet (torch-sim's). ``extra_energy`` is what the conserved quantity adds to
-    E_pot + E_kin; ``arrays``/``load`` carry the integrator's own variables in a checkpoint."""
-
-    def __init__(self, model: ModelInterface, dt: torch.Tensor, kT: torch.Tensor,
-                 tau: torch.Tensor, n: int, dof: torch.Tensor, seed: int):
-        self.model, self.dt, self.kT, self.tau, self.n, self.dof = model, dt, kT, tau, n, dof
-
-    def step(self, state: MDState) -> MDState:
-        return velocity_verlet(state, self.dt, self.model)
-
-    def extra_energy(self, state: MDState) -> torch.Tensor:
-        return torch.zeros(self.n, dtype=state.dtype, device=state.device)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
-        pass
-
-
-class _NoseHooverChain(_NVE):
-    """One Nosé–Hoover chain of 3 thermostats per replica (Martyna, Tuckerman & Klein, Mol.
-    Phys. 87, 1117 (1996)): masses Q₀ = 3N·kT·τ², Qₖ = kT·τ²; each half step propagates the
-    chain with the three Suzuki–Yoshida weights, one sub-step each, all replicas at once."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        ones = torch.ones(self.n, _CHAIN_LENGTH, dtype=self.kT.dtype, device=self.kT.device)
-        self.Q = self.kT * self.tau**2 * ones
-        self.Q[:, 0] *= self.dof
-        self.xi = torch.zeros_like(ones)  # chain positions
-        self.p = torch.zeros_like(ones)  # chain momenta
-
-    def step(self, state: MDState) -> MDState:
-        state.momenta = self._half_step(state)
-        state = velocity_verlet(state, self.dt, self.model)
-        state.momenta = self._half_step(state)
-        return state
-
-    def _half_step(self, state: MDState) -> torch.Tensor:
-        """Propagate the chains over dt/2; return the rescaled particle momenta."""
-        kT, Q, p, xi = self.kT, self.Q, self.p.clone(), self.xi.clone()
-        ke2 = 2 * _kinetic(state, self.n)  # 2·E_kin per replica
-        scale = torch.ones(self.n, dtype=state.dtype, device=state.device)
-        last = _CHAIN_LENGTH - 1
-        for w in _SY3:
-            d = w * self.dt / 2  # this sub-step's length
-            p[:, last] += d / 2 * (p[:, last - 1] ** 2 / Q[:, last - 1] - kT)
-            for k in range(last - 1, -1, -1):  # inward: thermostat k is driven by k-1
-                force = ke2 - self.dof * kT if k == 0 else p[:, k - 1] ** 2 / Q[:, k - 1] - kT
-                damp = torch.exp(-d / 4 * p[:, k + 1] / Q[:, k + 1])
-                p[:, k] = damp * (damp * p[:, k] + d / 2 * force)
-            s = torch.exp(-d * p[:, 0] / Q[:, 0])
-            scale, ke2 = scale * s, ke2 * s**2
-            xi = xi + d * p / Q
-            for k in range(last):  # outward
-                force = ke2 - self.dof * kT if k == 0 else p[:, k - 1] ** 2 / Q[:, k - 1] - kT
-                damp = torch.exp(-d / 4 * p[:, k + 1] / Q[:, k + 1])
-                p[:, k] = damp * (damp * p[:, k] + d / 2 * force)
-            p[:, last] += d / 2 * (p[:, last - 1] ** 2 / Q[:, last - 1] - kT)
-        self.p, self.xi = p, xi
-        return state.momenta * scale[state.system_idx, None]
-
-    def extra_energy(self, state: MDState) -> torch.Tensor:
-        """Chain kinetic + potential energy: E_pot + E_kin + this is conserved."""
-        chain_ke = (self.p**2 / (2 * self.Q)).sum(-1)
-        return chain_ke + self.dof * self.kT * self.xi[:, 0] + self.kT * self.xi[:, 1:].sum(-1)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"chain_xi": self.xi.cpu().numpy(), "chain_p": self.p.cpu().numpy()}
-
-    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
-        self.xi = torch.as_tensor(arrays["chain_xi"], dtype=self.xi.dtype, device=self.xi.device)
-        self.p = torch.as_tensor(arrays["chain_p"], dtype=self.p.dtype, device=self.p.device)
-
-
-class _Langevin(_NVE):
-    """BAOAB Langevin (Leimkuhler & Matthews 2013), friction γ = 1/τ, noise from a seeded
-    generator on the device. ``heat`` sums the kinetic energy the bath put in, so E_tot − heat
-    is conserved up to the integration error (a check of the time step)."""
-
-    def __init__(self, *args, seed: int, **kwargs):
-        super().__init__(*args, seed=seed, **kwargs)
-        self.seed = seed
-        self.gen = torch.Generator(device=self.kT.device).manual_seed(seed)
-        self.heat = torch.zeros(self.n, dtype=self.kT.dtype, device=self.kT.device)
-        self.c1 = torch.exp(-self.dt / self.tau)
-
-    def step(self, state: MDState) -> MDState:
-        state = position_step(momentum_step(state, self.dt / 2), self.dt / 2)
-        ke0 = _kinetic(state, self.n)
-        noise = torch.randn(state.momenta.shape, generator=self.gen, device=state.device,
-                            dtype=state.dtype)
-        sigma = torch.sqrt(self.kT * (1 - self.c1**2) * state.masses)[:, None]
-        state.momenta = self.c1 * state.momenta + sigma * noise
-        self.heat = self.heat + _kinetic(state, self.n) - ke0
-        state = _evaluate(position_step(state, self.dt / 2), self.model)
-        return momentum_step(state, self.dt / 2)
-
-    def extra_energy(self, state: MDState) -> torch.Tensor:
-        return -self.heat
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"heat": self.heat.cpu().numpy(),
-                "rng_state": self.gen.get_state().numpy(),
-                "rng_device": np.array(self.kT.device.type)}
-
-    def load(self, arrays: dict[str, np.ndarray], step: int) -> None:
-        self.heat = torch.as_tensor(arrays["heat"], dtype=self.heat.dtype,
-                                    device=self.heat.device)
-        if str(arrays["rng_device"]) == self.kT.device.type:
-            self.gen.set_state(torch.as_tensor(arrays["rng_state"]))
-        else:
-            log.warning("Langevin noise reseeded: the checkpoint's generator is for %s",
-                        arrays["rng_device"])
-            self.gen.manual_seed(int(np.random.SeedSequence([self.seed, step])
-                                     .generate_state(1)[0]))
-
-
-_INTEGRATORS = {"nve": _NVE, "nvt": _NoseHooverChain, "langevin": _Langevin}
-
-
-def _integrator(settings: BatchedMDSettings, model: ModelInterface, state: MDState, n: int):
-    def scalar(x: float) -> torch.Tensor:
-        return torch.tensor(x, dtype=state.dtype, device=state.device)
-
-    dof = 3 * _per_replica(torch.ones_like(state.masses), state, n)
-    return _INTEGRATORS[settings.ensemble](
-        model, scalar(settings.timestep_fs * units.fs), scalar(settings.temperature_K * units.kB),
-        scalar(settings.tdamp_fs * units.fs), n, dof, seed=settings.seed)
-
-
 # ---------------------------------------------------------------- output and checkpoints
 
 def _frames(state: MDState, structures: list[Atoms], step: int, dt_fs: float,
@@ -454,12 +306,19 @@ def _check_finite(state: MDState, step: int) -> None:
 
 
 class _Output:
-    """Per-replica extxyz trajectories and the long thermo CSV."""
+    """Per-replica extxyz trajectories and the long thermo CSV. With a ``grader`` (a seiflow
+    model's ``grade``) every frame written is graded: ``info["gamma"]`` (max over atoms) in
+    the frame, and one ``GammaWatch`` per replica records them."""
 
-    def __init__(self, out: Path, n: int):
+    def __init__(self, out: Path, n: int, grader: Callable[[Atoms], np.ndarray] | None = None):
         width = max(3, len(str(n - 1)))
         self.trajectories = [out / f"replica-{r:0{width}d}.extxyz" for r in range(n)]
         self.thermo = out / THERMO
+        self.grader = grader
+        self.watches = [GammaWatch() for _ in range(n)]
+
+    def max_gammas(self) -> list[float] | None:
+        return [w.max_gamma for w in self.watches] if self.grader is not None else None
 
     def fresh(self) -> None:
         for path in self.trajectories:
@@ -469,9 +328,11 @@ class _Output:
 
     def truncate(self, step: int) -> None:
         """Drop what was written after the checkpoint at ``step``."""
-        for path in self.trajectories:
+        for path, watch in zip(self.trajectories, self.watches, strict=True):
             frames = ase.io.read(path, index=":") if path.exists() else []
             kept = [f for f in frames if f.info["step"] <= step]
+            for frame in kept:  # the frames before the checkpoint count in the maximum
+                watch.max_gamma = max(watch.max_gamma, frame.info.get("gamma", 0.0))
             if kept:
                 ase.io.write(path, kept, format="extxyz")
             else:
@@ -486,6 +347,11 @@ class _Output:
             w.writerows(row for row in rows if row and int(row[0]) <= step)
 
     def write(self, frames: list[Atoms], rows: list[list]) -> None:
+        if self.grader is not None:
+            for atoms, watch in zip(frames, self.watches, strict=True):
+                gammas = np.asarray(self.grader(atoms))
+                atoms.info["gamma"] = float(gammas.max())
+                watch.record(atoms, int(atoms.info["step"]), atoms.info["gamma"], gammas)
         for path, atoms in zip(self.trajectories, frames, strict=True):
             ase.io.write(path, atoms, format="extxyz", append=True)
         with self.thermo.open("a", newline="") as f:
@@ -543,12 +409,42 @@ def _write_summary(out: Path, settings: BatchedMDSettings, result: BatchedMDResu
                "atoms": n_atoms, "steps_done": result.steps_done,
                "restarted_from": result.restarted_from, "wall_s": round(result.wall_s, 3),
                "atom_steps_per_s": result.atom_steps_per_s, "ns_per_day": result.ns_per_day,
-               "device": result.device, "torch": torch.__version__,
+               "device": result.device, "max_gamma": result.max_gamma,
+               "torch": torch.__version__,
                "torch-sim": importlib.metadata.version("torch-sim-atomistic")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- the run
+
+def _advance(state: MDState, integ: _NVE, settings: BatchedMDSettings, structures: list[Atoms],
+             output: _Output, start: int, ckpt_path: Path, progress: bool, what: str
+             ) -> tuple[MDState, int]:
+    """Step from ``start`` to ``settings.steps``: a frame every ``traj_stride`` steps, a
+    checkpoint every ``checkpoint_every`` and at the end; returns the state and its step."""
+    n, dt_fs, stride = len(structures), settings.timestep_fs, settings.traj_stride
+    step, t0 = start, time.perf_counter()
+    with Progress(TextColumn("[bold]MD {task.fields[what]}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                  disable=not progress) as bar:
+        job = bar.add_task("md", total=settings.steps, completed=start, rate="", what=what)
+        while step < settings.steps:
+            chunk = min(stride - step % stride, settings.steps - step)
+            for _ in range(chunk):
+                state = integ.step(state)
+            step += chunk
+            if step % stride == 0:
+                _check_finite(state, step)
+                output.write(_frames(state, structures, step, dt_fs, settings.traj_forces),
+                             _thermo_rows(state, integ, n, step, dt_fs))
+            if step % settings.checkpoint_every == 0 or step == settings.steps:
+                _save_checkpoint(ckpt_path, state, integ, step, settings.key())
+            elapsed = time.perf_counter() - t0
+            rate = (step - start) * dt_fs * 1e-6 * 86400 / elapsed if elapsed > 0 else 0.0
+            bar.update(job, completed=step, rate=f"{rate:.3g} ns/day")
+    return state, step
+
 
 def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettings,
                    out_dir: str | Path, progress: bool = True) -> BatchedMDResult:
@@ -559,7 +455,7 @@ def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettin
     ts_model = _torchsim_model(model, device, dtype, settings)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    output, ckpt_path = _Output(out, n), out / CHECKPOINT
+    output, ckpt_path = _Output(out, n, frame_grader(model)), out / CHECKPOINT
 
     start, ckpt = 0, None
     if ckpt_path.exists():
@@ -576,34 +472,15 @@ def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettin
         integ.load({k.removeprefix("integrator_"): v for k, v in ckpt.items()
                     if k.startswith("integrator_")}, start)
 
-    dt_fs, stride = settings.timestep_fs, settings.traj_stride
+    dt_fs = settings.timestep_fs
     if start == 0:
         output.fresh()
         output.write(_frames(state, structures, 0, dt_fs, settings.traj_forces),
                      _thermo_rows(state, integ, n, 0, dt_fs))
-    step = start
     _sync(device)
     t0 = time.perf_counter()
-    with Progress(TextColumn("[bold]MD {task.fields[what]}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                  disable=not progress) as bar:
-        job = bar.add_task("md", total=settings.steps, completed=start, rate="",
-                           what=f"{settings.ensemble.upper()} ×{n} on {device.type}")
-        while step < settings.steps:
-            chunk = min(stride - step % stride, settings.steps - step)
-            for _ in range(chunk):
-                state = integ.step(state)
-            step += chunk
-            if step % stride == 0:
-                _check_finite(state, step)
-                output.write(_frames(state, structures, step, dt_fs, settings.traj_forces),
-                             _thermo_rows(state, integ, n, step, dt_fs))
-            if step % settings.checkpoint_every == 0 or step == settings.steps:
-                _save_checkpoint(ckpt_path, state, integ, step, settings.key())
-            elapsed = time.perf_counter() - t0
-            rate = (step - start) * dt_fs * 1e-6 * 86400 / elapsed if elapsed > 0 else 0.0
-            bar.update(job, completed=step, rate=f"{rate:.3g} ns/day")
+    state, step = _advance(state, integ, settings, structures, output, start, ckpt_path,
+                           progress, f"{settings.ensemble.upper()} ×{n} on {device.type}")
     _sync(device)
     wall = time.perf_counter() - t0
     done = step - start
@@ -612,7 +489,8 @@ def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettin
         steps_done=step, restarted_from=start, wall_s=wall,
         atom_steps_per_s=state.n_atoms * done / wall if wall > 0 else 0.0,
         ns_per_day=done * dt_fs * 1e-6 * 86400 / wall if wall > 0 else 0.0,
-        device=device_name(device), trajectories=output.trajectories, thermo=output.thermo)
+        device=device_name(device), trajectories=output.trajectories, thermo=output.thermo,
+        max_gamma=output.max_gammas())
     _write_summary(out, settings, result, state.n_atoms)
     return result
 

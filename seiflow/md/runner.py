@@ -122,33 +122,61 @@ def _snapshot(atoms: Atoms, step: int, time_fs: float) -> Atoms:
     return snap
 
 
+def _start(atoms: Atoms, settings: MDSettings, out: Path, traj: Path, ckpt: Path
+           ) -> tuple[Atoms, int, np.random.Generator]:
+    """The starting state: the checkpoint's (frames written after it dropped) or ``atoms``
+    with fresh Maxwell-Boltzmann velocities; the step it is at and the random generator."""
+    rng = np.random.default_rng(settings.seed)
+    work = atoms.copy()
+    if not ckpt.exists():
+        if settings.init_velocities:
+            thermalize_momenta(work, settings.temperature_K, rng=rng)
+            Stationary(work)
+            traj.unlink(missing_ok=True)
+        return work, 0, rng
+    saved = ase.io.read(ckpt)
+    if saved.info.get("settings_key") != settings.key():
+        raise SeiflowError(f"{out} holds a run with other settings; use another folder")
+    start = int(saved.info["step"])
+    frames = ase.io.read(traj, index=":") if traj.exists() else []
+    frames = [f for f in frames if f.info["step"] <= start]  # drop frames after it
+    if frames:
+        ase.io.write(traj, frames, format="extxyz")
+    else:
+        traj.unlink(missing_ok=True)
+    log.info("resuming %s from step %d", out, start)
+    return saved, start, np.random.default_rng([settings.seed, start])
+
+
+def _run_chunks(dyn, work: Atoms, settings: MDSettings, start: int, progress: bool,
+                t0: float) -> None:
+    """Advance ``dyn`` to ``settings.steps`` in chunks, checking for blow-ups, with a bar."""
+    dt_fs, remaining = settings.timestep_fs, settings.steps - start
+    with Progress(TextColumn("[bold]MD {task.fields[ens]}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                  disable=not progress) as bar:
+        job = bar.add_task("md", total=settings.steps, completed=start,
+                           ens=settings.ensemble.upper(), rate="")
+        chunk = max(1, min(remaining, settings.traj_stride * 10))
+        done = 0
+        while done < remaining:
+            n = min(chunk, remaining - done)
+            dyn.run(n)
+            _check_finite(work, start + dyn.nsteps)
+            done += n
+            elapsed = time.perf_counter() - t0
+            rate = done * dt_fs * 1e-6 / (elapsed / 86400) if elapsed > 0 else 0.0
+            bar.update(job, completed=start + done, rate=f"{rate:.3g} ns/day")
+
+
 def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | Path,
            observers: list[Observer] | None = None, progress: bool = True) -> MDResult:
     """Run (or resume) MD in ``out_dir``: ``trajectory.extxyz``, ``checkpoint.extxyz``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     traj, ckpt = out / "trajectory.extxyz", out / "checkpoint.extxyz"
-    rng = np.random.default_rng(settings.seed)
-    start = 0
-    work = atoms.copy()
-    if ckpt.exists():
-        saved = ase.io.read(ckpt)
-        if saved.info.get("settings_key") != settings.key():
-            raise SeiflowError(f"{out} holds a run with other settings; use another folder")
-        start = int(saved.info["step"])
-        work = saved
-        frames = ase.io.read(traj, index=":") if traj.exists() else []
-        frames = [f for f in frames if f.info["step"] <= start]  # drop frames after it
-        if frames:
-            ase.io.write(traj, frames, format="extxyz")
-        else:
-            traj.unlink(missing_ok=True)
-        rng = np.random.default_rng([settings.seed, start])
-        log.info("resuming %s from step %d", out, start)
-    elif settings.init_velocities:
-        thermalize_momenta(work, settings.temperature_K, rng=rng)
-        Stationary(work)
-        traj.unlink(missing_ok=True)
+    work, start, rng = _start(atoms, settings, out, traj, ckpt)
     work.calc = calc
     dyn = _dynamics(work, settings, rng)
     dt_fs = settings.timestep_fs
@@ -174,22 +202,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
     dyn.attach(lambda: checkpoint() if dyn.nsteps else None, interval=settings.checkpoint_every)
     for fn, every in observers or []:
         dyn.attach(lambda fn=fn: fn(work, step_now()), interval=every)
-    with Progress(TextColumn("[bold]MD {task.fields[ens]}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                  disable=not progress) as bar:
-        job = bar.add_task("md", total=settings.steps, completed=start,
-                           ens=settings.ensemble.upper(), rate="")
-        chunk = max(1, min(remaining, settings.traj_stride * 10))
-        done = 0
-        while done < remaining:
-            n = min(chunk, remaining - done)
-            dyn.run(n)
-            _check_finite(work, step_now())
-            done += n
-            elapsed = time.perf_counter() - t0
-            rate = done * dt_fs * 1e-6 / (elapsed / 86400) if elapsed > 0 else 0.0
-            bar.update(job, completed=start + done, rate=f"{rate:.3g} ns/day")
+    _run_chunks(dyn, work, settings, start, progress, t0)
     if step_now() % settings.checkpoint_every:
         checkpoint()
     wall = time.perf_counter() - t0

@@ -1,21 +1,25 @@
-"""The Potential protocol (../shared/design.md) and loading any saved model by its backend.
+"""The capability protocols of a potential (../shared/design.md): ``Potential`` (every backend)
+and ``Gradable`` (an extrapolation grade γ), and the ``model.json`` of a saved model.
 
 A saved model is a folder holding ``model.json`` (backend, species, settings, training record)
-beside the backend's own files. ``load_potential`` reads the backend name from it and hands the
-folder to that backend's loader (``registry.BACKENDS``).
+beside the backend's own files. ``registry.load_potential`` reads the backend name from it and
+hands the folder to that backend's model class (one ``register_backend`` line in registry.py).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from seiflow.core.errors import SeiflowError
+
+if TYPE_CHECKING:
+    from seiflow.potentials.active import ActiveSet
 
 MODEL_FILE = "model.json"
 
@@ -26,18 +30,46 @@ class ModelError(SeiflowError):
 
 @runtime_checkable
 class Potential(Protocol):
-    """What every backend provides. ``grade`` is the per-atom extrapolation grade (None if the
-    backend has no uncertainty measure); ``calculator(grade=True)`` also reports it as the
-    results ``gammas`` (per atom) and ``gamma`` (their maximum)."""
+    """What every backend provides: its name, the elements it knows, its cutoff (Å), an ASE
+    calculator, and a model folder it saves to and loads from. ``calculator(grade=True)``
+    of a ``Gradable`` potential is a ``GradedCalculator`` (potentials/graded.py)."""
 
     backend: str
     species: tuple[str, ...]
+
+    @property
+    def cutoff(self) -> float: ...
 
     def calculator(self, grade: bool = True) -> Calculator: ...
 
     def save(self, path: str | Path) -> Path: ...
 
-    def grade(self, atoms: Atoms) -> np.ndarray | None: ...
+    @classmethod
+    def load(cls, path: str | Path) -> Potential: ...
+
+
+@runtime_checkable
+class Gradable(Protocol):
+    """A potential with a per-atom extrapolation grade γ (γ ≤ 1: interpolation). ``grade``
+    grades a structure on its own; ``grade_from`` grades from the results of the backend's own
+    calculator (``GradedCalculator``: no second evaluation). ``rows``/``active_set``: the
+    row space MaxVol selects in (``active_set`` None: select by the largest γ)."""
+
+    active_set: ActiveSet | None
+
+    def grade(self, atoms: Atoms) -> np.ndarray: ...
+
+    def grade_from(self, results: dict) -> np.ndarray: ...
+
+    def rows(self, atoms: Atoms) -> np.ndarray: ...
+
+
+def implements(obj, protocol: type) -> bool:
+    """Whether ``obj`` (an instance or a class) has every member of ``protocol``; unlike
+    ``issubclass`` this works for protocols with data members (class defaults count)."""
+    names = {n for n in vars(protocol) if not n.startswith("_")}
+    names |= set(getattr(protocol, "__annotations__", {}))
+    return all(hasattr(obj, n) for n in names)
 
 
 def read_model_json(path: str | Path) -> dict:

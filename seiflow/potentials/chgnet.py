@@ -136,13 +136,19 @@ class CHGNetModel:
         return cls(net=net, record={"checkpoint": f"CHGNet {PRETRAINED} (MPtrj, pretrained)",
                                     "chgnet_version": chgnet.__version__})
 
+    @property
+    def cutoff(self) -> float:
+        """The atom-graph cutoff (Å)."""
+        return float(self.net.graph_converter.atom_graph_cutoff)
+
     def calculator(self, grade: bool = True) -> CHGNetModelCalculator:
         """ASE calculator: energy, free_energy (eV), forces (eV/Å), stress (eV/Å³, ASE sign).
         CHGNet has no extrapolation grade: ``grade`` adds nothing."""
         return CHGNetModelCalculator(self.net, self.species)
 
     def grade(self, atoms: Atoms) -> None:
-        """No uncertainty measure for a single CHGNet (use a committee)."""
+        """No uncertainty measure for a single CHGNet (use a committee): not ``Gradable``;
+        None for callers that ask any potential."""
         return None
 
     def save(self, path: str | Path) -> Path:

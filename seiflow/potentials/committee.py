@@ -31,8 +31,10 @@ from pydantic import Field
 
 from seiflow.core.config import StrictModel
 from seiflow.core.progress import progress_bar
-from seiflow.potentials.base import (MODEL_FILE, ModelError, Potential, read_model_json,
-                                     write_model_json)
+from seiflow.potentials.base import (MODEL_FILE, Gradable, ModelError, Potential, implements,
+                                     read_model_json, write_model_json)
+from seiflow.potentials.backends import load_potential
+from seiflow.potentials.graded import GradedCalculator
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import MTPSettings
 
@@ -104,8 +106,13 @@ class CommitteeModel:
         return tuple(s for s in self.members[0].species if s in common)
 
     @property
+    def cutoff(self) -> float:
+        return max(m.cutoff for m in self.members)
+
+    @property
     def active_set(self):
-        return getattr(self.members[0], "active_set", None)
+        first = self.members[0]
+        return first.active_set if implements(first, Gradable) else None
 
     def rows(self, atoms: Atoms) -> np.ndarray:
         return self.members[0].rows(atoms)
@@ -145,8 +152,13 @@ class CommitteeModel:
     def grade(self, atoms: Atoms) -> np.ndarray:
         return self.force_std(atoms) / self.force_scale
 
-    def calculator(self, grade: bool = True) -> CommitteeCalculator:
-        return CommitteeCalculator(self, grade=grade)
+    def grade_from(self, results: dict) -> np.ndarray:
+        """γ_i = σ_i/σ_ref from the ``force_std`` a CommitteeCalculator computed."""
+        return results["force_std"] / self.force_scale
+
+    def calculator(self, grade: bool = True) -> Calculator:
+        calc = CommitteeCalculator(self)
+        return GradedCalculator(self, calc) if grade else calc
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -163,8 +175,6 @@ class CommitteeModel:
 
     @classmethod
     def load(cls, path: str | Path) -> CommitteeModel:
-        from seiflow.potentials.registry import load_potential
-
         path = Path(path)
         meta = read_model_json(path)
         if not isinstance(meta.get("members"), list) or "force_scale_eV_per_A" not in meta:
@@ -177,16 +187,15 @@ class CommitteeModel:
 
 
 class CommitteeCalculator(Calculator):
-    """Mean energy (eV), forces (eV/Å), stress (eV/Å³); ``force_std`` (eV/Å per atom),
-    ``energy_std`` (eV) and, with ``grade``, ``gammas`` = σ_i/σ_ref and their maximum ``gamma``."""
+    """Mean energy (eV), forces (eV/Å), stress (eV/Å³); ``force_std`` (eV/Å per atom) and
+    ``energy_std`` (eV), from which ``CommitteeModel.grade_from`` grades."""
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "force_std",
-                              "energy_std", "gamma", "gammas"]
+                              "energy_std"]
 
-    def __init__(self, model: CommitteeModel, grade: bool = True):
+    def __init__(self, model: CommitteeModel):
         super().__init__()
         self.model = model
-        self.grading = grade
         self.calcs = model.member_calculators()  # made once, reused at every MD step
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -199,7 +208,3 @@ class CommitteeCalculator(Calculator):
                         "force_std": std, "energy_std": float(energies.std())}
         if "stress" in preds[0]:
             self.results["stress"] = np.mean([p["stress"] for p in preds], axis=0)
-        if self.grading:
-            gammas = std / self.model.force_scale
-            self.results["gammas"] = gammas
-            self.results["gamma"] = float(gammas.max())

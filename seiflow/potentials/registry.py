@@ -1,70 +1,32 @@
-"""The potential backends: typed fit settings, one class per backend (``backend:`` in a config
-picks one), and ``BACKENDS``, the registry of loaders that ``load_potential`` dispatches on."""
+"""The potential backends, one ``register_backend`` line each: a name (``backend:`` in a
+config), its typed fit settings and its model class ("module:Class", imported when first
+needed). ``PotentialSettings`` is the discriminated union of the registered settings;
+``load_potential`` loads any saved model by the backend named in its ``model.json``.
+
+A new backend is its own module or folder under ``potentials/`` (settings with ``backend:
+Literal[name]``, ``fit`` and ``describe``; a model class that is a ``Potential``, and
+``Gradable`` if it has an extrapolation grade) plus one line below; ``seiflow.testing``
+holds the checks it must pass.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-from pydantic import Discriminator, Tag
-
-from seiflow.core.registry import Registry
-from seiflow.potentials.base import Potential, read_model_json
+from seiflow.potentials.backends import (BACKENDS, Backend, backend_names, backend_of,
+                                         load_potential, register_backend, require_gradable,
+                                         settings_union)
 from seiflow.potentials.chgnet import CHGNetSettings
 from seiflow.potentials.committee import CommitteeSettings
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import LossWeights, MTPSettings
 
-BACKENDS: Registry = Registry("potential backend")
+register_backend("mtp", MTPSettings, "seiflow.potentials.mtp.model:MTPModel")
+register_backend("mace", MACESettings, "seiflow.potentials.mace.model:MACEModel")
+register_backend("chgnet", CHGNetSettings, "seiflow.potentials.chgnet:CHGNetModel")
+register_backend("committee", CommitteeSettings, "seiflow.potentials.committee:CommitteeModel")
 
+PotentialSettings = settings_union()
+BACKEND_NAMES = backend_names()
 
-
-def _backend(value) -> str | None:
-    """``backend:`` picks the settings class; a config without it means an MTP (as before
-    there were other backends)."""
-    return value.get("backend", "mtp") if isinstance(value, dict) else \
-        getattr(value, "backend", None)  # None: pydantic says what is wrong
-
-
-PotentialSettings = Annotated[
-    Annotated[MTPSettings, Tag("mtp")] | Annotated[MACESettings, Tag("mace")]
-    | Annotated[CHGNetSettings, Tag("chgnet")] | Annotated[CommitteeSettings, Tag("committee")],
-    Discriminator(_backend)]
-BACKEND_NAMES = ("mtp", "mace", "chgnet", "committee")
-
-__all__ = ["BACKENDS", "BACKEND_NAMES", "CHGNetSettings", "CommitteeSettings", "LossWeights",
-           "MACESettings", "MTPSettings", "PotentialSettings", "load_potential"]
-
-
-@BACKENDS.register("mtp")
-def _load_mtp(path) -> Potential:
-    from seiflow.potentials.mtp.model import MTPModel
-
-    return MTPModel.load(path)
-
-
-@BACKENDS.register("mace")
-def _load_mace(path) -> Potential:
-    from seiflow.potentials.mace.model import MACEModel
-
-    return MACEModel.load(path)
-
-
-@BACKENDS.register("chgnet")
-def _load_chgnet(path) -> Potential:
-    from seiflow.potentials.chgnet import CHGNetModel
-
-    return CHGNetModel.load(path)
-
-
-@BACKENDS.register("committee")
-def _load_committee(path) -> Potential:
-    from seiflow.potentials.committee import CommitteeModel
-
-    return CommitteeModel.load(path)
-
-
-def load_potential(path: str | Path) -> Potential:
-    """Load a model folder saved by any backend."""
-    meta = read_model_json(path)
-    return BACKENDS.get(meta["backend"])(path)
+__all__ = ["BACKENDS", "BACKEND_NAMES", "Backend", "CHGNetSettings", "CommitteeSettings",
+           "LossWeights", "MACESettings", "MTPSettings", "PotentialSettings", "backend_of",
+           "load_potential", "register_backend", "require_gradable"]

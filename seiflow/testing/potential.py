@@ -1,5 +1,7 @@
 """Contract checks for a Potential backend (after torch-sim's ``testing.py``): each takes a
-potential and a structure and raises AssertionError with the measured discrepancy.
+potential and a structure and raises AssertionError with the measured discrepancy. Every
+backend's tests call them (tests/potentials): FD forces and stress, invariances, save/load,
+input not mutated, NVE drift, and for a ``Gradable`` backend the grade's shape and range.
 
 Physics, not implementation: forces and stress are derivatives of the energy; the energy does not
 change under rotation, translation, a change of equivalent lattice vectors, or relabelling atoms;
@@ -15,7 +17,7 @@ from ase import Atoms
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 from scipy.spatial.transform import Rotation
 
-from seiflow.potentials.base import Potential
+from seiflow.potentials.base import Gradable, Potential
 
 
 def _efs(potential: Potential, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
@@ -94,6 +96,66 @@ def check_save_load(potential: Potential, atoms: Atoms, folder: Path, load) -> N
     e1, f1, _ = _efs(again, atoms)
     assert abs(e1 - e0) <= 1e-10 * max(1.0, abs(e0)), f"reloaded energy differs by {e1 - e0:.2e}"
     assert np.abs(f1 - f0).max() < 1e-9, "reloaded forces differ"
-    g0, g1 = potential.grade(atoms), again.grade(atoms)
-    if g0 is not None:
-        assert np.allclose(g0, g1, rtol=1e-8), "reloaded grades differ"
+    if isinstance(potential, Gradable) and isinstance(again, Gradable):
+        g0, g1 = potential.grade(atoms), again.grade(atoms)
+        if g0 is not None:
+            assert np.allclose(g0, g1, rtol=1e-8), "reloaded grades differ"
+
+
+def _state(atoms: Atoms) -> tuple:
+    return (atoms.positions.copy(), atoms.numbers.copy(), np.array(atoms.cell),
+            atoms.pbc.copy(), dict(atoms.info), atoms.calc)
+
+
+def check_no_mutation(potential: Potential, atoms: Atoms) -> None:
+    """The potential is a ``Potential`` (protocol), and predicting (and grading) leaves the
+    caller's structure as it was."""
+    assert isinstance(potential, Potential), f"{type(potential).__name__} is not a Potential"
+    before = _state(atoms)
+    calc = potential.calculator(grade=True)
+    calc.get_property("forces", atoms)
+    if isinstance(potential, Gradable):
+        potential.grade(atoms)
+    after = _state(atoms)
+    for name, a, b in zip(("positions", "numbers", "cell", "pbc"), before, after):
+        assert np.array_equal(a, b), f"prediction changed the structure's {name}"
+    assert before[4] == after[4], "prediction changed the structure's info"
+    assert before[5] is after[5], "prediction attached a calculator to the structure"
+
+
+def check_grade(potential: Potential, atoms: Atoms) -> np.ndarray:
+    """A Gradable potential: one finite γ ≥ 0 per atom, the same from ``grade`` and from its
+    graded calculator (``gammas``, ``gamma`` = their max). Returns the grades."""
+    assert isinstance(potential, Gradable), f"{potential.backend} is not Gradable"
+    gammas = np.asarray(potential.grade(atoms))
+    assert gammas.shape == (len(atoms),), f"grade shape {gammas.shape}, not ({len(atoms)},)"
+    assert np.all(np.isfinite(gammas)) and np.all(gammas >= 0), "grades not finite and ≥ 0"
+    work = atoms.copy()
+    work.calc = potential.calculator(grade=True)
+    from_calc = work.calc.get_property("gammas", work)
+    assert np.allclose(from_calc, gammas, rtol=1e-6, atol=1e-9), \
+        "the graded calculator's γ differs from grade()"
+    assert work.calc.get_property("gamma", work) == float(np.max(from_calc))
+    return gammas
+
+
+def check_nve_drift(potential: Potential, atoms: Atoms, steps: int = 100,
+                    timestep_fs: float = 1.0, temperature_K: float = 300.0,
+                    max_drift: float = 1e-3, seed: int = 0) -> float:
+    """Velocity-Verlet NVE from Maxwell-Boltzmann velocities: the total energy's largest
+    excursion per atom (eV/atom) stays below ``max_drift``; returns it."""
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    work = atoms.copy()
+    thermalize_momenta(work, temperature_K, rng=np.random.default_rng(seed))
+    Stationary(work)
+    work.calc = potential.calculator(grade=False)
+    energies = []
+    dyn = VelocityVerlet(work, timestep=timestep_fs * units.fs)
+    dyn.attach(lambda: energies.append(work.get_total_energy()), interval=1)
+    dyn.run(steps)
+    excursion = float(np.ptp(energies)) / len(work)
+    assert excursion < max_drift, f"NVE total energy moves by {excursion:.2e} eV/atom"
+    return excursion

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
-from seiflow.md.batched import BatchedMDSettings, run_batched_md
+from seiflow.md.batched import BatchedMDSettings, TorchSimModelFactory, run_batched_md
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.structures.io import read_frames
@@ -38,7 +38,7 @@ def replicas(cfg: BatchedMDConfig) -> list[Atoms]:
 def run_batched_md_config(cfg: BatchedMDConfig, progress: bool = True,
                           config_file: str | None = None) -> dict:
     model = load_potential(cfg.potential)
-    if not hasattr(model, "torchsim_model"):
+    if not isinstance(model, TorchSimModelFactory):
         raise SeiflowError(f"{cfg.potential} is a {model.backend} model; batched MD needs a "
                            "torch model (MACE)")
     structures = replicas(cfg)
@@ -51,6 +51,9 @@ def run_batched_md_config(cfg: BatchedMDConfig, progress: bool = True,
                 "steps_done": res.steps_done, "restarted_from": res.restarted_from,
                 "device": res.device, "atom_steps_per_s": round(res.atom_steps_per_s, 1),
                 "ns_per_day": round(res.ns_per_day, 4), "thermo": str(res.thermo)}
+        if res.max_gamma is not None:
+            info["max_gamma"] = max(res.max_gamma)
+            info["max_gamma_per_replica"] = res.max_gamma
         summary.data.update(info)
         summary.add_output(thermo=res.thermo, trajectories=[str(p) for p in res.trajectories])
     return info

@@ -23,7 +23,7 @@ import ase.io
 import numpy as np
 import yaml
 from ase import Atoms
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from seiflow.active.explore import ExploreTask, explore, read_candidates, read_result
 from seiflow.active.sampling import PerturbSettings, perturbed
@@ -34,7 +34,9 @@ from seiflow.execution import EngineSettings, InProcessSettings, RecordLog
 from seiflow.md.runner import MDSettings
 from seiflow.potentials.metrics import error_table, predict
 from seiflow.potentials.active import select_add
-from seiflow.potentials.registry import MTPSettings, PotentialSettings, load_potential
+from seiflow.potentials.base import Gradable
+from seiflow.potentials.registry import (MTPSettings, PotentialSettings, load_potential,
+                                         require_gradable)
 from seiflow.reference import LabelerSettings, XTBSettings
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build
@@ -99,6 +101,12 @@ class LearnConfig(StrictModel):
             if isinstance(seed, int) and not isinstance(seed, bool):
                 data = {**data, "test_set": {**test, "seed": seed + TEST_SEED_OFFSET}}
         return data
+
+    @field_validator("potential")
+    @classmethod
+    def _gradable(cls, potential):
+        require_gradable(potential)  # refused now, not at the first exploration step
+        return potential
 
     @model_validator(mode="after")
     def _thresholds(self) -> LearnConfig:
@@ -268,7 +276,7 @@ def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
     candidates = [a for t in tasks for a in read_candidates(t.out_dir)]
     if not candidates or limit <= 0:
         return []
-    if getattr(model, "active_set", None) is None:  # no row space (e.g. CHGNet members)
+    if not isinstance(model, Gradable) or model.active_set is None:  # no row space to select in
         chosen = sorted(range(len(candidates)), key=lambda k: -candidates[k].info["gamma"])
         return [candidates[k] for k in chosen[:limit]]
     chosen = select_add(model.active_set, [model.rows(a) for a in candidates], max_frames=limit)

@@ -31,7 +31,7 @@ from seiflow.analysis import (
 from seiflow.core.config import StrictModel
 from seiflow.core.elements import check_element
 from seiflow.core.errors import SeiflowError
-from seiflow.md import FieldCalculator, MDSettings, run_md
+from seiflow.md import FieldCalculator, GammaWatch, MDSettings, run_md
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot
@@ -119,13 +119,7 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
     out = Path(cfg.out_dir)
     with RunSummary(out / MD_SUMMARY, "seiflow md", inputs) as summary:
         summary.data.update(temperature_K=cfg.md.temperature_K, temperature_source="thermostat")
-        gammas: list[float] = []
-
-        def watch(work: Atoms, step: int) -> None:
-            results = getattr(work.calc, "base", work.calc).results
-            if "gamma" in results:
-                gammas.append(float(results["gamma"]))
-
+        watch = GammaWatch()  # records γ; seiflow md warns, it does not stop
         res = run_md(atoms, calc, cfg.md, out, progress=progress,
                      observers=[(watch, cfg.md.traj_stride)])
         t_kin = _mean_kinetic_temperature(res.trajectory,
@@ -133,9 +127,9 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
         info = {"steps_done": res.steps_done, "restarted_from": res.restarted_from,
                 "ns_per_day": round(res.ns_per_day, 4),
                 "mean_kinetic_temperature_K": t_kin, "trajectory": str(res.trajectory)}
-        if gammas:
-            info["max_gamma"] = max(gammas)
-            info["frames_gamma_above_10"] = sum(g > GAMMA_WARN for g in gammas)
+        if watch.gammas:
+            info["max_gamma"] = watch.max_gamma
+            info["frames_gamma_above_10"] = watch.above(GAMMA_WARN)
             if info["max_gamma"] > GAMMA_WARN:
                 log.warning("the potential extrapolated (max γ = %.3g > %g in %d frames): "
                             "treat this trajectory with care, or add such structures to the "

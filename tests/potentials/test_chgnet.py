@@ -21,8 +21,9 @@ from seiflow.potentials.base import ModelError
 from seiflow.potentials.chgnet import (WEIGHTS_FILE, CHGNetFitError, CHGNetModel,
                                        CHGNetSettings, chgnet_stress_input)
 from seiflow.potentials.registry import load_potential
-from seiflow.testing.potential import (check_forces_fd, check_invariance, check_save_load,
-                                       check_stress_fd)
+from seiflow.potentials.base import Gradable, Potential
+from seiflow.testing.potential import (check_forces_fd, check_invariance, check_no_mutation,
+                                       check_nve_drift, check_save_load, check_stress_fd)
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +242,10 @@ def test_time_budget_stops_after_an_epoch(pretrained):
     model = settings.fit(_teacher_frames(pretrained), progress=False)
     assert model.record["training"]["stop"] == "time limit"
     assert model.record["training"]["epochs_run"] == 1
+
+
+def test_contract_no_mutation_nve_and_not_gradable(pretrained):
+    atoms = _li2o().repeat((2, 1, 1))
+    check_no_mutation(pretrained, atoms)
+    check_nve_drift(pretrained, atoms, steps=20, timestep_fs=0.5, max_drift=2e-3)
+    assert isinstance(pretrained, Potential) and not isinstance(pretrained, Gradable)

@@ -9,7 +9,9 @@ import pytest
 from seiflow.potentials.base import ModelError
 from seiflow.potentials.committee import CommitteeModel, CommitteeSettings
 from seiflow.potentials.registry import load_potential
-from seiflow.testing.potential import check_forces_fd, check_save_load, check_stress_fd
+from seiflow.testing.potential import (check_forces_fd, check_grade, check_invariance,
+                                       check_no_mutation, check_nve_drift, check_save_load,
+                                       check_stress_fd)
 
 SETTINGS = {"member": {"backend": "mtp", "level": 6, "max_iter": 12}, "size": 3,
             "subsample": 0.75}
@@ -86,3 +88,11 @@ def test_bad_input(committee, tmp_path):
     (tmp_path / "c" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="lacks 'members'"):
         load_potential(tmp_path / "c")
+
+
+def test_contract_invariance_no_mutation_grade_and_nve(committee, emt_test):
+    atoms = emt_test[3]
+    check_invariance(committee, atoms)
+    check_no_mutation(committee, atoms)
+    check_grade(committee, atoms)
+    check_nve_drift(committee, atoms, steps=40, max_drift=5e-4)

@@ -12,7 +12,8 @@ from seiflow.potentials.mace.model import MACE_FILE
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.metrics import error_table, predict
 from seiflow.potentials.registry import load_potential
-from seiflow.testing.potential import (check_forces_fd, check_invariance, check_save_load,
+from seiflow.testing.potential import (check_forces_fd, check_grade, check_invariance,
+                                       check_no_mutation, check_nve_drift, check_save_load,
                                        check_stress_fd)
 from tests.potentials.conftest import emt_frames
 
@@ -193,3 +194,30 @@ def test_batched_md_matches_ase_md(emt_mace, emt_test, tmp_path):
         delta = batched.atoms[k].positions - single.atoms.positions
         delta -= np.round(delta @ np.linalg.inv(atoms.cell)) @ atoms.cell  # torch-sim wraps
         assert np.abs(delta).max() < 1e-6
+
+
+def test_contract_no_mutation_grade_and_nve(emt_mace, emt_test):
+    atoms = emt_test[3]
+    check_no_mutation(emt_mace, atoms)
+    check_grade(emt_mace, atoms)
+    check_nve_drift(emt_mace, atoms, steps=30, max_drift=5e-4)
+
+
+def test_batched_md_grades_every_frame(emt_mace, emt_test, tmp_path):
+    """Batched MD grades each replica's frames (every traj_stride steps) with the model's own
+    grade: info["gamma"] in the frames, the largest per replica in the result."""
+    import ase.io
+
+    from seiflow.md.batched import BatchedMDSettings, run_batched_md
+
+    settings = BatchedMDSettings(ensemble="nvt", steps=6, traj_stride=3, checkpoint_every=6,
+                                 device="cpu", dtype="float64")
+    res = run_batched_md([a.copy() for a in emt_test[:2]], emt_mace, settings, tmp_path,
+                         progress=False)
+    for path, top in zip(res.trajectories, res.max_gamma, strict=True):
+        frames = ase.io.read(path, index=":")
+        assert [f.info["step"] for f in frames] == [0, 3, 6]
+        for frame in frames:
+            # the frame as read back (extxyz keeps ~8 digits of the positions)
+            assert frame.info["gamma"] == pytest.approx(emt_mace.grade(frame).max(), rel=1e-6)
+        assert top == max(f.info["gamma"] for f in frames)

@@ -12,7 +12,8 @@ from seiflow.potentials.active import select_add
 from seiflow.potentials.mtp.fit import fit_mtp
 from seiflow.potentials.mtp.model import MTPModel
 from seiflow.potentials.registry import MTPSettings, load_potential
-from seiflow.testing.potential import (check_forces_fd, check_invariance, check_save_load,
+from seiflow.testing.potential import (check_forces_fd, check_grade, check_invariance,
+                                       check_no_mutation, check_nve_drift, check_save_load,
                                        check_stress_fd)
 from tests.potentials.conftest import emt_frames
 
@@ -169,3 +170,11 @@ def test_killed_fit_resumes_from_its_checkpoint(emt_train, tmp_path, monkeypatch
     assert resumed.record["training"]["loss"] == pytest.approx(
         uninterrupted.record["training"]["loss"], rel=1e-10)
     assert np.array_equal(resumed.data.parameters, uninterrupted.data.parameters)
+
+
+def test_contract_no_mutation_grade_and_nve(emt_mtp, emt_test):
+    atoms = emt_test[3]
+    check_no_mutation(emt_mtp, atoms)
+    gammas = check_grade(emt_mtp, atoms)
+    assert gammas.max() < 10  # a test frame like the training ones
+    check_nve_drift(emt_mtp, atoms, steps=60, max_drift=5e-4)

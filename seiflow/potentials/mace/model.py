@@ -31,6 +31,7 @@ from seiflow.data.labels import Label
 from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
                                      write_model_json)
+from seiflow.potentials.graded import GradedCalculator
 from seiflow.potentials.mace.features import readout_features
 
 MACE_FILE = "mace.model"
@@ -101,10 +102,16 @@ class MACEModel:
     def dtype(self) -> torch.dtype:
         return module_dtype(self.module)
 
-    def calculator(self, grade: bool = True) -> MACECalculator:
-        """ASE calculator; with ``grade`` (and an active set) it also returns the per-atom
-        feature grades ``gammas`` and their maximum ``gamma``."""
-        return MACECalculator(self, grade=grade)
+    @property
+    def cutoff(self) -> float:
+        return self.r_max
+
+    def calculator(self, grade: bool = True) -> Calculator:
+        """ASE calculator; with ``grade`` (and an active set) a GradedCalculator that also
+        returns the per-atom feature grades ``gammas`` and their maximum ``gamma``."""
+        if grade and self.active_set is not None:
+            return GradedCalculator(self, MACECalculator(self, rows=True))
+        return MACECalculator(self)
 
     def predict(self, atoms: Atoms, stress: bool = True, features: bool = False) -> dict:
         """Energy (eV), forces (eV/Å), stress (eV/Å³, 3×3) and, with ``features``, the
@@ -134,6 +141,10 @@ class MACEModel:
             raise ModelError("this MACE model has no active set (fit it with seiflow) to grade "
                              "with")
         return self.active_set.grades(self.rows(atoms))
+
+    def grade_from(self, results: dict) -> np.ndarray:
+        """γ from the feature ``rows`` a ``MACECalculator(rows=True)`` computed."""
+        return self.active_set.grades(results["rows"])
 
     def torchsim_model(self, device: torch.device, dtype: torch.dtype,
                        neighbor_list_fn=None):
@@ -201,23 +212,22 @@ def numbers_of(species) -> list[int]:
 
 
 class MACECalculator(Calculator):
-    """Energy (eV), forces (eV/Å), stress (eV/Å³) and, with an active set, per-atom grades γ."""
+    """Energy (eV), forces (eV/Å), stress (eV/Å³); with ``rows`` also the readout feature
+    rows of every atom (``results["rows"]``, what ``MACEModel.grade_from`` grades)."""
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "gamma", "gammas"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model: MACEModel, grade: bool = True):
+    def __init__(self, model: MACEModel, rows: bool = False):
         super().__init__()
         self.model = model
-        self.grading = grade and model.active_set is not None
+        self.with_rows = rows
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        res = self.model.predict(self.atoms, stress=True, features=self.grading)
+        res = self.model.predict(self.atoms, stress=True, features=self.with_rows)
         self.results = {"energy": res["energy"], "free_energy": res["energy"],
                         "forces": res["forces"]}
         if "stress" in res:
             self.results["stress"] = full_3x3_to_voigt_6_stress(res["stress"])
-        if self.grading:
-            gammas = self.model.active_set.grades(res["rows"])
-            self.results["gammas"] = gammas
-            self.results["gamma"] = float(gammas.max())
+        if self.with_rows:
+            self.results["rows"] = res["rows"]

@@ -23,6 +23,7 @@ from motep.potentials.mtp.data import BasisData, MTPData, get_types
 from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
                                      write_model_json)
 from seiflow.potentials.active import ActiveSet, design_rows
+from seiflow.potentials.graded import GradedCalculator
 from seiflow.potentials.mtp.levels import MTPBasis
 
 MTP_FILE = "potential.mtp"
@@ -81,10 +82,12 @@ class MTPModel:
     def types(self, atoms: Atoms) -> np.ndarray:
         return get_types(atoms, self.data.species)
 
-    def calculator(self, grade: bool = True) -> MTPCalculator:
-        """ASE calculator for any cell; with ``grade`` (and an active set) it also returns the
-        per-atom extrapolation grades ``gammas`` and their maximum ``gamma``."""
-        return MTPCalculator(self, grade=grade)
+    def calculator(self, grade: bool = True) -> Calculator:
+        """ASE calculator for any cell; with ``grade`` (and an active set) a GradedCalculator
+        that also returns the per-atom extrapolation grades ``gammas`` and their max ``gamma``."""
+        if grade and self.active_set is not None:
+            return GradedCalculator(self, MTPCalculator(self, rows=True))
+        return MTPCalculator(self)
 
     def rows(self, atoms: Atoms) -> np.ndarray:
         """Active-set rows (one per atom) of ``atoms`` at the current parameters."""
@@ -98,6 +101,10 @@ class MTPModel:
         if self.active_set is None:
             raise ModelError("this MTP has no active set (fit it, or select one) to grade with")
         return self.active_set.grades(self.rows(atoms))
+
+    def grade_from(self, results: dict) -> np.ndarray:
+        """γ from the ``rows`` an ``MTPCalculator(rows=True)`` computed with the energy."""
+        return self.active_set.grades(results["rows"])
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -136,15 +143,15 @@ class MTPModel:
 
 
 class MTPCalculator(Calculator):
-    """Energy (eV), forces (eV/Å), stress (eV/Å³) and, with an active set, per-atom grades γ."""
+    """Energy (eV), forces (eV/Å), stress (eV/Å³); with ``rows`` also the active-set rows of
+    every atom (``results["rows"]``, what ``MTPModel.grade_from`` grades)."""
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress",
-                              "gamma", "gammas"]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model: MTPModel, grade: bool = True):
+    def __init__(self, model: MTPModel, rows: bool = False):
         super().__init__()
         self.model = model
-        self.grading = grade and model.active_set is not None
+        self.with_rows = rows
         self._engine = None
         self._key = None
 
@@ -160,9 +167,6 @@ class MTPCalculator(Calculator):
                         "energies": np.array(res["energies"]), "forces": np.array(res["forces"])}
         if atoms.cell.rank == 3 and all(atoms.pbc):
             self.results["stress"] = np.array(res["stress"])
-        if self.grading:
-            rows = design_rows(self._engine.mbd.vatoms, self.model.types(atoms),
-                               len(self.model.species))
-            gammas = self.model.active_set.grades(rows)
-            self.results["gammas"] = gammas
-            self.results["gamma"] = float(gammas.max())
+        if self.with_rows:
+            self.results["rows"] = design_rows(self._engine.mbd.vatoms, self.model.types(atoms),
+                                               len(self.model.species))

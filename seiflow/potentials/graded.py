@@ -1,0 +1,70 @@
+"""One graded calculator for every gradable backend.
+
+``GradedCalculator(potential, base)`` runs the backend's own calculator ``base`` (which leaves
+what the grade needs among its results: MTP basis rows, MACE readout features, a committee's
+force spread) and adds the per-atom extrapolation grade ``gammas`` and its maximum ``gamma``
+from ``potential.grade_from(base.results)``: grading costs no second evaluation. It also keeps
+the largest γ it has computed (``max_gamma``) and how many structures it graded (``n_graded``)
+until ``reset()``. The γ thresholds (select, break) are the MD observer's (md/gamma.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+from seiflow.potentials.base import Gradable, ModelError, Potential
+
+# by-products of a backend calculator that only the grade needs (large; not passed on)
+GRADE_INPUTS = ("rows",)
+
+
+class GradedCalculator(Calculator):
+    """``base``'s results plus ``gammas`` (per atom) and ``gamma`` (their maximum)."""
+
+    def __init__(self, potential: Gradable, base: Calculator):
+        super().__init__()
+        self.potential = potential
+        self.base = base
+        props = [p for p in base.implemented_properties if p not in ("gamma", "gammas")]
+        self.implemented_properties = [*props, "gamma", "gammas"]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the largest γ seen so far."""
+        self.max_gamma: float | None = None
+        self.n_graded = 0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        props = [p for p in properties if p not in ("gamma", "gammas")] or ["energy"]
+        self.base.calculate(self.atoms, props, system_changes)
+        results = dict(self.base.results)
+        gammas = np.asarray(self.potential.grade_from(results))
+        for key in GRADE_INPUTS:
+            results.pop(key, None)
+        gamma = float(gammas.max())
+        results.update(gammas=gammas, gamma=gamma)
+        self.results = results
+        self.n_graded += 1
+        self.max_gamma = gamma if self.max_gamma is None else max(self.max_gamma, gamma)
+
+
+def graded_of(calc: Calculator | None) -> GradedCalculator | None:
+    """The GradedCalculator ``calc`` is or wraps (through ``.base``, e.g. an applied field)."""
+    seen = 0
+    while calc is not None and seen < 16:
+        if isinstance(calc, GradedCalculator):
+            return calc
+        calc, seen = getattr(calc, "base", None), seen + 1
+    return None
+
+
+def graded_calculator(potential: Potential) -> GradedCalculator:
+    """``potential``'s graded calculator; one error line for a potential that cannot grade."""
+    calc = potential.calculator(grade=True)
+    if not isinstance(calc, GradedCalculator):
+        why = "has no active set" if isinstance(potential, Gradable) else \
+            "has no extrapolation grade (train a committee of it to get one)"
+        raise ModelError(f"this {potential.backend} model {why}: MD cannot be graded with it")
+    return calc
