@@ -130,7 +130,8 @@ def export(db: str = typer.Argument(..., help="label store (.db or postgresql://
                        Origin(group=str(a.info.get("group", "default"))))
     else:
         raise SeiflowError(f"unknown export format {fmt!r} (extxyz, cfg, deepmd, db)")
-    Console(soft_wrap=True).print(f"wrote {len(frames)} frames to {out} ({fmt}; type map {','.join(type_map)})")
+    Console(soft_wrap=True).print(f"wrote {len(frames)} frames to {out} ({fmt}; type map "
+                                  f"{','.join(type_map)})")
 
 
 @app.command("split")

@@ -53,9 +53,10 @@ def label(
                            records=RecordLog(summary_path.with_suffix(".records.jsonl")))
         summary.data.update(total=report.total, already=report.already, ok=report.ok,
                             failed=report.failed)
-    Console(soft_wrap=True).print(f"{report.total} structures: {report.ok} labelled, {report.failed} failed, "
-                    f"{report.already} already in {db} (labeler {job.labeler.name}, settings "
-                    f"{job.labeler.settings_hash()})")
+    Console(soft_wrap=True).print(
+        f"{report.total} structures: {report.ok} labelled, {report.failed} failed, "
+        f"{report.already} already in {db} (labeler {job.labeler.name}, settings "
+        f"{job.labeler.settings_hash()})")
     errors = [r for r in report.records if r.status == "error"]
     if errors:
         for r in errors:

@@ -48,8 +48,8 @@ class MTPSettings(StrictModel):
                                    "inside every pass; the best model so far is kept)")
     offset_tolerance: float = Field(1.0, gt=0, description="mean training energy residual "
                                     "(meV/atom) above which the fit warns")
-    seed: int = 0
-    workers: int = Field(1, ge=1, description="processes for the fit (one per core); the "
+    seed: int = Field(0, ge=0)
+    workers: int = Field(1, ge=1, le=256, description="processes for the fit (one per core); the "
                          "structures are shared among them")
 
     @field_validator("level")
