@@ -106,12 +106,26 @@ def _stage(run: Path) -> str:
     return its[-1]
 
 
+def _holds_lock(folder: Path, proc: subprocess.Popen, limit_s: float = 120.0) -> None:
+    """Wait until ``proc`` holds the run folder's lock (its imports done), or has ended."""
+    lock, deadline = folder / "run" / ".seiflow.lock", time.time() + limit_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if f":{proc.pid}:" in lock.read_text():
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
 def _kill_at_random(folder: Path, rng, ref_wall: float, counts: dict) -> bool:
-    """Start (or rerun) the run in ``folder`` and kill it after a random time; False if it
-    finished first."""
+    """Start (or rerun) the run in ``folder`` and kill it at a random moment of its work
+    (after its imports: up to 0.8 x the uninterrupted run's time later); False if it finished
+    first."""
     proc = _learn(folder)
+    _holds_lock(folder, proc)
     try:
-        proc.wait(timeout=rng.uniform(0.3, ref_wall))
+        proc.wait(timeout=rng.uniform(0.0, 0.8 * ref_wall))
     except subprocess.TimeoutExpired:
         stage = _stage(folder / "run")
         proc.send_signal(signal.SIGKILL)
