@@ -41,30 +41,42 @@ def dataset_histograms(stats: DatasetStats, path: Path, title: str = "") -> Path
 
 
 def parity_plots(parity: dict, path: Path, title: str = "") -> Path:
-    """Predicted vs reference for energy (meV/atom), forces (eV/Å), stress (GPa), coloured by
-    group, with RMSE/MAE in each panel. ``parity``: {component: metrics.Parity}."""
+    """Predicted vs reference for forces (eV/Å) and stress (GPa); for energy (meV/atom) the
+    *error* (predicted - reference) against the reference energy relative to its mean, so a few
+    meV/atom stay visible on a range of hundreds. Coloured by group, RMSE/MAE in each panel.
+    ``parity``: {component: metrics.Parity}."""
     from seiflow.potentials.metrics import COMPONENTS
 
     present = [c for c in COMPONENTS if parity.get(c) is not None and parity[c].ref]
     fig, axes = plt.subplots(1, max(len(present), 1), figsize=(4.2 * max(len(present), 1), 4),
                              dpi=110, squeeze=False)
     for ax, comp in zip(axes[0], present):
-        p = parity[comp]
-        ref, pred, groups = np.asarray(p.ref), np.asarray(p.pred), np.asarray(p.group)
-        for g in sorted(set(p.group)):
-            keep = groups == g
-            ax.scatter(ref[keep], pred[keep], s=4, alpha=0.6, label=g)
-        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
-        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-        e = p.errors()
-        unit = COMPONENTS[comp]
-        ax.set_title(f"{comp}: RMSE {e['rmse']:.3g}, MAE {e['mae']:.3g} {unit}", fontsize=9)
-        ax.set_xlabel(f"reference ({unit})")
-        ax.set_ylabel(f"predicted ({unit})")
-        if len(set(p.group)) > 1:
-            ax.legend(fontsize=7, markerscale=2)
+        _parity_panel(ax, comp, parity[comp], COMPONENTS[comp])
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _parity_panel(ax, comp: str, p, unit: str) -> None:
+    ref, pred, groups = np.asarray(p.ref), np.asarray(p.pred), np.asarray(p.group)
+    errors = comp == "energy"
+    x = ref - ref.mean() if errors else ref
+    y = pred - ref if errors else pred
+    for g in sorted(set(p.group)):
+        keep = groups == g
+        ax.scatter(x[keep], y[keep], s=4, alpha=0.6, label=g)
+    if errors:
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel(f"reference - mean ({unit})")
+        ax.set_ylabel(f"predicted - reference ({unit})")
+    else:
+        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.set_xlabel(f"reference ({unit})")
+        ax.set_ylabel(f"predicted ({unit})")
+    e = p.errors()
+    ax.set_title(f"{comp}: RMSE {e['rmse']:.3g}, MAE {e['mae']:.3g} {unit}", fontsize=9)
+    if len(set(p.group)) > 1:
+        ax.legend(fontsize=7, markerscale=2)
