@@ -72,7 +72,7 @@ def test_every_cell_is_at_least_min_width_A_wide(tmp_path):
     compressed amorphous cell (grown from 4 Cu atoms); the summary reports the widths."""
     cfg = parse_config({
         "snapshots": False, "calculator": {"name": "emt"}, "formats": ["extxyz"],
-        "min_width_A": 7.0,
+        "min_width_A": 6.0,
         "phases": [{"name": "lif"}],
         "defects": [{"phase": "li2o", "kind": "vacancy", "min_width": 5.0}],
         "amorphous": [{"name": "cu", "composition": {"Cu": 4}, "seed": 1,
@@ -82,7 +82,7 @@ def test_every_cell_is_at_least_min_width_A_wide(tmp_path):
     assert not report.failures
     summary = yaml.safe_load((tmp_path / "build-summary.yml").read_text())
     for rec in summary["outputs"]:
-        assert rec["min_width_A"] == 7.0 and min(rec["widths_A"]) >= 7.0, rec
+        assert rec["min_width_A"] == 6.0 and min(rec["widths_A"]) >= 6.0, rec
     cu = next(r for r in summary["outputs"] if r["name"] == "cu-000")
     assert cu["formula_unit_scale"] > 1 and cu["natoms"] == 4 * cu["formula_unit_scale"]
     assert cu["relax_converged"] is True and abs(cu["final_pressure_GPa"]) < 0.1
