@@ -31,14 +31,26 @@ def test_budget_cut(n_test, n_initial, budget, expected):
 
 
 def _config(tmp_path, **changes):
+    """The kill test's tiny loop, smaller still (a level-2 MTP, 60 MD steps)."""
     ase.io.write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1)))
-    data = {**CONFIG, **changes, "run_dir": str(tmp_path / "run")}
+    data = {**CONFIG, "potential": {"backend": "mtp", "level": 2, "max_iter": 4},
+            "explore": {**CONFIG["explore"], "steps": 60}, **changes,
+            "run_dir": str(tmp_path / "run")}
     data["structures"] = {**CONFIG["structures"],
                           "phases": [{"file": str(tmp_path / "cu.extxyz")}]}
     return parse_config(data, LearnConfig)
 
 
-def test_label_budget_is_a_hard_cap_and_the_cut_is_kept(tmp_path, caplog):
+@pytest.fixture
+def no_figures(monkeypatch):
+    """The loop's figures (most of this tiny loop's time) are not what is tested here."""
+    for target in ("seiflow.workflows.learn.learning_curves",
+                   "seiflow.workflows.learn.gamma_histograms",
+                   "seiflow.workflows.train.training_curve"):
+        monkeypatch.setattr(target, lambda *args, **kwargs: None)
+
+
+def test_label_budget_is_a_hard_cap_and_the_cut_is_kept(tmp_path, caplog, no_figures):
     report = run_learn(_config(tmp_path, label_budget=3), progress=False)
     run = tmp_path / "run"
     store = LabelStore(run / "labels.db")
