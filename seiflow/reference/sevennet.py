@@ -62,9 +62,9 @@ def shared_calculator(model: str, device: str):
     return load_calculator(model, device)
 
 
-def known_elements(model: str = "7net-0") -> set[str]:
+def known_elements(model: str = "7net-0", device: str = "cpu") -> set[str]:
     """Elements the network has an embedding for (from its type map)."""
-    return {chemical_symbols[z] for z in shared_calculator(model, "cpu").type_map}
+    return {chemical_symbols[z] for z in shared_calculator(model, device).type_map}
 
 
 class SevenNetASECalculator(Calculator):
@@ -111,7 +111,8 @@ class SevenNetLabeler(CalculatorLabeler):
         "cpu", description="cpu (reproducible labels), cuda, or auto (cuda if available)")
 
     def check(self, atoms: Atoms) -> None:
-        check_elements(atoms, known_elements(self.model), f"SevenNet {self.model}")
+        elements = known_elements(self.model, resolve_device(self.device))
+        check_elements(atoms, elements, f"SevenNet {self.model}")
         if atoms.cell.rank < 3:
             where = atoms.info.get("source", atoms.get_chemical_formula())
             raise LabelerError(f"{where}: SevenNet needs a 3D cell (put a molecule or slab in "
