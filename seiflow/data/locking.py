@@ -198,7 +198,8 @@ class RunLock(StoreLock):
     """The single writer of a run folder: ``RUN_LOCK`` in it, held while ``command`` runs.
 
     A second live process is refused at once (SeiflowError naming its pid, host and command);
-    a lock whose owner is dead is broken with a warning. The folder is made if missing.
+    a lock whose owner is dead is broken with a warning. The folder is made if missing, and
+    removed again on release if the command left it empty (it failed before writing).
     """
 
     what = "run folder lock"
@@ -209,6 +210,7 @@ class RunLock(StoreLock):
         self.note = command
 
     def acquire(self) -> None:
+        self.made = not self.folder.exists()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -217,6 +219,12 @@ class RunLock(StoreLock):
             raise SeiflowError(f"{self.folder}: cannot make the folder: "
                                f"{exc.strerror or exc}") from None
         super().acquire()
+
+    def release(self) -> None:
+        super().release()
+        if getattr(self, "made", False) and self.folder.is_dir() and \
+                not any(self.folder.iterdir()):
+            self.folder.rmdir()
 
     def _give_up(self, owner: str) -> None:
         try:

@@ -318,7 +318,7 @@ class _Output:
         self.watches = [GammaWatch() for _ in range(n)]
 
     def max_gammas(self) -> list[float] | None:
-        return [w.max_gamma for w in self.watches] if self.grader is not None else None
+        return [float(w.max_gamma) for w in self.watches] if self.grader is not None else None
 
     def fresh(self) -> None:
         for path in self.trajectories:

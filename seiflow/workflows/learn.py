@@ -39,9 +39,9 @@ from seiflow.potentials.registry import (MTPSettings, PotentialSettings, load_po
                                          require_gradable)
 from seiflow.reference import LabelerSettings, XTBSettings
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
-from seiflow.workflows.build import BuildConfig, run_build
+from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.label import run_label
-from seiflow.workflows.train import save_model
+from seiflow.workflows.train import evaluate, save_model
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,20 @@ def _save_config(cfg: LearnConfig, run: Path) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+def cutoff_A(potential) -> float | None:
+    """The radial cutoff (Å) of a potential's settings: MTP ``cutoff``, MACE ``r_max``, a
+    committee's member's."""
+    member = getattr(potential, "member", None)
+    if member is not None:
+        return cutoff_A(member)
+    return getattr(potential, "cutoff", None) or getattr(potential, "r_max", None)
+
+
 def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tuple[str, Path]]:
-    report = run_build(cfg.structures, out_dir=run / "structures", progress=progress)
+    """The built starting cells, each at least 2 x the potential's cutoff wide in every
+    direction unless ``structures.min_width_A`` says otherwise."""
+    build = with_cutoff(cfg.structures, cutoff_A(cfg.potential))
+    report = run_build(build, out_dir=run / "structures", progress=progress)
     if report.failures:
         names = ", ".join(f["name"] for f in report.failures)
         raise SeiflowError(f"could not build the starting structure(s) {names}; see "
@@ -381,6 +393,7 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
                          "label budget reached" if store.count() >= cfg.label_budget else
                          "iteration limit reached")
         _write_reports(cfg, run, report, store, report.status)
+        summary.data["held_out_errors"] = _final_evaluation(run, store)
         summary.data.update(status_learning=report.status, iterations=len(report.iterations),
                             labels=store.count())
     return report
@@ -400,6 +413,20 @@ def _write_reports(cfg: LearnConfig, run: Path, report: LearnReport, store: Labe
             "status": status, "labels_total": store.count(),
             "test_structures": its[-1]["test_structures"]}
     markdown_report(its, meta, run / "report.md")
+
+
+def _final_evaluation(run: Path, store: LabelStore) -> dict:
+    """The final model on the held-out sets: errors.json, per-frame errors and parity plots
+    (energy as errors) in ``run/evaluation``, linked from report.md."""
+    _, test, test_md = _split(store)
+    sets = {"test-rattled": test, "test-md": test_md}
+    errors, _ = evaluate(load_potential(final_model(run)), sets, run / "evaluation",
+                         "final model on held-out")
+    shown = [f"![{name}](evaluation/parity-{name}.png)" for name in errors]
+    with open(run / "report.md", "a") as report:
+        report.write("\n## Final model on the held-out sets\n\n" + "\n\n".join(shown) + "\n")
+    return {name: {f"{comp}_rmse": e["rmse"] for comp, e in table["all"].items()}
+            for name, table in errors.items()}
 
 
 def resume(run_dir: Path, progress: bool = True, max_iterations: int | None = None,

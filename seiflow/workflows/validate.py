@@ -46,6 +46,7 @@ from seiflow.reference import LabelerSettings, XTBSettings
 from seiflow.structures.interfaces import InterfaceSpec
 from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
+from seiflow.workflows.learn import CONFIG_COPY, final_model
 from seiflow.workflows.properties.base import PropertyFailed
 from seiflow.workflows.properties.diffusion import DiffusionSettings
 from seiflow.workflows.properties.elastic import ElasticSettings
@@ -141,7 +142,8 @@ class DiffusionTarget(_Crystal):
 
 
 class ValidateConfig(StrictModel):
-    model: Path = Field(..., description="potential folder (seiflow train / learn)")
+    model: Path = Field(..., description="potential folder (seiflow train / learn), or a "
+                        "`seiflow learn` run folder: its final model")
     reference: LabelerSettings = Field(default_factory=XTBSettings)
     out_dir: Path = Path("runs/validate")
     phases: list[PhaseTarget] = Field(default_factory=list)
@@ -157,6 +159,11 @@ class ValidateConfig(StrictModel):
     gamma_select: float = Field(2.0, gt=0, description="rows where the potential's largest "
                                 "extrapolation grade γ exceeded this are flagged")
     engine: EngineSettings = Field(default_factory=InProcessSettings)
+
+    @field_validator("model")
+    @classmethod
+    def _final_model_of_a_run(cls, v: Path) -> Path:
+        return final_model(v) if (v / CONFIG_COPY).exists() else v
 
     @field_validator("interfaces")
     @classmethod
