@@ -24,14 +24,20 @@ image (and its minimum-image vector would be ambiguous): the builders refuse it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import spglib
 from ase import Atoms
 from ase.geometry import find_mic
+from pydantic import Field
 
+from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import StructureError
 from seiflow.structures.defects import make_interstitial, make_vacancy
-from seiflow.structures.geometry import check_no_overlap, largest_void, perpendicular_widths
+from seiflow.structures.library import get_phase
+from seiflow.structures.geometry import (check_no_overlap, largest_void, make_supercell,
+                                         perpendicular_widths)
 
 SAME_SITE = 0.2  # Å: two void centres closer than this are one site
 MAX_LEG = 3.6  # Å: longest single hop a knock-off step may use (first Li-Li shell is 2.7-3.5 Å)
@@ -207,3 +213,46 @@ def _finish(initial: Atoms, final: Atoms, bulk: Atoms, mechanism: str, species: 
             source=f"{mechanism} ({end}) of {species} in {bulk.get_chemical_formula()} "
                    f"({len(bulk)} atoms); bulk: {bulk.info.get('source', 'unknown')}",
         )
+
+
+MECHANISMS = {"vacancy": vacancy_hop, "knockoff": interstitial_knockoff,
+              "frenkel": frenkel_formation}
+
+
+class PathSpec(StrictModel):
+    """Images along a migration path (unrelaxed end points, IDPP band): starting structures
+    that put the hop itself into a training set (the saddle is rarely visited by MD)."""
+
+    phase: str = Field(..., description="library phase key, e.g. lif")
+    mechanism: Literal["vacancy", "knockoff", "frenkel"]
+    species: str = "Li"
+    min_width: float | None = Field(None, gt=0, le=MAX_WIDTH_A,
+                                    description="supercell width of the bulk, Å")
+    images: int = Field(3, ge=1, le=15, description="intermediate images (end points not "
+                        "counted)")
+
+    @property
+    def label(self) -> str:
+        return f"{self.phase}-{self.mechanism}-{self.species}"
+
+    def endpoints(self) -> tuple[Atoms, Atoms]:
+        bulk = make_supercell(get_phase(self.phase), min_width=self.min_width)
+        return MECHANISMS[self.mechanism](bulk, species=self.species)
+
+    def image(self, i: int) -> Atoms:
+        """Intermediate image ``i`` (1 .. images) of the IDPP band between the end points."""
+        return path_images(*self.endpoints(), self.images)[i - 1]
+
+
+def path_images(initial: Atoms, final: Atoms, n: int) -> list[Atoms]:
+    """The ``n`` intermediate images of ASE's image-dependent pair potential (IDPP) band
+    between two end points (minimum image), unrelaxed."""
+    from ase.mep import NEB
+
+    band = [initial.copy() for _ in range(n + 1)] + [final.copy()]
+    NEB(band).interpolate(method="idpp", mic=True, apply_constraint=False)
+    for i, image in enumerate(band[1:-1], start=1):
+        check_no_overlap(image)
+        image.info.update(initial.info, endpoint=f"image {i} of {n}",
+                          source=f"image {i}/{n} of {initial.info.get('source', '')}")
+    return band[1:-1]

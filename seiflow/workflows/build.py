@@ -31,6 +31,7 @@ from seiflow.structures.defects import DefectSpec, make_defect
 from seiflow.structures.geometry import check_width, make_supercell, perpendicular_widths
 from seiflow.structures.interfaces import InterfaceSpec, build_interface
 from seiflow.structures.library import get_phase, list_phases
+from seiflow.structures.migration import PathSpec
 from seiflow.workflows.calculators import CalculatorSettings
 from seiflow.workflows.compression import compress
 from seiflow.workflows.summary import RunSummary
@@ -82,6 +83,8 @@ class BuildConfig(StrictModel):
     amorphous: list[AmorphousSpec] = Field(default_factory=list)
     defects: list[DefectSpec] = Field(default_factory=list)
     interfaces: list[InterfaceSpec] = Field(default_factory=list)
+    paths: list[PathSpec] = Field(default_factory=list, description="images along migration "
+                                  "paths (vacancy hop, knock-off, Frenkel pair)")
     min_width_A: float | None = Field(
         None, gt=0, le=MAX_WIDTH_A,
         description="minimum perpendicular width of every cell built, Å (raises each "
@@ -89,8 +92,9 @@ class BuildConfig(StrictModel):
 
     @model_validator(mode="after")
     def _something(self) -> BuildConfig:
-        if not (self.phases or self.amorphous or self.defects or self.interfaces):
-            raise ValueError("nothing to build: give phases, amorphous, defects or interfaces")
+        if not (self.phases or self.amorphous or self.defects or self.interfaces or self.paths):
+            raise ValueError("nothing to build: give phases, amorphous, defects, interfaces "
+                             "or paths")
         if "extxyz" not in self.formats:
             self.formats = ["extxyz", *self.formats]  # needed to resume
         return self
@@ -181,6 +185,10 @@ def _tasks(cfg: BuildConfig) -> list[Task]:
     for s in interfaces:
         tasks.append(Task(s.label, "interface", s.model_dump_json(),
                           lambda s=s: build_interface(s).atoms, s.min_width_A))
+    for m in cfg.paths:
+        m = m.model_copy(update={"min_width": _wider(m.min_width, cfg.min_width_A)})
+        tasks += [Task(f"{m.label}-image{i}", "path", m.model_dump_json() + f"#{i}",
+                       partial(m.image, i), m.min_width) for i in range(1, m.images + 1)]
     names = [t.name for t in tasks]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

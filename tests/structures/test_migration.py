@@ -138,3 +138,27 @@ def test_works_for_other_species():
     initial, final = vacancy_hop(al, "Al")
     assert len(initial) == 31
     assert initial.info["hop_distances_A"][0] == pytest.approx(4.05 / np.sqrt(2), abs=1e-4)
+
+
+def test_path_images_lie_between_the_end_points_and_build_as_structures(tmp_path):
+    from seiflow.core.config import parse_config
+    from seiflow.structures.migration import PathSpec
+    from seiflow.workflows.build import BuildConfig, run_build
+
+    spec = PathSpec(phase="lif", mechanism="vacancy", min_width=8.0, images=3)
+    initial, final = spec.endpoints()
+    moved = int(initial.info["moved"][0])
+    start, end = initial.positions[moved], final.positions[moved]
+    for i in (1, 2, 3):  # the hopping ion advances along the hop, the others stay near
+        image = spec.image(i)
+        along = np.dot(image.positions[moved] - start, end - start) / np.dot(end - start,
+                                                                              end - start)
+        assert along == pytest.approx(i / 4, abs=0.1)
+        others = np.delete(np.arange(len(image)), moved)
+        assert np.abs(image.positions[others] - initial.positions[others]).max() < 0.3
+    cfg = parse_config({"formats": ["extxyz"], "snapshots": False, "min_width_A": 8.0,
+                        "paths": [{"phase": "lif", "mechanism": "vacancy", "images": 2}]},
+                       BuildConfig)
+    report = run_build(cfg, out_dir=tmp_path, progress=False)
+    assert [r["name"] for r in report.built] == ["lif-vacancy-Li-image1", "lif-vacancy-Li-image2"]
+    assert all(min(r["widths_A"]) >= 8.0 and r["natoms"] == 63 for r in report.built)

@@ -366,15 +366,9 @@ def _band_from_dict(d: dict, energies: list[float]) -> list[Atoms]:
 
 def neb_endpoints(target) -> tuple[Atoms, Atoms]:
     """Relaxable end points of the target's mechanism (seiflow.structures.migration)."""
-    from seiflow.structures.migration import (
-        frenkel_formation,
-        interstitial_knockoff,
-        vacancy_hop,
-    )
+    from seiflow.structures.migration import MECHANISMS
 
-    builders = {"vacancy": vacancy_hop, "knockoff": interstitial_knockoff,
-                "frenkel": frenkel_formation}
-    return builders[target.mechanism](target.cell(), species=target.species)
+    return MECHANISMS[target.mechanism](target.cell(), species=target.species)
 
 
 class Barrier(ValidationProperty):
