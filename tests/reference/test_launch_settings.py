@@ -106,7 +106,7 @@ def test_cp2k_calculator_folder_is_removed(tmp_path, monkeypatch, short_scratch)
 @pytest.mark.skipif(NO_CP2K, reason="CP2K not installed")
 def test_cp2k_label_leaves_no_files_behind(tmp_path, monkeypatch, short_scratch):
     """One small CP2K label (H2): nothing in the working directory, no folder left in the
-    scratch, and the same energy under another launch command (~1 min here)."""
+    scratch, and the same energy under another launch command (seconds idle, ~1 min loaded)."""
     monkeypatch.chdir(tmp_path)
     h2 = Atoms("H2", positions=[[2.5, 2.5, 2.5], [3.25, 2.5, 2.5]], cell=[5, 5, 5], pbc=False)
     cp2k = CP2KSettings(cutoff=120, rel_cutoff=30, scratch=str(short_scratch))
