@@ -54,6 +54,10 @@ def train(
         help="loss weights of energy, forces, stress (the backend's own units)"),
     foundation: Path | None = typer.Option(None, "--foundation",
                                            help="MACE model file to fine-tune (local)"),
+    optimizer: str | None = typer.Option(None, "--optimizer",
+                                         help="MTP fit: lm | varpro | bfgs (default lm)"),
+    weighting: str | None = typer.Option(None, "--weighting", help="MTP loss: structures | "
+                                         "mlip (MLIP-3's: stress x N atoms); docs/potentials.md"),
     committee: int | None = typer.Option(None, "--committee",
                                          help="train N models of the backend as a committee"),
     out: Path | None = typer.Option(None, "--out", help="model folder"),
@@ -75,7 +79,8 @@ def train(
         mapping_at(member, "stage_two_weights", where)
     member.setdefault("backend", backend)
     for key, value in (("level", level), ("max_iter", max_iter), ("workers", workers),
-                       ("epochs", epochs), ("max_time", max_time), ("foundation", foundation)):
+                       ("epochs", epochs), ("max_time", max_time), ("foundation", foundation),
+                       ("optimizer", optimizer), ("weighting", weighting)):
         if value is not None:
             member[key] = str(value) if isinstance(value, Path) else value
     apply_fit_options(member, preset=preset, device=device, weights=weights)

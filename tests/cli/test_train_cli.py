@@ -31,10 +31,13 @@ def test_train_evaluate_grade(tmp_path):
     cfg = tmp_path / "train.yaml"
     cfg.write_text("db: labels.db\nout: model\npotential:\n  level: 6\n  max_iter: 8\n"
                    "split:\n  test_fraction: 0.25\n")
-    r = _seiflow("train", str(cfg), "--no-progress", "--workers", "2", cwd=tmp_path)
+    r = _seiflow("train", str(cfg), "--no-progress", "--workers", "2", "--optimizer", "varpro",
+                 "--weighting", "mlip", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     record = json.loads((tmp_path / "model" / "model.json").read_text())
     assert record["settings"]["workers"] == 2
+    assert (record["settings"]["optimizer"], record["settings"]["weighting"]) == \
+        ("varpro", "mlip")
     assert not (tmp_path / "model" / "fit-checkpoint.pt").exists()  # removed when complete
     errors = json.loads((tmp_path / "model" / "errors.json").read_text())
     assert errors["test"]["all"]["forces"]["n"] == 3 * 32 * 3
