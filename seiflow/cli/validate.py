@@ -31,7 +31,8 @@ def _phase_list(data: dict, where: str) -> list[dict]:
 def validate(
     model: Path = typer.Argument(..., help="potential folder (seiflow train / learn)"),
     reference: str | None = typer.Option(None, "--reference", "-r",
-                                         help="xtb | gpaw | cp2k | vasp | emt (default xtb)"),
+                                         help="sevennet | chgnet | xtb | gpaw | cp2k | vasp | emt "
+                                         "(default sevennet)"),
     settings: Path | None = typer.Option(None, "--settings", help="YAML/TOML labeler settings"),
     phases: str | None = typer.Option(None, "--phases", help="e.g. li2co3,lif,li-bcc"),
     properties: str | None = typer.Option(
@@ -54,7 +55,7 @@ def validate(
     data["model"] = str(model)
     if reference or settings or allow_thin:
         lab = read_mapping(settings) if settings else dict(mapping_at(data, "reference", where))
-        lab["name"] = reference or lab.get("name", "xtb")
+        lab["name"] = reference or lab.get("name", "sevennet")
         if allow_thin:
             lab["allow_thin"] = True
         data["reference"] = lab

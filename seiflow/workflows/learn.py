@@ -37,7 +37,7 @@ from seiflow.potentials.active import select_add
 from seiflow.potentials.base import Gradable
 from seiflow.potentials.registry import (MTPSettings, PotentialSettings, load_potential,
                                          require_gradable)
-from seiflow.reference import LabelerSettings, XTBSettings
+from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.label import run_label
@@ -70,7 +70,7 @@ class ExploreSettings(StrictModel):
 class LearnConfig(StrictModel):
     run_dir: Path = Path("runs/learn")
     structures: BuildConfig
-    labeler: LabelerSettings = Field(default_factory=XTBSettings)
+    labeler: LabelerSettings = Field(default_factory=SevenNetLabeler)  # the PBE-trained teacher
     potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
@@ -328,15 +328,18 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
 
     t0 = time.perf_counter()
     sel_path = it_dir / "selected.extxyz"
-    converged = all(r.status == "finished" for r in results)
+    budget_left = cfg.label_budget - store.count()
     if not sel_path.exists():
-        budget_left = cfg.label_budget - store.count()
-        selected = [] if converged else _select(model, tasks,
-                                                min(cfg.max_select_per_iteration, budget_left))
+        selected = _select(model, tasks, min(cfg.max_select_per_iteration, budget_left)) \
+            if budget_left > 0 else []
         tmp = sel_path.with_suffix(".tmp.extxyz")
         ase.io.write(tmp, selected, format="extxyz")
         tmp.replace(sel_path)
     selected = ase.io.read(sel_path, index=":") if sel_path.stat().st_size else []
+    # clean MD: no trajectory broke (γ > γ_break) and no frame above γ_select enlarges the
+    # active set any more (MaxVol selects nothing)
+    converged = all(r.status == "finished" for r in results) and not selected \
+        and budget_left > 0
     times["select"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

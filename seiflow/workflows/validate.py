@@ -42,7 +42,7 @@ from seiflow.core.errors import ConfigError, SeiflowError
 from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
-from seiflow.reference import LabelerSettings, XTBSettings
+from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.structures.interfaces import InterfaceSpec
 from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
@@ -144,7 +144,7 @@ class DiffusionTarget(_Crystal):
 class ValidateConfig(StrictModel):
     model: Path = Field(..., description="potential folder (seiflow train / learn), or a "
                         "`seiflow learn` run folder: its final model")
-    reference: LabelerSettings = Field(default_factory=XTBSettings)
+    reference: LabelerSettings = Field(default_factory=SevenNetLabeler)  # the teacher
     out_dir: Path = Path("runs/validate")
     phases: list[PhaseTarget] = Field(default_factory=list)
     neb: list[NEBTarget] = Field(default_factory=list)
