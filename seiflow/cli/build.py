@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seiflow.cli.inputs import check_structure_files
+from seiflow.cli.runs import RunLock
 from seiflow.core.config import load_config
 from seiflow.workflows.build import BuildConfig, run_build
 
@@ -21,7 +22,8 @@ def build(
     """Build library phases, amorphous mixtures, defects and interfaces; write files + summary."""
     cfg = load_config(config, BuildConfig)
     check_structure_files(p.file for p in cfg.phases)
-    report = run_build(cfg, out_dir=out, progress=progress, config_file=str(config))
+    with RunLock(out or cfg.out_dir, "seiflow build"):
+        report = run_build(cfg, out_dir=out, progress=progress, config_file=str(config))
     console = Console(width=160)
     t = Table("name", "kind", "formula", "atoms", "density (g/cm³)", "notes",
               title=f"structures in {report.out_dir}")

@@ -27,6 +27,7 @@ HOLD = ("import sys, time\nfrom seiflow.data.locking import RunLock\n"
 MD = ("structure: {structure}\ncalculator: {{name: emt}}\nout_dir: run\n"
       "md: {{steps: {steps}, traj_stride: 5, checkpoint_every: 5}}\n")
 COMMANDS = {  # command -> (argv, the folder it writes)
+    "build": (["build", "build.yaml", "--out", "run", "--no-progress"], "run"),
     "md": (["md", "md.yaml", "--no-progress"], "run"),
     "learn": (["learn", "learn.yaml", "--no-progress"], "run"),
     "resume": (["resume", "run", "--no-progress"], "run"),
@@ -51,6 +52,7 @@ def folder(tmp_path, monkeypatch):
     ase.io.write("cu2.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1)))
     (tmp_path / "md.yaml").write_text(MD.format(structure="cu.extxyz", steps=10))
     (tmp_path / "learn.yaml").write_text("run_dir: run\nstructures: {phases: [{name: lif}]}\n")
+    (tmp_path / "build.yaml").write_text("phases: [{name: lif}]\nsnapshots: false\n")
     _store(tmp_path / "labels.db")
     return tmp_path
 
