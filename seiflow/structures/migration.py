@@ -250,7 +250,8 @@ def path_images(initial: Atoms, final: Atoms, n: int) -> list[Atoms]:
     from ase.mep import NEB
 
     band = [initial.copy() for _ in range(n + 1)] + [final.copy()]
-    NEB(band).interpolate(method="idpp", mic=True, apply_constraint=False)
+    NEB(band, method="improvedtangent").interpolate(method="idpp", mic=True,
+                                                   apply_constraint=False)
     for i, image in enumerate(band[1:-1], start=1):
         check_no_overlap(image)
         image.info.update(initial.info, endpoint=f"image {i} of {n}",
