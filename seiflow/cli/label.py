@@ -24,7 +24,8 @@ class LabelJob(StrictModel):
 
 def label(
     structures: list[Path] = typer.Argument(..., help="structure files (all frames are read)"),
-    labeler: str = typer.Option("xtb", "--labeler", "-l", help="xtb | gpaw | cp2k | vasp"),
+    labeler: str = typer.Option("xtb", "--labeler", "-l", help="sevennet | chgnet | xtb | gpaw "
+                                "| cp2k | vasp | emt (docs/reference.md: which for what)"),
     settings: Path | None = typer.Option(None, "--settings", help="YAML/TOML labeler settings"),
     db: str = typer.Option("labels.db", "--db", help="label store (.db or postgresql://)"),
     engine: str = typer.Option("inprocess", "--engine", help="inprocess | parsl"),
