@@ -166,7 +166,11 @@ def cutoff_A(potential) -> float | None:
 def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tuple[str, Path]]:
     """The built starting cells, each at least 2 x the potential's cutoff wide in every
     direction unless ``structures.min_width_A`` says otherwise."""
-    build = with_cutoff(cfg.structures, cutoff_A(cfg.potential))
+    cutoff, asked = cutoff_A(cfg.potential), cfg.structures.min_width_A
+    if cutoff and asked and asked < 2 * cutoff:
+        log.warning("structures.min_width_A %.3g Å is below 2 x the potential's cutoff "
+                    "(%.3g Å): atoms may see their own periodic images", asked, 2 * cutoff)
+    build = with_cutoff(cfg.structures, cutoff)
     report = run_build(build, out_dir=run / "structures", progress=progress)
     if report.failures:
         names = ", ".join(f["name"] for f in report.failures)
