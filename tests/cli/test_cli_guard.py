@@ -64,7 +64,8 @@ def test_internal_error_is_one_line_exit_1_with_the_traceback_in_the_log(logs, m
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr("seiflow.cli.build.run_build", broken)
-    monkeypatch.setattr("seiflow.cli.build.load_config", lambda *a: SimpleNamespace(phases=[]))
+    monkeypatch.setattr("seiflow.cli.build.load_config",
+                        lambda *a: SimpleNamespace(phases=[], out_dir=logs.parent / "out"))
     code, _, err = seiflow("build", "any.yaml")
     line = one_error_line(err)
     assert code == 1 and "internal error: ZeroDivisionError: a bug" in line
@@ -80,7 +81,8 @@ def test_an_error_writing_yaml_is_internal_not_bad_input(logs, monkeypatch):
         yaml.safe_dump({"x": object()})
 
     monkeypatch.setattr("seiflow.cli.build.run_build", broken)
-    monkeypatch.setattr("seiflow.cli.build.load_config", lambda *a: SimpleNamespace(phases=[]))
+    monkeypatch.setattr("seiflow.cli.build.load_config",
+                        lambda *a: SimpleNamespace(phases=[], out_dir=logs.parent / "out"))
     code, _, err = seiflow("build", "any.yaml")
     assert code == 1 and "internal error: RepresenterError" in one_error_line(err)
 
