@@ -13,13 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-import ase.io
 import numpy as np
 from ase import Atoms
 
 from seiflow.core.errors import SeiflowError, StructureError
 from seiflow.data.checks import MIN_DISTANCE, check_structure
-from seiflow.structures.io import read_all
+from seiflow.structures.io import read_all, read_atoms
 
 MAX_LENGTH_A = 1.0e4  # Å: longest cell vector accepted (neighbour lists scale with it)
 MAX_COORDINATE_A = 1.0e6  # Å: largest |coordinate| accepted
@@ -110,12 +109,6 @@ def check_structure_files(paths) -> None:
 def read_checked_structure(path: Path) -> Atoms:
     """The structure ASE reads from ``path`` (the last frame of a trajectory), checked like
     :func:`read_checked_frames`."""
-    path = Path(path)
-    if not path.is_file():
-        raise StructureError(f"structure file not found: {path}")
-    try:
-        atoms = ase.io.read(path)
-    except Exception as exc:  # ASE raises many kinds on unreadable files
-        raise StructureError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    atoms = read_atoms(path)
     check_frame(atoms, str(path))
     return atoms

@@ -64,18 +64,25 @@ def read_frames(path: str | Path) -> list[Atoms]:
     return frames
 
 
+def read_atoms(path: str | Path) -> Atoms:
+    """What ASE reads from ``path`` (the last frame of a trajectory), unchecked; a missing or
+    unreadable file is one StructureError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file not found: {path}")
+    try:
+        return ase.io.read(path)
+    except Exception as exc:  # ASE raises many kinds on unreadable files
+        raise StructureError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
 def read_structure(path: str | Path) -> Atoms:
     """Read one structure with ASE (any format it knows), checked for overlapping atoms.
 
     ``info['source']`` is set to the file name unless the file carries one (extxyz).
     """
     path = Path(path)
-    if not path.is_file():
-        raise StructureError(f"structure file not found: {path}")
-    try:
-        atoms = ase.io.read(path)
-    except Exception as exc:  # ASE raises many kinds on unreadable files
-        raise StructureError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    atoms = read_atoms(path)
     if len(atoms) == 0:
         raise StructureError(f"{path}: no atoms")
     try:
