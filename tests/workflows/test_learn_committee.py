@@ -29,8 +29,8 @@ def test_committee_drives_the_loop(tmp_path):
                       "member": {"backend": "mtp", "level": 4, "max_iter": 10}},
         "initial": {"per_structure": 6, "rattle_A": [0.02, 0.06], "seed": 0},
         "test_set": {"per_structure": 2, "seed": 5},
-        "explore": {"temperatures_K": [300, 900], "steps": 300, "traj_stride": 10},
-        "test_md": 0, "max_select_per_iteration": 4, "max_iterations": 3,
+        "explore": {"temperatures_K": [300, 900], "steps": 150, "traj_stride": 10},
+        "test_md": 0, "max_select_per_iteration": 4, "max_iterations": 2,
         "label_budget": 40,
     }
     report = run_learn(parse_config(cfg, LearnConfig), progress=False)
@@ -52,8 +52,8 @@ def test_committee_drives_the_loop(tmp_path):
     assert "committee of 2" in (tmp_path / "run" / "report.md").read_text()
 
     # a run that stopped at its limit continues when the limit is raised, nothing else may change
-    more = resume(tmp_path / "run", progress=False, max_iterations=4)
-    assert len(more.iterations) == (len(its) if report.converged else 4)
+    more = resume(tmp_path / "run", progress=False, max_iterations=3)
+    assert len(more.iterations) == (len(its) if report.converged else 3)
     assert more.iterations[:len(its)] == its
     with pytest.raises(SeiflowError, match="another config"):
         run_learn(parse_config({**cfg, "seed": 1}, LearnConfig), progress=False)
