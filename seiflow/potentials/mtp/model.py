@@ -8,6 +8,7 @@ Saved as a folder: ``potential.mtp`` (MLIP's legacy text format, which MLIP-3 an
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -24,6 +25,7 @@ from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read
                                      write_model_json)
 from seiflow.potentials.active import ActiveSet, design_rows
 from seiflow.potentials.graded import GradedCalculator
+from seiflow.potentials.mtp import kernel
 from seiflow.potentials.mtp.levels import MTPBasis
 
 MTP_FILE = "potential.mtp"
@@ -64,6 +66,51 @@ def new_engine(data: MTPData, mode: str = "run"):
     return make_mtp_engine("cext")(data, mode=mode)
 
 
+ENGINES = ("kernel", "motep")
+ENGINE_ENV = "SEIFLOW_MTP_ENGINE"
+_warned = []
+
+
+def default_engine() -> str:
+    """The MTP evaluator: ``SEIFLOW_MTP_ENGINE`` (kernel or motep), else seiflow's compiled
+    kernel when it is built, else motep's engine (with one warning)."""
+    name = os.environ.get(ENGINE_ENV, "").strip().lower() or "kernel"
+    if name not in ENGINES:
+        raise ModelError(f"{ENGINE_ENV}={name!r}: use one of {', '.join(ENGINES)}")
+    if name == "kernel" and not kernel.available():
+        if not _warned:
+            _warned.append(True)
+            logging.getLogger(__name__).warning(
+                "seiflow's compiled MTP kernel is not built (%s); using motep's engine "
+                "(rebuild: pip install -e .)", kernel.LOAD_ERROR)
+        return "motep"
+    return name
+
+
+class _MotepRun:
+    """motep's run-mode engine behind the kernel engine's ``calculate(atoms, rows)``."""
+
+    def __init__(self, data: MTPData):
+        self.engine = new_engine(data)
+
+    def calculate(self, atoms: Atoms, rows: bool = False) -> dict:
+        res = self.engine.calculate(atoms)
+        out = {"energy": float(res["energy"]), "energies": np.array(res["energies"]),
+               "forces": np.array(res["forces"]), "stress": np.array(res["stress"])}
+        if rows:
+            out["basis"] = np.array(self.engine.mbd.vatoms.T)
+        return out
+
+
+def run_engine(data: MTPData, engine: str | None = None):
+    """An evaluator of ``data`` (``engine``: kernel, motep, or None for ``default_engine``)
+    whose ``calculate(atoms, rows)`` gives energy, energies, forces, stress and ``basis``."""
+    engine = engine or default_engine()
+    if engine not in ENGINES:
+        raise ModelError(f"unknown MTP engine {engine!r} (one of {', '.join(ENGINES)})")
+    return kernel.KernelEngine(data) if engine == "kernel" else _MotepRun(data)
+
+
 @dataclass
 class MTPModel:
     """Moment Tensor Potential (Shapeev 2016) on motep's C engine."""
@@ -82,19 +129,19 @@ class MTPModel:
     def types(self, atoms: Atoms) -> np.ndarray:
         return get_types(atoms, self.data.species)
 
-    def calculator(self, grade: bool = True) -> Calculator:
+    def calculator(self, grade: bool = True, engine: str | None = None) -> Calculator:
         """ASE calculator for any cell; with ``grade`` (and an active set) a GradedCalculator
-        that also returns the per-atom extrapolation grades ``gammas`` and their max ``gamma``."""
+        that also returns the per-atom extrapolation grades ``gammas`` and their max ``gamma``.
+        ``engine``: kernel or motep (default: ``default_engine()``)."""
         if grade and self.active_set is not None:
-            return GradedCalculator(self, MTPCalculator(self, rows=True))
-        return MTPCalculator(self)
+            return GradedCalculator(self, MTPCalculator(self, rows=True, engine=engine))
+        return MTPCalculator(self, engine=engine)
 
-    def rows(self, atoms: Atoms) -> np.ndarray:
+    def rows(self, atoms: Atoms, engine: str | None = None) -> np.ndarray:
         """Active-set rows (one per atom) of ``atoms`` at the current parameters."""
         check_species(atoms, self.species, "this MTP")
-        engine = new_engine(self.data)
-        engine.calculate(atoms)
-        return design_rows(engine.mbd.vatoms, self.types(atoms), len(self.species))
+        basis = run_engine(self.data, engine).calculate(atoms, rows=True)["basis"]
+        return design_rows(basis.T, self.types(atoms), len(self.species))
 
     def grade(self, atoms: Atoms) -> np.ndarray:
         """Per-atom extrapolation grade γ (neighbourhood mode)."""
@@ -148,10 +195,11 @@ class MTPCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model: MTPModel, rows: bool = False):
+    def __init__(self, model: MTPModel, rows: bool = False, engine: str | None = None):
         super().__init__()
         self.model = model
         self.with_rows = rows
+        self.engine = engine or default_engine()
         self._engine = None
         self._key = None
 
@@ -161,12 +209,12 @@ class MTPCalculator(Calculator):
         key = (tuple(atoms.numbers), tuple(atoms.pbc))
         if self._engine is None or key != self._key:
             check_species(atoms, self.model.species, "this MTP")
-            self._engine, self._key = new_engine(self.model.data), key
-        res = self._engine.calculate(atoms)
-        self.results = {"energy": float(res["energy"]), "free_energy": float(res["energy"]),
-                        "energies": np.array(res["energies"]), "forces": np.array(res["forces"])}
+            self._engine, self._key = run_engine(self.model.data, self.engine), key
+        res = self._engine.calculate(atoms, rows=self.with_rows)
+        self.results = {"energy": res["energy"], "free_energy": res["energy"],
+                        "energies": res["energies"], "forces": res["forces"]}
         if atoms.cell.rank == 3 and all(atoms.pbc):
-            self.results["stress"] = np.array(res["stress"])
+            self.results["stress"] = res["stress"]
         if self.with_rows:
-            self.results["rows"] = design_rows(self._engine.mbd.vatoms, self.model.types(atoms),
+            self.results["rows"] = design_rows(res["basis"].T, self.model.types(atoms),
                                                len(self.model.species))

@@ -1,0 +1,191 @@
+"""seiflow's compiled MTP evaluator (``_mtpkernel.c``) behind a small Python engine.
+
+``KernelEngine(data).calculate(atoms, rows=...)`` returns energy (eV), per-atom energies,
+forces (eV/Å), stress (ASE Voigt, eV/Å³; periodic cells) and, with ``rows``, the per-atom basis
+values B_s(n_i) (n × m, the rows of the MaxVol grade without the species one-hot), all from one
+pass over the pairs inside the cutoff. The neighbour list (vesin) is built with a skin and kept
+while no atom moved more than half the skin and the cell, pbc and species are unchanged; the
+kernel recomputes every pair vector from the positions and drops pairs beyond the cutoff.
+
+The moment-contraction plan (monomial tree, basic moments, contraction rows) is derived once per
+basis; the coefficients are read from ``data`` at every call, so an engine follows a refit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+
+import numpy as np
+from ase import Atoms
+
+KERNEL_MODULE = "seiflow.potentials.mtp._mtpkernel"
+SKIN = 0.5  # Å beyond the cutoff kept in the neighbour list
+
+_P_INT = ctypes.POINTER(ctypes.c_int)
+_P_DBL = ctypes.POINTER(ctypes.c_double)
+
+
+class _Model(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int) for name in
+                ("n_species", "rfc", "rbs", "n_basic", "n_mono", "n_times", "n_scalar",
+                 "n_moments")] + \
+               [(name, _P_INT) for name in ("basic_mu", "basic_mono", "mono_parent",
+                                            "mono_axis", "times", "mapping")] + \
+               [(name, _P_DBL) for name in ("radial_coeffs", "species_coeffs",
+                                            "moment_coeffs")] + \
+               [(name, ctypes.c_double) for name in ("scaling", "rmin", "rmax")]
+
+
+def _load():
+    """The compiled library through ctypes, or None (with the reason) when it is not built."""
+    try:
+        import seiflow.potentials.mtp._mtpkernel  # noqa: F401 - proves the build is there
+        path = importlib.util.find_spec(KERNEL_MODULE).origin
+        lib = ctypes.CDLL(path)
+    except (ImportError, OSError) as exc:
+        return None, str(exc)
+    lib.mtp_evaluate.restype = ctypes.c_int
+    lib.mtp_evaluate.argtypes = [ctypes.POINTER(_Model), ctypes.c_int, _P_DBL, _P_DBL, _P_INT,
+                                 ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int32),
+                                 ctypes.POINTER(ctypes.c_int32), ctypes.c_int, _P_DBL, _P_DBL,
+                                 _P_DBL, _P_DBL]
+    lib.mtp_max_threads.restype = ctypes.c_int
+    return lib, ""
+
+
+_LIB, LOAD_ERROR = _load()
+
+
+def available() -> bool:
+    """Whether the compiled kernel was built and loads."""
+    return _LIB is not None
+
+
+def openmp_threads() -> int:
+    """Threads the kernel would use by default (0 when built without OpenMP)."""
+    return _LIB.mtp_max_threads() if _LIB is not None else 0
+
+
+def _ptr(a: np.ndarray, kind):
+    return a.ctypes.data_as(kind)
+
+
+def contraction_plan(alpha_index_basic: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Monomial tree of the basic moments: (basic_mu, basic_mono, mono_parent, mono_axis).
+
+    Every monomial x^a y^b z^c of the unit vector that a basic moment needs is the product of a
+    parent monomial (one degree lower) and one component; parents come first."""
+    basic = np.asarray(alpha_index_basic, dtype=int).reshape(-1, 4)
+    index: dict[tuple[int, int, int], int] = {(0, 0, 0): 0}
+    parent, axis = [-1], [0]
+
+    def add(key: tuple[int, int, int]) -> int:
+        if key in index:
+            return index[key]
+        ax = next(a for a in range(3) if key[a] > 0)
+        par = add(tuple(k - (a == ax) for a, k in enumerate(key)))
+        index[key] = len(parent)
+        parent.append(par)
+        axis.append(ax)
+        return index[key]
+
+    mono = [add(tuple(int(v) for v in row[1:])) for row in basic]
+    as_int = [np.ascontiguousarray(x, dtype=np.intc) for x in (basic[:, 0], mono, parent, axis)]
+    return tuple(as_int)
+
+
+class KernelEngine:
+    """Energy, forces, stress and basis rows of an MTP (motep ``MTPData``) for any structure."""
+
+    def __init__(self, data, threads: int | None = None):
+        if _LIB is None:
+            raise ImportError(f"seiflow's MTP kernel is not built ({LOAD_ERROR})")
+        self.data = data
+        self.threads = threads
+        self._plan_key = None
+        self._nl = None
+
+    def _plan(self):
+        d = self.data
+        key = (id(d.alpha_index_basic), id(d.alpha_index_times), id(d.alpha_moment_mapping))
+        if key != self._plan_key:
+            mu, mono, parent, axis = contraction_plan(d.alpha_index_basic)
+            times = np.ascontiguousarray(np.asarray(d.alpha_index_times).reshape(-1, 4),
+                                         dtype=np.intc)
+            mapping = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
+            self._arrays = dict(basic_mu=mu, basic_mono=mono, mono_parent=parent,
+                                mono_axis=axis, times=times, mapping=mapping)
+            self._plan_key = key
+        return self._arrays
+
+    def _model(self) -> tuple[_Model, list]:
+        d, plan = self.data, self._plan()
+        coeffs = dict(
+            radial_coeffs=np.ascontiguousarray(d.radial_coeffs, dtype=float),
+            species_coeffs=np.ascontiguousarray(d.species_coeffs, dtype=float),
+            moment_coeffs=np.ascontiguousarray(d.moment_coeffs, dtype=float))
+        rfc, rbs = int(d.radial_funcs_count), int(d.radial_basis.size)
+        n_moments = max(int(d.alpha_moments_count), len(plan["basic_mu"]))
+        m = _Model(n_species=int(d.species_count), rfc=rfc, rbs=rbs,
+                   n_basic=len(plan["basic_mu"]), n_mono=len(plan["mono_parent"]),
+                   n_times=len(plan["times"]), n_scalar=len(plan["mapping"]),
+                   n_moments=n_moments, scaling=float(d.scaling),
+                   rmin=float(d.radial_basis.min), rmax=float(d.radial_basis.max))
+        for name, arr in plan.items():
+            setattr(m, name, _ptr(arr, _P_INT))
+        for name, arr in coeffs.items():
+            setattr(m, name, _ptr(arr, _P_DBL))
+        return m, [plan, coeffs]  # keep the arrays alive through the call
+
+    def neighbours(self, atoms: Atoms, types: np.ndarray):
+        """CSR neighbour list within cutoff + skin (kept while valid): offsets, j, shifts."""
+        from seiflow.potentials.mtp.neighbours import SkinList
+
+        if self._nl is None:
+            self._nl = SkinList(float(self.data.radial_basis.max), SKIN)
+        return self._nl.get(atoms, types)
+
+    def calculate(self, atoms: Atoms, rows: bool = False) -> dict:
+        types = np.ascontiguousarray(_types(atoms, self.data.species), dtype=np.intc)
+        offsets, nj, ns = self.neighbours(atoms, types)
+        n = len(atoms)
+        pos = np.ascontiguousarray(atoms.positions, dtype=float)
+        cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
+        energies, forces = np.empty(n), np.empty((n, 3))
+        virial = np.empty((3, 3))
+        basis = np.empty((n, len(self.data.alpha_moment_mapping))) if rows else None
+        model, keep = self._model()
+        threads = self.threads if self.threads is not None else int(
+            os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        rc = _LIB.mtp_evaluate(ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(cell, _P_DBL),
+                               _ptr(types, _P_INT), offsets.ctypes.data_as(
+                                   ctypes.POINTER(ctypes.c_int64)),
+                               nj.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                               ns.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), threads,
+                               _ptr(energies, _P_DBL), _ptr(forces, _P_DBL),
+                               _ptr(virial, _P_DBL),
+                               _ptr(basis, _P_DBL) if rows else None)
+        del keep
+        if rc != 0:
+            raise MemoryError("seiflow's MTP kernel could not allocate its work arrays")
+        out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
+        if atoms.cell.rank == 3 and all(atoms.pbc):
+            s = 0.5 * (virial + virial.T) / atoms.get_volume()
+            out["stress"] = s.flat[[0, 4, 8, 5, 2, 1]]
+        if rows:
+            out["basis"] = basis
+        return out
+
+
+def _types(atoms: Atoms, species) -> np.ndarray:
+    """Index of every atom's element in ``species`` (atomic numbers)."""
+    species = [int(s) for s in species]
+    lookup = np.full(max(max(species), int(atoms.numbers.max())) + 1, -1)
+    lookup[species] = np.arange(len(species))
+    types = lookup[atoms.numbers]
+    if (types < 0).any():
+        missing = sorted(set(atoms.numbers[types < 0].tolist()))
+        raise ValueError(f"elements {missing} are not species of this MTP ({species})")
+    return types
