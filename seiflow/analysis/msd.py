@@ -158,22 +158,9 @@ def _weighted_msd(x: np.ndarray, w: np.ndarray, max_lag: int,
     return out / count[:, None]
 
 
-def msd(positions: np.ndarray, times_fs: np.ndarray, species_mask: np.ndarray,
-        max_lag: int | None = None, n_origins: int | None = None, *,
-        masses: np.ndarray | None, charges: np.ndarray | None = None,
-        n_blocks: int = 5) -> MSDResult:
-    """Tracer MSD of the atoms in ``species_mask`` (and collective charge MSD) against lag time.
-
-    positions: unwrapped positions, Å, shape (nframes, natoms, 3) (see ``unwrap``).
-    times_fs: frame times, fs, evenly spaced.
-    species_mask: boolean (natoms,) selecting the tracer atoms (see ``select_species``).
-    max_lag: longest lag in frames (default nframes // 2).
-    n_origins: time origins per lag; None uses every frame.
-    masses: per-atom masses (amu) used to remove the system's centre-of-mass drift; pass None
-        explicitly to keep the drift (recorded as ``com_removed=False``).
-    charges: per-atom charges (e) for the collective (charge) MSD; None skips it.
-    n_blocks: consecutive blocks with their own MSD (lags up to half a block) for uncertainties.
-    """
+def _checked_inputs(positions, times_fs, species_mask, max_lag, n_origins, n_blocks):
+    """The positions as floats, the frame interval (fs), max_lag and the block length, after
+    checking every argument of ``msd`` (one clear error each)."""
     x = np.asarray(positions, dtype=float)
     if x.ndim != 3 or x.shape[2] != 3:
         raise SeiflowError(f"positions must have shape (nframes, natoms, 3), got {x.shape}")
@@ -204,6 +191,29 @@ def msd(positions: np.ndarray, times_fs: np.ndarray, species_mask: np.ndarray,
     if block_len < 4:
         raise SeiflowError(f"{nf} frames are too few for {n_blocks} blocks (need >= 4 frames "
                            "per block); use fewer blocks or a longer trajectory")
+    return x, dt, max_lag, block_len
+
+
+def msd(positions: np.ndarray, times_fs: np.ndarray, species_mask: np.ndarray,
+        max_lag: int | None = None, n_origins: int | None = None, *,
+        masses: np.ndarray | None, charges: np.ndarray | None = None,
+        n_blocks: int = 5) -> MSDResult:
+    """Tracer MSD of the atoms in ``species_mask`` (and collective charge MSD) against lag time.
+
+    positions: unwrapped positions, Å, shape (nframes, natoms, 3) (see ``unwrap``).
+    times_fs: frame times, fs, evenly spaced.
+    species_mask: boolean (natoms,) selecting the tracer atoms (see ``select_species``).
+    max_lag: longest lag in frames (default nframes // 2).
+    n_origins: time origins per lag; None uses every frame.
+    masses: per-atom masses (amu) used to remove the system's centre-of-mass drift; pass None
+        explicitly to keep the drift (recorded as ``com_removed=False``).
+    charges: per-atom charges (e) for the collective (charge) MSD; None skips it.
+    n_blocks: consecutive blocks with their own MSD (lags up to half a block) for uncertainties.
+    """
+    x, dt, max_lag, block_len = _checked_inputs(positions, times_fs, species_mask, max_lag,
+                                                n_origins, n_blocks)
+    nf, na, _ = x.shape
+    sel = np.asarray(species_mask)
     if masses is not None:
         mass = np.asarray(masses, dtype=float)
         if mass.shape != (na,) or (mass <= 0).any():

@@ -27,7 +27,6 @@ energy/force/stress, no magnetic moments). Two steps are seiflow's own:
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
 import warnings
@@ -45,6 +44,7 @@ from seiflow.core.errors import SeiflowError
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
 from seiflow.potentials.base import ModelError, check_species, read_model_json, write_model_json
+from seiflow.potentials.seeding import global_rngs_seeded
 from seiflow.reference.chgnet import (CHGNET_ELEMENTS, CHGNetCalculator, cell_problem,
                                       load_pretrained, quiet, resolve_device, to_structure)
 
@@ -258,9 +258,7 @@ def fine_tune(settings: CHGNetSettings, train: Sequence[Atoms], progress: bool =
     with quiet(), warnings.catch_warnings():
         # chgnet.data.dataset runs warnings.filterwarnings("ignore") at import, which would
         # silence every warning of the process; catch_warnings restores the filters
-        from chgnet.data.dataset import StructureData, get_train_val_test_loader
-        from chgnet.model.model import CHGNet
-        from chgnet.trainer import Trainer
+        from chgnet.data.dataset import StructureData
 
     if not train:
         raise CHGNetFitError("no training structures")
@@ -268,114 +266,34 @@ def fine_tune(settings: CHGNetSettings, train: Sequence[Atoms], progress: bool =
     device = resolve_device(settings.device)
     if device == "cuda" and not torch.cuda.is_available():
         raise CHGNetFitError("device cuda was asked for, but torch sees no GPU")
-
-    # labels in chgnet's units (see the module docstring)
-    structures, energies, forces, stresses = [], [], [], []
-    for k, atoms in enumerate(train):
-        where = atoms.info.get("source", f"training structure {k}")
-        check_species(atoms, CHGNET_ELEMENTS, "CHGNet (H-Pu)")
-        if cell_problem(atoms):
-            raise CHGNetFitError(cell_problem(atoms))
-        label = Label.from_atoms(atoms)
-        if label.energy is None or label.forces is None:
-            raise CHGNetFitError(f"{where} has no energy or forces label")
-        structures.append(to_structure(atoms))
-        energies.append(label.energy / len(atoms))
-        forces.append(label.forces)
-        periodic = bool(all(atoms.pbc))
-        stresses.append(chgnet_stress_input(label.stress) if periodic and label.stress is not None
-                        else None)
+    data = _chgnet_labels(train)
     # a batch without any stress label gives chgnet's loss a NaN, so stress is trained only
     # when every structure has one
-    use_stress = settings.weights.stress > 0 and all(s is not None for s in stresses)
+    use_stress = settings.weights.stress > 0 and all(s is not None for s in data.stresses)
     targets = "efs" if use_stress else "ef"
 
     # reproducible: chgnet's split and sampler draw from Python's and torch's global generators
-    random.seed(settings.seed)
-    np.random.seed(settings.seed)
-    torch.manual_seed(settings.seed)
-
-    with quiet(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if start is not None:
-            net = CHGNet.from_dict(start.net.as_dict())
-            origin = start.record.get("checkpoint", "a CHGNet model")
-        else:
-            net = load_pretrained(PRETRAINED, "cpu")
-            origin = f"CHGNet {PRETRAINED} (MPtrj, pretrained)"
-    net.eval()
-
-    # every structure must make a graph (chgnet's dataset would silently swap in another one)
-    graphs = []
-    for k, s in enumerate(structures):
+    with global_rngs_seeded(settings.seed):
+        net, origin = _start_net(start)
+        graphs = _graphs(net, data.structures, train)
+        shifts = (_refit_atomref(net, graphs, np.array(data.energies))
+                  if settings.refit_atomref else {})
+        n_trainable = _set_trainable(net, settings.freeze)
+        loaders, n_val = _loaders(net, data, use_stress, settings)
+        trainer = _trainer(net, targets, settings, device)
         try:
-            graphs.append(net.graph_converter(s, graph_id=k))
-        except Exception as exc:  # noqa: BLE001 - isolated atoms and the like
-            where = train[k].info.get("source", f"training structure {k}")
-            raise CHGNetFitError(f"{where}: CHGNet cannot build its graph ({exc})") from None
-    shifts = (_refit_atomref(net, graphs, np.array(energies)) if settings.refit_atomref
-              else {})
-    n_trainable = _set_trainable(net, settings.freeze)
-
-    n = len(structures)
-    n_val = int(round(settings.validation_fraction * n))
-    if settings.validation_fraction > 0:
-        n_val = max(1, n_val)
-    n_val = min(n_val, n - 1)
-    with quiet():
-        dataset = StructureData(structures=structures, energies=energies, forces=forces,
-                                stresses=stresses if use_stress else None,
-                                graph_converter=net.graph_converter, shuffle=False)
-        # chgnet sizes the split with int(ratio * n); +0.5 makes that exactly n - n_val, n_val
-        loaders = get_train_val_test_loader(
-            dataset, batch_size=settings.batch_size, train_ratio=(n - n_val + 0.5) / n,
-            val_ratio=(n_val + 0.5) / n, return_test=False, pin_memory=False)
-    train_loader, val_loader = loaders
-    if n_val == 0:  # validate on the training structures (in eval mode) rather than none
-        val_loader = train_loader
-
-    w = settings.weights
-    with quiet():
-        trainer = Trainer(model=net, targets=targets, energy_loss_ratio=w.energy,
-                          force_loss_ratio=w.forces, stress_loss_ratio=w.stress,
-                          mag_loss_ratio=0.0, optimizer="Adam", scheduler="CosLR",
-                          criterion="MSE", epochs=settings.epochs,
-                          learning_rate=settings.learning_rate, print_freq=10**9,
-                          torch_seed=settings.seed, use_device=device)
-
-    # One epoch per Trainer.train call (same trainer, optimizer and cosine schedule over all
-    # epochs), so that seiflow can show progress and stop at max_time: chgnet's Trainer has
-    # no time budget. Its per-epoch checkpoints go to a temporary folder.
-    stop = "epochs"
-    try:
-        with progress_bar(progress) as bar, tempfile.TemporaryDirectory() as scratch:
-            job = bar.add_task("CHGNet fine-tune", total=settings.epochs)
-            for epoch in range(settings.epochs):
-                trainer.starting_epoch, trainer.epochs = epoch, epoch + 1
-                with quiet(), warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message="Converting a tensor with requires")
-                    trainer.train(train_loader, val_loader, save_dir=scratch)
-                hist = trainer.training_history
-                if len(hist["e"]["train"]) <= epoch or not np.isfinite(hist["e"]["train"][-1]) \
-                        or not np.isfinite(hist["e"]["val"][-1]):
-                    raise CHGNetFitError(f"CHGNet fine-tuning diverged (NaN loss) in epoch "
-                                         f"{epoch + 1}; lower learning_rate")
-                bar.update(job, completed=epoch + 1, description=(
-                    f"CHGNet fine-tune val e {1000 * hist['e']['val'][-1]:.1f} meV/atom "
-                    f"f {hist['f']['val'][-1]:.3f} eV/Å"))
-                if settings.max_time is not None and time.perf_counter() - t0 > settings.max_time:
-                    stop = "time limit"
-                    break
-    finally:
-        # StructureData.__getitem__ is functools.cache'd on the class: every graph of every
-        # data set would stay in memory for the life of the process (active-learning refits)
-        StructureData.__getitem__.cache_clear()
+            stop = _train_epochs(trainer, loaders, settings, progress, t0)
+        finally:
+            # StructureData.__getitem__ is functools.cache'd on the class: every graph of
+            # every data set would stay in memory for the life of the process (refits)
+            StructureData.__getitem__.cache_clear()
     net.eval()
     net.requires_grad_(False)  # inference only from here (forces use input gradients)
 
     hist = trainer.training_history
     history = {split: {key: [float(v) for v in hist[key][split]] for key in targets}
                for split in ("train", "val")}
+    n = len(train)
     record = {
         "checkpoint": f"{origin}, fine-tuned",
         "chgnet_version": chgnet.__version__,
@@ -391,3 +309,121 @@ def fine_tune(settings: CHGNetSettings, train: Sequence[Atoms], progress: bool =
         },
     }
     return CHGNetModel(net=net, species=CHGNET_ELEMENTS, record=record)
+
+
+@dataclass
+class _Labels:
+    """Training labels in chgnet's units (see the module docstring)."""
+
+    structures: list = field(default_factory=list)
+    energies: list = field(default_factory=list)  # eV/atom
+    forces: list = field(default_factory=list)  # eV/Å
+    stresses: list = field(default_factory=list)  # chgnet's input convention, or None
+
+
+def _chgnet_labels(train: Sequence[Atoms]) -> _Labels:
+    data = _Labels()
+    for k, atoms in enumerate(train):
+        where = atoms.info.get("source", f"training structure {k}")
+        check_species(atoms, CHGNET_ELEMENTS, "CHGNet (H-Pu)")
+        if cell_problem(atoms):
+            raise CHGNetFitError(cell_problem(atoms))
+        label = Label.from_atoms(atoms)
+        if label.energy is None or label.forces is None:
+            raise CHGNetFitError(f"{where} has no energy or forces label")
+        data.structures.append(to_structure(atoms))
+        data.energies.append(label.energy / len(atoms))
+        data.forces.append(label.forces)
+        periodic = bool(all(atoms.pbc))
+        data.stresses.append(chgnet_stress_input(label.stress)
+                             if periodic and label.stress is not None else None)
+    return data
+
+
+def _start_net(start: CHGNetModel | None):
+    """The network fine-tuning starts from (a copy of ``start``, or the shipped model)."""
+    from chgnet.model.model import CHGNet
+
+    with quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if start is not None:
+            net = CHGNet.from_dict(start.net.as_dict())
+            origin = start.record.get("checkpoint", "a CHGNet model")
+        else:
+            net = load_pretrained(PRETRAINED, "cpu")
+            origin = f"CHGNet {PRETRAINED} (MPtrj, pretrained)"
+    net.eval()
+    return net, origin
+
+
+def _graphs(net, structures, train: Sequence[Atoms]) -> list:
+    """Every structure's graph (chgnet's dataset would silently swap in another one)."""
+    graphs = []
+    for k, s in enumerate(structures):
+        try:
+            graphs.append(net.graph_converter(s, graph_id=k))
+        except Exception as exc:  # noqa: BLE001 - isolated atoms and the like
+            where = train[k].info.get("source", f"training structure {k}")
+            raise CHGNetFitError(f"{where}: CHGNet cannot build its graph ({exc})") from None
+    return graphs
+
+
+def _loaders(net, data: _Labels, use_stress: bool, settings: CHGNetSettings):
+    """chgnet's train and validation loaders, and the number of validation structures."""
+    from chgnet.data.dataset import StructureData, get_train_val_test_loader
+
+    n = len(data.structures)
+    n_val = int(round(settings.validation_fraction * n))
+    if settings.validation_fraction > 0:
+        n_val = max(1, n_val)
+    n_val = min(n_val, n - 1)
+    with quiet():
+        dataset = StructureData(structures=data.structures, energies=data.energies,
+                                forces=data.forces,
+                                stresses=data.stresses if use_stress else None,
+                                graph_converter=net.graph_converter, shuffle=False)
+        # chgnet sizes the split with int(ratio * n); +0.5 makes that exactly n - n_val, n_val
+        train_loader, val_loader = get_train_val_test_loader(
+            dataset, batch_size=settings.batch_size, train_ratio=(n - n_val + 0.5) / n,
+            val_ratio=(n_val + 0.5) / n, return_test=False, pin_memory=False)
+    if n_val == 0:  # validate on the training structures (in eval mode) rather than none
+        val_loader = train_loader
+    return (train_loader, val_loader), n_val
+
+
+def _trainer(net, targets: str, settings: CHGNetSettings, device: str):
+    from chgnet.trainer import Trainer
+
+    w = settings.weights
+    with quiet():
+        return Trainer(model=net, targets=targets, energy_loss_ratio=w.energy,
+                       force_loss_ratio=w.forces, stress_loss_ratio=w.stress,
+                       mag_loss_ratio=0.0, optimizer="Adam", scheduler="CosLR",
+                       criterion="MSE", epochs=settings.epochs,
+                       learning_rate=settings.learning_rate, print_freq=10**9,
+                       torch_seed=settings.seed, use_device=device)
+
+
+def _train_epochs(trainer, loaders, settings: CHGNetSettings, progress: bool, t0: float) -> str:
+    """One epoch per ``Trainer.train`` call (same trainer, optimizer and cosine schedule over
+    all epochs), so that seiflow can show progress and stop at max_time: chgnet's Trainer has
+    no time budget. Its per-epoch checkpoints go to a temporary folder. Returns why it
+    stopped."""
+    with progress_bar(progress) as bar, tempfile.TemporaryDirectory() as scratch:
+        job = bar.add_task("CHGNet fine-tune", total=settings.epochs)
+        for epoch in range(settings.epochs):
+            trainer.starting_epoch, trainer.epochs = epoch, epoch + 1
+            with quiet(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Converting a tensor with requires")
+                trainer.train(*loaders, save_dir=scratch)
+            hist = trainer.training_history
+            if len(hist["e"]["train"]) <= epoch or not np.isfinite(hist["e"]["train"][-1]) \
+                    or not np.isfinite(hist["e"]["val"][-1]):
+                raise CHGNetFitError(f"CHGNet fine-tuning diverged (NaN loss) in epoch "
+                                     f"{epoch + 1}; lower learning_rate")
+            bar.update(job, completed=epoch + 1, description=(
+                f"CHGNet fine-tune val e {1000 * hist['e']['val'][-1]:.1f} meV/atom "
+                f"f {hist['f']['val'][-1]:.3f} eV/Å"))
+            if settings.max_time is not None and time.perf_counter() - t0 > settings.max_time:
+                return "time limit"
+    return "epochs"

@@ -299,19 +299,39 @@ def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
     return [candidates[k] for k in chosen]
 
 
+def _fitted(cfg: LearnConfig, run: Path, it: int, train, progress: bool) -> Path:
+    """The folder of iteration ``it``'s model, fitted (from the previous iteration's model)
+    unless a rerun finds it there."""
+    it_dir = run / f"iter-{it:02d}"
+    model_dir = it_dir / "model"
+    if not (model_dir / "model.json").exists():
+        previous = run / f"iter-{it - 1:02d}" / "model"
+        start = load_potential(previous) if it > 0 else None
+        save_model(cfg.potential.fit(train, progress=progress, start=start,
+                                     checkpoint=it_dir / "fit-checkpoint.pt"), model_dir)
+    return model_dir
+
+
+def _selected(cfg: LearnConfig, model, tasks, budget_left: int, path: Path) -> list:
+    """The frames MaxVol selects from this iteration's candidates, written to ``path`` once
+    so that a rerun labels the same frames."""
+    if not path.exists():
+        selected = _select(model, tasks, min(cfg.max_select_per_iteration, budget_left)) \
+            if budget_left > 0 else []
+        tmp = path.with_suffix(".tmp.extxyz")
+        ase.io.write(tmp, selected, format="extxyz")
+        tmp.replace(path)
+    return ase.io.read(path, index=":") if path.stat().st_size else []
+
+
 def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
                progress: bool) -> dict:
     it_dir = run / f"iter-{it:02d}"
     it_dir.mkdir(exist_ok=True)
     times = {}
     t0 = time.perf_counter()
-    model_dir = it_dir / "model"
     train, test, _ = _split(store)
-    if not (model_dir / "model.json").exists():
-        previous = run / f"iter-{it - 1:02d}" / "model"
-        start = load_potential(previous) if it > 0 else None
-        save_model(cfg.potential.fit(train, progress=progress, start=start,
-                                     checkpoint=it_dir / "fit-checkpoint.pt"), model_dir)
+    model_dir = _fitted(cfg, run, it, train, progress)
     model = load_potential(model_dir)
     test_errors = error_table(predict(model, test))["all"] if test else {}
     times["fit"] = time.perf_counter() - t0
@@ -331,15 +351,8 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     times["explore"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    sel_path = it_dir / "selected.extxyz"
     budget_left = cfg.label_budget - store.count()
-    if not sel_path.exists():
-        selected = _select(model, tasks, min(cfg.max_select_per_iteration, budget_left)) \
-            if budget_left > 0 else []
-        tmp = sel_path.with_suffix(".tmp.extxyz")
-        ase.io.write(tmp, selected, format="extxyz")
-        tmp.replace(sel_path)
-    selected = ase.io.read(sel_path, index=":") if sel_path.stat().st_size else []
+    selected = _selected(cfg, model, tasks, budget_left, it_dir / "selected.extxyz")
     # clean MD: no trajectory broke (γ > γ_break) and no frame above γ_select enlarges the
     # active set any more (MaxVol selects nothing)
     converged = all(r.status == "finished" for r in results) and not selected \

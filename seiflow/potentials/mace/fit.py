@@ -49,6 +49,7 @@ from seiflow.potentials.base import check_species
 from seiflow.potentials.mace.model import (MACEModel, configuration, graphs, load_module,
                                            pick_device, species_of)
 from seiflow.potentials.mace.settings import MACESettings
+from seiflow.potentials.seeding import global_rngs_seeded
 
 log = logging.getLogger(__name__)
 _OUTPUTS = {"energy": True, "forces": True, "virials": False, "stress": True}
@@ -128,11 +129,10 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
     _check_frames(train)
     device = pick_device(s.device)
     dtype = getattr(torch, s.dtype)
-    torch.manual_seed(s.seed)
     zs_train = sorted({int(z) for a in train for z in a.numbers})
     configs = [configuration(a, Label.from_atoms(a)) for a in train]
     origin = "new"
-    with default_dtype(dtype):
+    with default_dtype(dtype), global_rngs_seeded(s.seed):
         if start is not None:
             for atoms in train:
                 check_species(atoms, start.species, "the start model")
@@ -192,17 +192,14 @@ def _train_loop(module, s: MACESettings, train_data, valid_data, device, progres
         if s.ema_decay else None
     stage_two = (int(s.stage_two_start * s.epochs) if s.stage_two_start is not None
                  else s.epochs)
-    history = {"epoch": [], "stage": [], "train_loss": [], "valid_loss": [], "lr": [],
-               "valid_rmse_e_meV_per_atom": [], "valid_rmse_f_eV_per_A": [], "wall_s": []}
+    history = {key: [] for key in ("epoch", "stage", "train_loss", "valid_loss", "lr",
+                                   "valid_rmse_e_meV_per_atom", "valid_rmse_f_eV_per_A",
+                                   "wall_s")}
     best = {"loss": np.inf, "state": None, "stage": 1}
     epoch0 = 0
     ck = _load_checkpoint(checkpoint, key, device)
     if ck is not None:
-        module.load_state_dict(ck["module"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(ck["ema"])
+        _restore(ck, module, optimizer, scheduler, ema)
         history, best, epoch0 = ck["history"], ck["best"], ck["epoch"] + 1
         log.info("MACE fit resumed at epoch %d from %s", epoch0, checkpoint)
     eval_loader = _loader(valid_data or train_data, s.batch_size, shuffle=False)
@@ -219,25 +216,15 @@ def _train_loop(module, s: MACESettings, train_data, valid_data, device, progres
                     group["lr"] = s.stage_two_lr
             loader = _loader(train_data, s.batch_size, shuffle=True, seed=s.seed + epoch)
             train_loss = _epoch(module, loader, loss_fn, optimizer, ema, s.clip_grad, device)
-            ctx = ema.average_parameters() if ema is not None else contextlib.nullcontext()
-            with ctx:
-                valid_loss, metrics = evaluate(module, loss_fn, eval_loader, _OUTPUTS, device)
-                valid_loss = float(valid_loss)
-                if valid_loss < best["loss"]:
-                    best["loss"] = valid_loss
-                    best["state"] = {k: v.detach().clone() for k, v in
-                                     module.state_dict().items()}
+            valid_loss, metrics = _validate(module, ema, loss_fn, eval_loader, device, best)
             if stage == 1:
                 scheduler.step(valid_loss)
-            history["epoch"].append(epoch)
-            history["stage"].append(stage)
-            history["train_loss"].append(train_loss)
-            history["valid_loss"].append(valid_loss)
-            history["lr"].append(optimizer.param_groups[0]["lr"])
-            history["valid_rmse_e_meV_per_atom"].append(
-                1000 * float(metrics.get("rmse_e_per_atom", np.nan)))
-            history["valid_rmse_f_eV_per_A"].append(float(metrics.get("rmse_f", np.nan)))
-            history["wall_s"].append(round(time.perf_counter() - t0, 2))
+            _append(history, epoch=epoch, stage=stage, train_loss=train_loss,
+                    valid_loss=valid_loss, lr=optimizer.param_groups[0]["lr"],
+                    valid_rmse_e_meV_per_atom=1000 * float(metrics.get("rmse_e_per_atom",
+                                                                       np.nan)),
+                    valid_rmse_f_eV_per_A=float(metrics.get("rmse_f", np.nan)),
+                    wall_s=round(time.perf_counter() - t0, 2))
             if checkpoint is not None:
                 _save_checkpoint(checkpoint, key, module, optimizer, scheduler, ema, history,
                                  best, epoch)
@@ -250,6 +237,31 @@ def _train_loop(module, s: MACESettings, train_data, valid_data, device, progres
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)  # the fit is complete
     return history
+
+
+def _validate(module, ema, loss_fn, loader, device, best: dict) -> tuple[float, dict]:
+    """The validation loss and metrics (with the EMA weights when there are any); ``best``
+    keeps the lowest loss and its weights."""
+    with ema.average_parameters() if ema is not None else contextlib.nullcontext():
+        valid_loss, metrics = evaluate(module, loss_fn, loader, _OUTPUTS, device)
+        valid_loss = float(valid_loss)
+        if valid_loss < best["loss"]:
+            best["loss"] = valid_loss
+            best["state"] = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    return valid_loss, metrics
+
+
+def _restore(ck: dict, module, optimizer, scheduler, ema) -> None:
+    module.load_state_dict(ck["module"])
+    optimizer.load_state_dict(ck["optimizer"])
+    scheduler.load_state_dict(ck["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(ck["ema"])
+
+
+def _append(history: dict, **row) -> None:
+    for key, value in row.items():
+        history[key].append(value)
 
 
 def _epoch(module, loader, loss_fn, optimizer, ema, clip: float | None, device) -> float:
