@@ -4,7 +4,8 @@
  * Site energy of atom i:  E_i = c_type(i) + sum_s w_s B_s(n_i), B_s = m[mapping[s]], where the
  * moments m are the basic moments
  *     m_b = sum_j f_mu(b)(r_ij) P_b(r_ij / r_ij),   P_b = x^a y^b z^c (a monomial of the unit vector)
- * followed by the contractions m[k] += mult * m[i] * m[j] ("times" rows, in order).
+ * followed by the contractions m[k] += mult * m[i] * m[j] ("times" rows, in order, grouped
+ * into runs of equal k so each output is summed in a register).
  * f_mu(r) = sum_k C[ti][tj][mu][k] T_k(s(r)) * scaling * (rmax - r)^2 (Chebyshev on [rmin, rmax]).
  *
  * Gradient (reverse mode, per atom): the adjoints dm of the moments are propagated back through
@@ -36,6 +37,7 @@
 #endif
 
 #define LANES 8
+#define MAX_RFC 16 /* radial functions (MLIP's levels use at most 6) */
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define MTP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -45,12 +47,17 @@
 
 typedef struct {
     int n_species, rfc, rbs;      /* species, radial functions, Chebyshev basis size */
-    int n_basic, n_mono, n_times, n_scalar, n_moments;
+    int n_basic, n_mono, n_groups, n_scalar, n_moments;
     const int *basic_mu;          /* n_basic: radial function of each basic moment */
     const int *basic_mono;        /* n_basic: monomial of each basic moment */
+    const int *by_mono;           /* n_basic: basic moments ordered by monomial ... */
+    const int *mono_start;        /* n_mono + 1: ... those of monomial q at [start[q], start[q+1]) */
     const int *mono_parent;       /* n_mono: P_m = P_parent * u_axis (entry 0 is P = 1) */
     const int *mono_axis;
-    const int *times;             /* n_times x 4: i, j, mult, k */
+    const int *group_k;           /* n_groups: contraction outputs, in order ... */
+    const int *group_start;       /* n_groups + 1: ... each a run of contraction terms */
+    const int *term_ij;           /* n_terms x 2: m[k] += mult * m[i] * m[j] */
+    const double *term_mult;      /* n_terms */
     const int *mapping;           /* n_scalar: moment index of each basis function */
     const double *radial_coeffs;  /* [n_species][n_species][rfc][rbs] */
     const double *species_coeffs; /* n_species */
@@ -227,9 +234,12 @@ static inline void moments(workspace *w, const mtp_model *M, int np)
     }
     for (int q = M->n_basic; q < M->n_moments; q++)
         m[q] = 0.0;
-    const int *t = M->times;
-    for (int q = 0; q < M->n_times; q++, t += 4)
-        m[t[3]] += t[2] * m[t[0]] * m[t[1]];
+    for (int g = 0; g < M->n_groups; g++) {
+        double acc = 0.0;
+        for (int t = M->group_start[g]; t < M->group_start[g + 1]; t++)
+            acc += M->term_mult[t] * m[M->term_ij[2 * t]] * m[M->term_ij[2 * t + 1]];
+        m[M->group_k[g]] += acc;
+    }
 }
 
 /* Adjoints of the moments (dE_i/dm), back through the contractions. */
@@ -240,12 +250,13 @@ static inline void moment_adjoints(workspace *w, const mtp_model *M)
     memset(dm, 0, sizeof(double) * M->n_moments);
     for (int s = 0; s < M->n_scalar; s++)
         dm[M->mapping[s]] += M->moment_coeffs[s];
-    for (int q = M->n_times - 1; q >= 0; q--) {
-        const int *t = M->times + 4 * q;
-        double g = t[2] * dm[t[3]];
-        if (g != 0.0) {
-            dm[t[0]] += g * m[t[1]];
-            dm[t[1]] += g * m[t[0]];
+    for (int g = M->n_groups - 1; g >= 0; g--) {
+        double d = dm[M->group_k[g]];
+        for (int t = M->group_start[g + 1] - 1; t >= M->group_start[g]; t--) {
+            int i = M->term_ij[2 * t], j = M->term_ij[2 * t + 1];
+            double h = M->term_mult[t] * d;
+            dm[i] += h * m[j];
+            dm[j] += h * m[i];
         }
     }
 }
@@ -255,17 +266,20 @@ static inline void neighbour_gradient(workspace *w, const mtp_model *M, int np)
 {
     const int cap = w->cap;
     memset(w->af, 0, sizeof(double) * M->rfc * cap);
-    memset(w->amono, 0, sizeof(double) * M->n_mono * cap);
-    for (int b = 0; b < M->n_basic; b++) {
-        double g = w->dm[b];
-        if (g == 0.0)
-            continue;
-        int mu = M->basic_mu[b], q = M->basic_mono[b];
-        const double *f = w->f + mu * cap, *p = w->mono + q * cap;
-        double *af = w->af + mu * cap, *ap = w->amono + q * cap;
-        for (int k = 0; k < np; k++) {
-            af[k] += g * p[k];
-            ap[k] += g * f[k];
+    for (int q = 0; q < M->n_mono; q++) {
+        const double *p = w->mono + q * cap;
+        double *ap = w->amono + q * cap;
+        for (int k = 0; k < np; k++)
+            ap[k] = 0.0;
+        for (int t = M->mono_start[q]; t < M->mono_start[q + 1]; t++) {
+            int b = M->by_mono[t], mu = M->basic_mu[b];
+            double g = w->dm[b];
+            const double *f = w->f + mu * cap;
+            double *af = w->af + mu * cap;
+            for (int k = 0; k < np; k++) {
+                af[k] += g * p[k];
+                ap[k] += g * f[k];
+            }
         }
     }
     double *au[3] = {w->aux, w->auy, w->auz};

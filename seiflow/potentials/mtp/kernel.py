@@ -22,17 +22,20 @@ from ase import Atoms
 
 KERNEL_MODULE = "seiflow.potentials.mtp._mtpkernel"
 SKIN = 0.5  # Å beyond the cutoff kept in the neighbour list
+MAX_RADIAL_FUNCS = 16  # MAX_RFC in _mtpkernel.c
 
 _P_INT = ctypes.POINTER(ctypes.c_int)
 _P_DBL = ctypes.POINTER(ctypes.c_double)
 
 
-class _Model(ctypes.Structure):
+class _Model(ctypes.Structure):  # mtp_model in _mtpkernel.c
     _fields_ = [(name, ctypes.c_int) for name in
-                ("n_species", "rfc", "rbs", "n_basic", "n_mono", "n_times", "n_scalar",
+                ("n_species", "rfc", "rbs", "n_basic", "n_mono", "n_groups", "n_scalar",
                  "n_moments")] + \
-               [(name, _P_INT) for name in ("basic_mu", "basic_mono", "mono_parent",
-                                            "mono_axis", "times", "mapping")] + \
+               [(name, _P_INT) for name in ("basic_mu", "basic_mono", "by_mono", "mono_start",
+                                            "mono_parent", "mono_axis", "group_k",
+                                            "group_start", "term_ij")] + \
+               [("term_mult", _P_DBL), ("mapping", _P_INT)] + \
                [(name, _P_DBL) for name in ("radial_coeffs", "species_coeffs",
                                             "moment_coeffs")] + \
                [(name, ctypes.c_double) for name in ("scaling", "rmin", "rmax")]
@@ -72,11 +75,17 @@ def _ptr(a: np.ndarray, kind):
     return a.ctypes.data_as(kind)
 
 
-def contraction_plan(alpha_index_basic: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Monomial tree of the basic moments: (basic_mu, basic_mono, mono_parent, mono_axis).
+def contraction_plan(alpha_index_basic: np.ndarray, alpha_index_times: np.ndarray) -> dict:
+    """The kernel's evaluation plan of a basis (MLIP's flat arrays).
 
-    Every monomial x^a y^b z^c of the unit vector that a basic moment needs is the product of a
-    parent monomial (one degree lower) and one component; parents come first."""
+    * monomial tree: every monomial x^a y^b z^c of the unit vector that a basic moment needs is
+      a parent monomial (one degree lower, listed earlier) times one component
+      (``mono_parent``, ``mono_axis``); ``basic_mono``/``basic_mu`` name each basic moment's
+      monomial and radial function, ``by_mono``/``mono_start`` list the basic moments of each
+      monomial;
+    * contractions: the ``times`` rows as runs of equal output (``group_k``, ``group_start``)
+      with their terms (``term_ij``, ``term_mult``).
+    """
     basic = np.asarray(alpha_index_basic, dtype=int).reshape(-1, 4)
     index: dict[tuple[int, int, int], int] = {(0, 0, 0): 0}
     parent, axis = [-1], [0]
@@ -91,9 +100,18 @@ def contraction_plan(alpha_index_basic: np.ndarray) -> tuple[np.ndarray, ...]:
         axis.append(ax)
         return index[key]
 
-    mono = [add(tuple(int(v) for v in row[1:])) for row in basic]
-    as_int = [np.ascontiguousarray(x, dtype=np.intc) for x in (basic[:, 0], mono, parent, axis)]
-    return tuple(as_int)
+    mono = np.array([add(tuple(int(v) for v in row[1:])) for row in basic], dtype=int)
+    by_mono = np.argsort(mono, kind="stable")
+    mono_start = np.searchsorted(mono[by_mono], np.arange(len(parent) + 1))
+    times = np.asarray(alpha_index_times, dtype=int).reshape(-1, 4)
+    starts = np.flatnonzero(np.r_[True, times[1:, 3] != times[:-1, 3]]) if len(times) else \
+        np.zeros(0, dtype=int)
+    ints = dict(basic_mu=basic[:, 0], basic_mono=mono, by_mono=by_mono, mono_start=mono_start,
+                mono_parent=parent, mono_axis=axis, group_k=times[starts, 3],
+                group_start=np.r_[starts, len(times)], term_ij=times[:, :2])
+    plan = {k: np.ascontiguousarray(v, dtype=np.intc) for k, v in ints.items()}
+    plan["term_mult"] = np.ascontiguousarray(times[:, 2], dtype=float)
+    return plan
 
 
 class KernelEngine:
@@ -107,16 +125,15 @@ class KernelEngine:
         self._plan_key = None
         self._nl = None
 
-    def _plan(self):
+    def _plan(self) -> dict:
         d = self.data
         key = (id(d.alpha_index_basic), id(d.alpha_index_times), id(d.alpha_moment_mapping))
         if key != self._plan_key:
-            mu, mono, parent, axis = contraction_plan(d.alpha_index_basic)
-            times = np.ascontiguousarray(np.asarray(d.alpha_index_times).reshape(-1, 4),
-                                         dtype=np.intc)
-            mapping = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
-            self._arrays = dict(basic_mu=mu, basic_mono=mono, mono_parent=parent,
-                                mono_axis=axis, times=times, mapping=mapping)
+            if int(d.radial_funcs_count) > MAX_RADIAL_FUNCS:
+                raise ValueError(f"seiflow's MTP kernel takes at most {MAX_RADIAL_FUNCS} radial "
+                                 f"functions (this MTP has {d.radial_funcs_count})")
+            self._arrays = contraction_plan(d.alpha_index_basic, d.alpha_index_times)
+            self._arrays["mapping"] = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
             self._plan_key = key
         return self._arrays
 
@@ -126,15 +143,15 @@ class KernelEngine:
             radial_coeffs=np.ascontiguousarray(d.radial_coeffs, dtype=float),
             species_coeffs=np.ascontiguousarray(d.species_coeffs, dtype=float),
             moment_coeffs=np.ascontiguousarray(d.moment_coeffs, dtype=float))
-        rfc, rbs = int(d.radial_funcs_count), int(d.radial_basis.size)
         n_moments = max(int(d.alpha_moments_count), len(plan["basic_mu"]))
-        m = _Model(n_species=int(d.species_count), rfc=rfc, rbs=rbs,
-                   n_basic=len(plan["basic_mu"]), n_mono=len(plan["mono_parent"]),
-                   n_times=len(plan["times"]), n_scalar=len(plan["mapping"]),
-                   n_moments=n_moments, scaling=float(d.scaling),
-                   rmin=float(d.radial_basis.min), rmax=float(d.radial_basis.max))
+        m = _Model(n_species=int(d.species_count), rfc=int(d.radial_funcs_count),
+                   rbs=int(d.radial_basis.size), n_basic=len(plan["basic_mu"]),
+                   n_mono=len(plan["mono_parent"]), n_groups=len(plan["group_k"]),
+                   n_scalar=len(plan["mapping"]), n_moments=n_moments,
+                   scaling=float(d.scaling), rmin=float(d.radial_basis.min),
+                   rmax=float(d.radial_basis.max))
         for name, arr in plan.items():
-            setattr(m, name, _ptr(arr, _P_INT))
+            setattr(m, name, _ptr(arr, _P_DBL if arr.dtype == float else _P_INT))
         for name, arr in coeffs.items():
             setattr(m, name, _ptr(arr, _P_DBL))
         return m, [plan, coeffs]  # keep the arrays alive through the call
