@@ -100,5 +100,9 @@ def explore(task: ExploreTask) -> ExploreResult:
 
 
 def read_candidates(out_dir: Path) -> list[Atoms]:
+    """The candidate frames of one exploration, each with ``info["trajectory"]``: its name."""
     path = Path(out_dir) / CANDIDATES
-    return ase.io.read(path, index=":") if path.exists() and path.stat().st_size else []
+    frames = ase.io.read(path, index=":") if path.exists() and path.stat().st_size else []
+    for atoms in frames:
+        atoms.info.setdefault("trajectory", Path(out_dir).name)
+    return frames

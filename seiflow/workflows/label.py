@@ -15,7 +15,7 @@ once, together with its key.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ase import Atoms
 
@@ -89,6 +89,20 @@ def _missing(frames: list[Atoms], store: LabelStore, settings: str
     return todo, already
 
 
+def frame_origin(origin: Origin | None, atoms: Atoms) -> Origin | None:
+    """``origin`` completed from the frame's own record where it says nothing: the structure
+    it was built as (``info["name"]``), the trajectory it was taken from, its γ."""
+    if origin is None:
+        return None
+    info = atoms.info
+    gamma = info.get("gamma")
+    name, trajectory = info.get("name"), info.get("trajectory")
+    return replace(origin, builder=origin.builder or (str(name) if name else None),
+                   trajectory=origin.trajectory or (str(trajectory) if trajectory else None),
+                   grade=origin.grade if origin.grade is not None or gamma is None
+                   else float(gamma))
+
+
 def run_label(frames: list[Atoms], labeler: CalculatorLabeler, store: LabelStore,
               engine=None, origin: Origin | None = None,
               records: RecordLog | None = None) -> LabelReport:
@@ -103,7 +117,7 @@ def run_label(frames: list[Atoms], labeler: CalculatorLabeler, store: LabelStore
 
     def commit(key: str, label: Label | None) -> None:
         if label is None or store.commit_claimed(todo[key], label, labeler.name, settings,
-                                                 origin) is None:
+                                                 frame_origin(origin, todo[key])) is None:
             report.elsewhere += 1
             return
         if label.ok:

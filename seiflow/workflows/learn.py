@@ -41,7 +41,7 @@ from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.label import run_label
-from seiflow.workflows.train import evaluate, save_model
+from seiflow.workflows.train import evaluate, record_provenance, save_model
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -299,16 +299,19 @@ def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
     return [candidates[k] for k in chosen]
 
 
-def _fitted(cfg: LearnConfig, run: Path, it: int, train, progress: bool) -> Path:
-    """The folder of iteration ``it``'s model, fitted (from the previous iteration's model)
-    unless a rerun finds it there."""
+def _fitted(cfg: LearnConfig, run: Path, it: int, data: tuple[list, list], db: str,
+            progress: bool) -> Path:
+    """The folder of iteration ``it``'s model, fitted on ``data`` (training, test frames) from
+    the previous iteration's model unless a rerun finds it there."""
     it_dir = run / f"iter-{it:02d}"
     model_dir = it_dir / "model"
     if not (model_dir / "model.json").exists():
         previous = run / f"iter-{it - 1:02d}" / "model"
         start = load_potential(previous) if it > 0 else None
-        save_model(cfg.potential.fit(train, progress=progress, start=start,
-                                     checkpoint=it_dir / "fit-checkpoint.pt"), model_dir)
+        model = cfg.potential.fit(data[0], progress=progress, start=start,
+                                  checkpoint=it_dir / "fit-checkpoint.pt")
+        record_provenance(model, db, *data)
+        save_model(model, model_dir)
     return model_dir
 
 
@@ -331,7 +334,7 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     times = {}
     t0 = time.perf_counter()
     train, test, _ = _split(store)
-    model_dir = _fitted(cfg, run, it, train, progress)
+    model_dir = _fitted(cfg, run, it, (train, test), store.url, progress)
     model = load_potential(model_dir)
     test_errors = error_table(predict(model, test))["all"] if test else {}
     times["fit"] = time.perf_counter() - t0

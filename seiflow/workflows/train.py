@@ -20,6 +20,8 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field
 
+import seiflow
+
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import split_by_group
@@ -188,15 +190,23 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
         summary.data.update(train_structures=len(train), test_structures=len(test))
         model = cfg.potential.fit(train, progress=progress,
                                   checkpoint=cfg.out / "fit-checkpoint.pt")
-        model.record["data"] = {"db": cfg.db, "train_ids": [a.info["id"] for a in train],
-                                "test_ids": [a.info["id"] for a in test]}
-        model.record["reference"] = reference_of(train[0])
+        record_provenance(model, cfg.db, train, test)
         save_model(model, cfg.out)
         errors, _ = evaluate(model, {"train": train, "test": test}, cfg.out,
                              cfg.potential.describe(), progress=progress)
         summary.data["errors"] = {k: v["all"] for k, v in errors.items()}
         summary.add_output(model=cfg.out)
     return errors
+
+
+def record_provenance(model: Potential, db: str, train: list[Atoms],
+                      test: list[Atoms]) -> None:
+    """What ``model`` was trained on, kept in its model.json: the store, the row ids of its
+    training and test structures, the reference (labeler, settings hash), seiflow's version."""
+    model.record["data"] = {"db": str(db), "train_ids": [a.info["id"] for a in train],
+                            "test_ids": [a.info["id"] for a in test]}
+    model.record["reference"] = reference_of(train[0])
+    model.record["seiflow_version"] = seiflow.__version__
 
 
 def reference_of(atoms: Atoms) -> dict:

@@ -68,6 +68,24 @@ def test_loop_runs_to_a_verdict(uninterrupted):
     assert min(built[0]["widths_A"]) >= 2 * TINY["potential"]["cutoff"]
 
 
+def test_rows_and_models_record_where_they_came_from(uninterrupted):
+    """Provenance: each active-learning label names its iteration, trajectory and γ; each
+    starting label its structure; each model its store rows, reference and seiflow version."""
+    run, _ = uninterrupted
+    store = LabelStore(run / "labels.db")
+    active = list(store.rows(group="active"))
+    assert active
+    for row in active:
+        assert row.get("trajectory") and row.get("grade") > TINY.get("gamma_select", 2.0)
+        assert row.get("iteration") is not None
+    assert {row.get("builder") for row in store.rows(group="initial")} == {"cual-000"}
+    model = json.loads((run / "iter-01" / "model" / "model.json").read_text())
+    record = model.get("record", model)
+    ids = {row.id for row in store.rows()}
+    assert set(record["data"]["train_ids"]) <= ids and record["data"]["train_ids"]
+    assert record["reference"]["labeler"] == "emt" and record["seiflow_version"]
+
+
 @pytest.mark.parametrize("change, message", [
     ({"gamma_select": 12.0}, "gamma_select (12.0) must be below gamma_break"),
     ({"explore": {"stepz": 10}}, "stepz"),
