@@ -5,16 +5,19 @@ steps, checkpoints, restart after a kill, observers and a progress bar in ns/day
 Defaults follow Li et al., Mater. Horiz. 2025: 0.5 fs time step, thermostat τ = 100 fs,
 barostat τ = 500 fs.
 
-Restart: ``run_md`` on a folder that holds a checkpoint of the same settings continues from it
-(positions, momenta and cell of the last checkpoint; frames written after it are dropped). The
-Nosé-Hoover chain variables start afresh at a restart, so NVT/NPT restarts are not bit-identical
-to an uninterrupted run; NVE and Langevin (with its seeded noise reset) continue exactly in
-distribution.
+Restart: ``run_md`` on a folder that holds a checkpoint of the same settings continues from it;
+frames written after it are dropped. A checkpoint is two files written at the same step:
+``checkpoint.extxyz`` (readable by any tool) and ``checkpoint-state.npz`` (positions, momenta
+and cell in full precision, the Nosé-Hoover chain and barostat variables, the Langevin noise
+generator's state), so a restart continues exactly as the uninterrupted run would have. A
+checkpoint without its state file (or from another step) restarts from the extxyz: a correct
+continuation in distribution, not a bit-identical one (the thermostat starts afresh).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +39,7 @@ from seiflow.core.units import BAR
 
 log = logging.getLogger(__name__)
 
+STATE_FILE = "checkpoint-state.npz"
 Observer = tuple[Callable[[Atoms, int], None], int]  # fn(atoms, step), every n steps
 
 
@@ -122,10 +126,55 @@ def _snapshot(atoms: Atoms, step: int, time_fs: float) -> Atoms:
     return snap
 
 
+def _dynamics_state(dyn) -> dict[str, np.ndarray]:
+    """What an integrator carries beyond positions, momenta and cell (ASE's Nosé-Hoover chain
+    NVT, MTK NPT and Langevin keep it in these attributes)."""
+    state = {}
+    thermostat, barostat = getattr(dyn, "_thermostat", None), getattr(dyn, "_barostat", None)
+    if thermostat is not None:
+        state.update(eta=thermostat._eta, p_eta=thermostat._p_eta)
+    if barostat is not None:
+        state.update(xi=barostat._xi, p_xi=barostat._p_xi, p_g=dyn._p_g)
+    if isinstance(getattr(dyn, "rng", None), np.random.Generator):
+        state["rng"] = np.array(json.dumps(dyn.rng.bit_generator.state))
+    return state
+
+
+def _restore_dynamics(dyn, state: dict[str, np.ndarray]) -> None:
+    if "eta" in state:
+        dyn._thermostat._eta[:], dyn._thermostat._p_eta[:] = state["eta"], state["p_eta"]
+    if "xi" in state:
+        dyn._barostat._xi[:], dyn._barostat._p_xi[:] = state["xi"], state["p_xi"]
+        dyn._p_g[:] = state["p_g"]
+    if "rng" in state:
+        dyn.rng.bit_generator.state = json.loads(str(state["rng"]))
+
+
+def _write_state(path: Path, work: Atoms, dyn, step: int) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, step=step, positions=work.positions, momenta=work.get_momenta(),
+                 cell=work.cell.array, **_dynamics_state(dyn))
+    tmp.replace(path)
+
+
+def _read_state(path: Path, step: int) -> dict[str, np.ndarray] | None:
+    """The full-precision state saved with the checkpoint of ``step`` (None: none usable)."""
+    try:
+        with np.load(path) as data:
+            state = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
+    if int(state.pop("step")) != step:
+        return None
+    return state
+
+
 def _start(atoms: Atoms, settings: MDSettings, out: Path, traj: Path, ckpt: Path
-           ) -> tuple[Atoms, int, np.random.Generator]:
+           ) -> tuple[Atoms, int, np.random.Generator, dict | None]:
     """The starting state: the checkpoint's (frames written after it dropped) or ``atoms``
-    with fresh Maxwell-Boltzmann velocities; the step it is at and the random generator."""
+    with fresh Maxwell-Boltzmann velocities; the step it is at, the random generator and the
+    integrator's saved variables (None for a fresh start or a checkpoint without them)."""
     rng = np.random.default_rng(settings.seed)
     work = atoms.copy()
     if not ckpt.exists():
@@ -133,11 +182,19 @@ def _start(atoms: Atoms, settings: MDSettings, out: Path, traj: Path, ckpt: Path
             thermalize_momenta(work, settings.temperature_K, rng=rng)
             Stationary(work)
             traj.unlink(missing_ok=True)
-        return work, 0, rng
+        return work, 0, rng, None
     saved = ase.io.read(ckpt)
     if saved.info.get("settings_key") != settings.key():
         raise SeiflowError(f"{out} holds a run with other settings; use another folder")
     start = int(saved.info["step"])
+    state = _read_state(out / STATE_FILE, start)
+    if state is not None:
+        saved.cell = state.pop("cell")
+        saved.positions = state.pop("positions")
+        saved.set_momenta(state.pop("momenta"))
+    else:
+        log.warning("%s: no full-precision state for the checkpoint of step %d; the restart "
+                    "continues in distribution, not bit-identically", out, start)
     frames = ase.io.read(traj, index=":") if traj.exists() else []
     frames = [f for f in frames if f.info["step"] <= start]  # drop frames after it
     if frames:
@@ -145,7 +202,7 @@ def _start(atoms: Atoms, settings: MDSettings, out: Path, traj: Path, ckpt: Path
     else:
         traj.unlink(missing_ok=True)
     log.info("resuming %s from step %d", out, start)
-    return saved, start, np.random.default_rng([settings.seed, start])
+    return saved, start, np.random.default_rng([settings.seed, start]), state
 
 
 def _run_chunks(dyn, work: Atoms, settings: MDSettings, start: int, progress: bool,
@@ -176,9 +233,11 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     traj, ckpt = out / "trajectory.extxyz", out / "checkpoint.extxyz"
-    work, start, rng = _start(atoms, settings, out, traj, ckpt)
+    work, start, rng, state = _start(atoms, settings, out, traj, ckpt)
     work.calc = calc
     dyn = _dynamics(work, settings, rng)
+    if state:
+        _restore_dynamics(dyn, state)
     dt_fs = settings.timestep_fs
     remaining = settings.steps - start
     t0 = time.perf_counter()
@@ -194,6 +253,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
         _check_finite(work, step_now())  # never checkpoint a blown-up state
         snap = _snapshot(work, step_now(), step_now() * dt_fs)
         snap.info["settings_key"] = settings.key()
+        _write_state(out / STATE_FILE, work, dyn, step_now())  # first: the pair then matches
         _write_atomic(ckpt, snap)
 
     if start == 0:

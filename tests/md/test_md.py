@@ -123,6 +123,28 @@ def test_kill_and_restart_continues_to_the_end(tmp_path):
                s.model_copy(update={"timestep_fs": 1.0}), out, progress=False)
 
 
+@pytest.mark.parametrize("ensemble", ["nve", "nvt", "npt", "langevin"])
+def test_restart_from_a_checkpoint_is_bit_identical(tmp_path, ensemble):
+    """Stopping at a checkpoint and continuing gives the uninterrupted run's trajectory: the
+    thermostat, barostat and noise generator are checkpointed with full-precision atoms."""
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=1)
+    kw = dict(ensemble=ensemble, temperature_K=600, pressure_bar=1e4, timestep_fs=2.0,
+              tdamp_fs=40, pdamp_fs=200, friction_per_fs=0.02, traj_stride=10,
+              checkpoint_every=40, seed=4)
+    whole = run_md(atoms, EMT(), MDSettings(steps=120, **kw), tmp_path / "a", progress=False)
+    run_md(atoms, EMT(), MDSettings(steps=40, **kw), tmp_path / "b", progress=False)
+    split = run_md(atoms, EMT(), MDSettings(steps=120, **kw), tmp_path / "b", progress=False)
+    assert split.restarted_from == 40
+    assert np.abs(split.atoms.positions - whole.atoms.positions).max() < 1e-10
+    assert np.abs(split.atoms.get_momenta() - whole.atoms.get_momenta()).max() < 1e-10
+    assert np.abs(split.atoms.cell.array - whole.atoms.cell.array).max() < 1e-10
+    a, b = (ase.io.read(r.trajectory, index=":") for r in (whole, split))
+    assert [f.info["step"] for f in b] == [f.info["step"] for f in a]
+    # and the run really moved away from its start (a test that can fail)
+    assert np.abs(whole.atoms.positions - atoms.positions).max() > 0.05
+
+
 def test_bad_settings():
     with pytest.raises(ValueError):
         MDSettings(steps=10, temperature_K=0)
