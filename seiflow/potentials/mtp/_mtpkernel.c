@@ -3,7 +3,7 @@
  *
  * Site energy of atom i:  E_i = c_type(i) + sum_s w_s B_s(n_i), B_s = m[mapping[s]], where the
  * moments m are the basic moments
- *     m_b = sum_j f_mu(b)(r_ij) P_b(r_ij / r_ij),   P_b = x^a y^b z^c (a monomial of the unit vector)
+ *     m_b = sum_j f_mu(b)(r_ij) P_b(u_ij),   u_ij = r_ij / |r_ij|,   P_b = x^a y^b z^c of u_ij
  * followed by the contractions m[k] += mult * m[i] * m[j] ("times" rows, in order, grouped
  * into runs of equal k so each output is summed in a register).
  * f_mu(r) = sum_k C[ti][tj][mu][k] T_k(s(r)) * scaling * (rmax - r)^2 (Chebyshev on [rmin, rmax]).
@@ -44,6 +44,12 @@
 #else
 #define MTP_CLONES
 #endif
+/* helpers inline into each clone of atom(), so they are compiled for its instruction set */
+#if defined(__GNUC__)
+#define MTP_INLINE inline __attribute__((always_inline))
+#else
+#define MTP_INLINE inline
+#endif
 
 typedef struct {
     int n_species, rfc, rbs;      /* species, radial functions, Chebyshev basis size */
@@ -51,13 +57,18 @@ typedef struct {
     const int *basic_mu;          /* n_basic: radial function of each basic moment */
     const int *basic_mono;        /* n_basic: monomial of each basic moment */
     const int *by_mono;           /* n_basic: basic moments ordered by monomial ... */
-    const int *mono_start;        /* n_mono + 1: ... those of monomial q at [start[q], start[q+1]) */
+    const int *mono_start;        /* n_mono + 1: ... of monomial q at [start[q], start[q+1]) */
     const int *mono_parent;       /* n_mono: P_m = P_parent * u_axis (entry 0 is P = 1) */
     const int *mono_axis;
     const int *group_k;           /* n_groups: contraction outputs, in order ... */
     const int *group_start;       /* n_groups + 1: ... each a run of contraction terms */
     const int *term_ij;           /* n_terms x 2: m[k] += mult * m[i] * m[j] */
     const double *term_mult;      /* n_terms */
+    const int *adj_order;         /* n_moments: order in which the adjoints dE/dm become final */
+    const int *use_start;         /* n_moments + 1: uses of moment x as a contraction input ... */
+    const int *use_k;             /* ... at [start[x], start[x+1]): output k, */
+    const int *use_other;         /* the other input, */
+    const double *use_mult;       /* and the multiplicity: dE/dm_x += mult dE/dm_k m_other */
     const int *mapping;           /* n_scalar: moment index of each basis function */
     const double *radial_coeffs;  /* [n_species][n_species][rfc][rbs] */
     const double *species_coeffs; /* n_species */
@@ -114,8 +125,9 @@ static int ws_init(workspace *w, const mtp_model *M, int max_neighbours)
 
 /* Neighbours of atom i inside the cutoff: vectors, distances, unit vectors; returns their count
  * and pads the lanes up to a multiple of LANES (unit vector 0, distance rmax). */
-static int gather(workspace *w, const mtp_model *M, int i, const double *pos, const double *cell,
-                  const int *types, const int64_t *offsets, const int32_t *nj, const int32_t *ns)
+static MTP_INLINE int gather(workspace *w, const mtp_model *M, int i, const double *pos,
+                             const double *cell, const int *types, const int64_t *offsets,
+                             const int32_t *nj, const int32_t *ns)
 {
     double rc2 = M->rmax * M->rmax;
     int n = 0;
@@ -154,7 +166,7 @@ static int gather(workspace *w, const mtp_model *M, int i, const double *pos, co
 }
 
 /* Smoothed Chebyshev basis and radial functions f_mu, f'_mu of every neighbour. */
-static inline void radial(workspace *w, const mtp_model *M, int ti, int n, int np)
+static MTP_INLINE void radial(workspace *w, const mtp_model *M, int ti, int n, int np)
 {
     const int cap = w->cap, rbs = M->rbs, rfc = M->rfc;
     const double scale = 2.0 / (M->rmax - M->rmin), mid = M->rmax + M->rmin;
@@ -207,7 +219,7 @@ static inline void radial(workspace *w, const mtp_model *M, int ti, int n, int n
 }
 
 /* Moments of atom i: monomials, basic moments, contractions. */
-static inline void moments(workspace *w, const mtp_model *M, int np)
+static MTP_INLINE void moments(workspace *w, const mtp_model *M, int np)
 {
     const int cap = w->cap;
     const double *u[3] = {w->ux, w->uy, w->uz};
@@ -234,35 +246,50 @@ static inline void moments(workspace *w, const mtp_model *M, int np)
     }
     for (int q = M->n_basic; q < M->n_moments; q++)
         m[q] = 0.0;
+    const int *ij = M->term_ij;
+    const double *mult = M->term_mult;
     for (int g = 0; g < M->n_groups; g++) {
-        double acc = 0.0;
-        for (int t = M->group_start[g]; t < M->group_start[g + 1]; t++)
-            acc += M->term_mult[t] * m[M->term_ij[2 * t]] * m[M->term_ij[2 * t + 1]];
-        m[M->group_k[g]] += acc;
+        /* four partial sums: the terms are independent, one chain would be latency-bound */
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        int t = M->group_start[g], end = M->group_start[g + 1];
+        for (; t + 3 < end; t += 4) {
+            a0 += mult[t] * m[ij[2 * t]] * m[ij[2 * t + 1]];
+            a1 += mult[t + 1] * m[ij[2 * t + 2]] * m[ij[2 * t + 3]];
+            a2 += mult[t + 2] * m[ij[2 * t + 4]] * m[ij[2 * t + 5]];
+            a3 += mult[t + 3] * m[ij[2 * t + 6]] * m[ij[2 * t + 7]];
+        }
+        for (; t < end; t++)
+            a0 += mult[t] * m[ij[2 * t]] * m[ij[2 * t + 1]];
+        m[M->group_k[g]] += (a0 + a1) + (a2 + a3);
     }
 }
 
-/* Adjoints of the moments (dE_i/dm), back through the contractions. */
-static inline void moment_adjoints(workspace *w, const mtp_model *M)
+/* Adjoints of the moments (dE_i/dm): each gathered from the moments it feeds (no scatter), in an
+ * order where every user is final first; seed = the moment coefficients at the mapped moments. */
+static MTP_INLINE void moment_adjoints(workspace *w, const mtp_model *M, const double *seed)
 {
     double *dm = w->dm;
     const double *m = w->m;
-    memset(dm, 0, sizeof(double) * M->n_moments);
-    for (int s = 0; s < M->n_scalar; s++)
-        dm[M->mapping[s]] += M->moment_coeffs[s];
-    for (int g = M->n_groups - 1; g >= 0; g--) {
-        double d = dm[M->group_k[g]];
-        for (int t = M->group_start[g + 1] - 1; t >= M->group_start[g]; t--) {
-            int i = M->term_ij[2 * t], j = M->term_ij[2 * t + 1];
-            double h = M->term_mult[t] * d;
-            dm[i] += h * m[j];
-            dm[j] += h * m[i];
+    for (int t = 0; t < M->n_moments; t++) {
+        int x = M->adj_order[t];
+        const int *k = M->use_k, *o = M->use_other;
+        const double *c = M->use_mult;
+        double a0 = seed[x], a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        int u = M->use_start[x], end = M->use_start[x + 1];
+        for (; u + 3 < end; u += 4) {
+            a0 += c[u] * dm[k[u]] * m[o[u]];
+            a1 += c[u + 1] * dm[k[u + 1]] * m[o[u + 1]];
+            a2 += c[u + 2] * dm[k[u + 2]] * m[o[u + 2]];
+            a3 += c[u + 3] * dm[k[u + 3]] * m[o[u + 3]];
         }
+        for (; u < end; u++)
+            a0 += c[u] * dm[k[u]] * m[o[u]];
+        dm[x] = (a0 + a1) + (a2 + a3);
     }
 }
 
 /* dE_i/dr_ij of every neighbour, left in (aux, auy, auz). */
-static inline void neighbour_gradient(workspace *w, const mtp_model *M, int np)
+static MTP_INLINE void neighbour_gradient(workspace *w, const mtp_model *M, int np)
 {
     const int cap = w->cap;
     memset(w->af, 0, sizeof(double) * M->rfc * cap);
@@ -311,9 +338,9 @@ static inline void neighbour_gradient(workspace *w, const mtp_model *M, int np)
 
 /* One atom: energy, basis row, forces (into frc) and virial (into vir). */
 MTP_CLONES
-static void atom(workspace *w, const mtp_model *M, int i, const double *pos, const double *cell,
-                 const int *types, const int64_t *offsets, const int32_t *nj, const int32_t *ns,
-                 double *energies, double *frc, double *vir, double *basis)
+static void atom(workspace *w, const mtp_model *M, const double *seed, int i, const double *pos,
+                 const double *cell, const int *types, const int64_t *offsets, const int32_t *nj,
+                 const int32_t *ns, double *energies, double *frc, double *vir, double *basis)
 {
     int n = gather(w, M, i, pos, cell, types, offsets, nj, ns);
     int np = (n + LANES - 1) / LANES * LANES;
@@ -328,7 +355,7 @@ static void atom(workspace *w, const mtp_model *M, int i, const double *pos, con
             basis[(size_t)i * M->n_scalar + s] = v;
     }
     energies[i] = e;
-    moment_adjoints(w, M);
+    moment_adjoints(w, M, seed);
     neighbour_gradient(w, M, np);
     for (int k = 0; k < n; k++) {
         int j = w->jidx[k];
@@ -366,11 +393,18 @@ MTP_EXPORT int mtp_evaluate(const mtp_model *M, int n_atoms, const double *pos, 
 #else
     n_threads = 1;
 #endif
-    double *priv = NULL;
+    double *seed = (double *)calloc((size_t)M->n_moments, sizeof(double)), *priv = NULL;
+    if (!seed)
+        return -1;
+    for (int s = 0; s < M->n_scalar; s++)
+        seed[M->mapping[s]] += M->moment_coeffs[s];
     if (n_threads > 1) {
-        priv = (double *)calloc((size_t)(n_threads - 1) * (3 * (size_t)n_atoms + 9), sizeof(double));
-        if (!priv)
+        size_t per_thread = 3 * (size_t)n_atoms + 9;
+        priv = (double *)calloc((size_t)(n_threads - 1) * per_thread, sizeof(double));
+        if (!priv) {
+            free(seed);
             return -1;
+        }
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
@@ -393,7 +427,8 @@ MTP_EXPORT int mtp_evaluate(const mtp_model *M, int n_atoms, const double *pos, 
 #endif
         for (int i = 0; i < n_atoms; i++)
             if (ok)
-                atom(&w, M, i, pos, cell, types, offsets, nj, ns, energies, frc, vir, basis);
+                atom(&w, M, seed, i, pos, cell, types, offsets, nj, ns, energies, frc, vir,
+                     basis);
         if (ok)
             free(w.block);
     }
@@ -405,6 +440,7 @@ MTP_EXPORT int mtp_evaluate(const mtp_model *M, int n_atoms, const double *pos, 
             virial[q] += p[3 * (size_t)n_atoms + q];
     }
     free(priv);
+    free(seed);
     return failed ? -1 : 0;
 }
 

@@ -35,7 +35,9 @@ class _Model(ctypes.Structure):  # mtp_model in _mtpkernel.c
                [(name, _P_INT) for name in ("basic_mu", "basic_mono", "by_mono", "mono_start",
                                             "mono_parent", "mono_axis", "group_k",
                                             "group_start", "term_ij")] + \
-               [("term_mult", _P_DBL), ("mapping", _P_INT)] + \
+               [("term_mult", _P_DBL), ("adj_order", _P_INT), ("use_start", _P_INT),
+                ("use_k", _P_INT), ("use_other", _P_INT), ("use_mult", _P_DBL),
+                ("mapping", _P_INT)] + \
                [(name, _P_DBL) for name in ("radial_coeffs", "species_coeffs",
                                             "moment_coeffs")] + \
                [(name, ctypes.c_double) for name in ("scaling", "rmin", "rmax")]
@@ -75,7 +77,8 @@ def _ptr(a: np.ndarray, kind):
     return a.ctypes.data_as(kind)
 
 
-def contraction_plan(alpha_index_basic: np.ndarray, alpha_index_times: np.ndarray) -> dict:
+def contraction_plan(alpha_index_basic: np.ndarray, alpha_index_times: np.ndarray,
+                     n_moments: int = 0) -> dict:
     """The kernel's evaluation plan of a basis (MLIP's flat arrays).
 
     * monomial tree: every monomial x^a y^b z^c of the unit vector that a basic moment needs is
@@ -84,7 +87,9 @@ def contraction_plan(alpha_index_basic: np.ndarray, alpha_index_times: np.ndarra
       monomial and radial function, ``by_mono``/``mono_start`` list the basic moments of each
       monomial;
     * contractions: the ``times`` rows as runs of equal output (``group_k``, ``group_start``)
-      with their terms (``term_ij``, ``term_mult``).
+      with their terms (``term_ij``, ``term_mult``); for the adjoints, every use of each
+      moment as an input and the order in which they become final (``adj_order``: one entry
+      per moment, at least ``n_moments``).
     """
     basic = np.asarray(alpha_index_basic, dtype=int).reshape(-1, 4)
     index: dict[tuple[int, int, int], int] = {(0, 0, 0): 0}
@@ -109,9 +114,31 @@ def contraction_plan(alpha_index_basic: np.ndarray, alpha_index_times: np.ndarra
     ints = dict(basic_mu=basic[:, 0], basic_mono=mono, by_mono=by_mono, mono_start=mono_start,
                 mono_parent=parent, mono_axis=axis, group_k=times[starts, 3],
                 group_start=np.r_[starts, len(times)], term_ij=times[:, :2])
+    ints.update(_adjoint_plan(times, len(basic), n_moments))
     plan = {k: np.ascontiguousarray(v, dtype=np.intc) for k, v in ints.items()}
     plan["term_mult"] = np.ascontiguousarray(times[:, 2], dtype=float)
+    plan["use_mult"] = np.ascontiguousarray(plan.pop("use_mult"), dtype=float)
     return plan
+
+
+def _adjoint_plan(times: np.ndarray, n_basic: int, n_moments: int) -> dict:
+    """Every use of a moment x as a contraction input (output k, other input, multiplicity),
+    grouped by x, and an order in which the adjoints dE/dm_x become final: the contraction
+    outputs from the last computed back, then the basic moments."""
+    n_moments = max(n_moments, n_basic, int(times[:, [0, 1, 3]].max(initial=-1)) + 1)
+    x = np.r_[times[:, 0], times[:, 1]]
+    order = np.argsort(x, kind="stable")
+    use_k = np.r_[times[:, 3], times[:, 3]][order]
+    use_other = np.r_[times[:, 1], times[:, 0]][order]
+    use_mult = np.r_[times[:, 2], times[:, 2]][order]
+    use_start = np.searchsorted(x[order], np.arange(n_moments + 1))
+    last = {}
+    for t, k in enumerate(times[:, 3]):
+        last[int(k)] = t
+    outputs = sorted(last, key=lambda k: -last[k])
+    rest = [k for k in range(n_moments) if k not in last]
+    return dict(adj_order=outputs + rest, use_start=use_start, use_k=use_k, use_other=use_other,
+                use_mult=use_mult)
 
 
 class KernelEngine:
@@ -132,7 +159,8 @@ class KernelEngine:
             if int(d.radial_funcs_count) > MAX_RADIAL_FUNCS:
                 raise ValueError(f"seiflow's MTP kernel takes at most {MAX_RADIAL_FUNCS} radial "
                                  f"functions (this MTP has {d.radial_funcs_count})")
-            self._arrays = contraction_plan(d.alpha_index_basic, d.alpha_index_times)
+            self._arrays = contraction_plan(d.alpha_index_basic, d.alpha_index_times,
+                                            int(d.alpha_moments_count))
             self._arrays["mapping"] = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
             self._plan_key = key
         return self._arrays
@@ -143,7 +171,7 @@ class KernelEngine:
             radial_coeffs=np.ascontiguousarray(d.radial_coeffs, dtype=float),
             species_coeffs=np.ascontiguousarray(d.species_coeffs, dtype=float),
             moment_coeffs=np.ascontiguousarray(d.moment_coeffs, dtype=float))
-        n_moments = max(int(d.alpha_moments_count), len(plan["basic_mu"]))
+        n_moments = len(plan["adj_order"])
         m = _Model(n_species=int(d.species_count), rfc=int(d.radial_funcs_count),
                    rbs=int(d.radial_basis.size), n_basic=len(plan["basic_mu"]),
                    n_mono=len(plan["mono_parent"]), n_groups=len(plan["group_k"]),
