@@ -25,7 +25,8 @@ from seiflow.core.errors import SeiflowError, UnknownNameError
 from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
 from seiflow.core.progress import progress_bar
-from seiflow.reference.xtb import XTBSettings, gamma_only_warning
+from seiflow.reference.sevennet import SevenNetLabeler
+from seiflow.reference.xtb import gamma_only_warning
 from seiflow.structures.amorphous import AmorphousSpec, pack_amorphous
 from seiflow.structures.defects import DefectSpec, make_defect
 from seiflow.structures.geometry import check_width, make_supercell, perpendicular_widths
@@ -78,7 +79,9 @@ class BuildConfig(StrictModel):
     out_dir: Path = Path("runs/structures")
     formats: list[Format] = Field(default_factory=lambda: ["extxyz", "cif", "poscar"])
     snapshots: bool = True
-    calculator: CalculatorSettings = Field(default_factory=XTBSettings)
+    calculator: CalculatorSettings = Field(
+        default_factory=SevenNetLabeler,
+        description="relaxes and compresses amorphous cells (default: the SevenNet-0 teacher)")
     phases: list[PhaseSpec] = Field(default_factory=list)
     amorphous: list[AmorphousSpec] = Field(default_factory=list)
     defects: list[DefectSpec] = Field(default_factory=list)

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field
 
 from seiflow.reference.emt import EMTSettings
+from seiflow.reference.sevennet import SevenNetLabeler
 from seiflow.reference.xtb import XTBSettings
 
-CalculatorSettings = Annotated[XTBSettings | EMTSettings, Field(discriminator="name")]
+CalculatorSettings = Annotated[SevenNetLabeler | XTBSettings | EMTSettings,
+                               Field(discriminator="name")]
