@@ -202,8 +202,7 @@ class KernelEngine:
         virial = np.empty((3, 3))
         basis = np.empty((n, len(self.data.alpha_moment_mapping))) if rows else None
         model, keep = self._model()
-        threads = self.threads if self.threads is not None else int(
-            os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        threads = self.threads if self.threads is not None else _env_threads()
         rc = _LIB.mtp_evaluate(ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(cell, _P_DBL),
                                _ptr(types, _P_INT), offsets.ctypes.data_as(
                                    ctypes.POINTER(ctypes.c_int64)),
@@ -222,6 +221,12 @@ class KernelEngine:
         if rows:
             out["basis"] = basis
         return out
+
+
+def _env_threads() -> int:
+    """OMP_NUM_THREADS (its first level, e.g. 4 of "4,2"), 0 when unset: all cores."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() else 0
 
 
 def _types(atoms: Atoms, species) -> np.ndarray:
