@@ -50,6 +50,26 @@ class ComparisonRow:
         return out
 
 
+def agreement(row: dict, relative_pct: dict[str, float], absolute: dict[str, float]) -> str:
+    """Whether a computed row (``ComparisonRow.to_dict()``) agrees with its reference within
+    the tolerance set for its unit: ``absolute`` (e.g. eV: 0.05) on |Δ|, else ``relative_pct``
+    (e.g. GPa: 15) on |deviation|. "within", "outside (...)", or "" when no tolerance applies
+    or a side has no value."""
+    diff, unit = row.get("difference"), row.get("unit", "")
+    if diff is None:
+        return ""
+    if unit in absolute:
+        limit = absolute[unit]
+        if abs(diff) <= limit:
+            return "within"
+        return f"outside (|Δ| {abs(diff):.3g} > {limit:g} {unit})"
+    dev = row.get("deviation_pct")
+    if unit in relative_pct and dev is not None:
+        limit = relative_pct[unit]
+        return "within" if abs(dev) <= limit else f"outside ({dev:+.1f} % vs ±{limit:g} %)"
+    return ""
+
+
 def gamma_flag(max_gamma: float | None, gamma_select: float) -> str:
     """"" unless the potential's largest grade exceeded ``gamma_select`` (then it says so)."""
     if max_gamma is None or max_gamma <= gamma_select:

@@ -32,20 +32,24 @@ def validation_markdown(rows: list[dict], potential: str, reference: str,
     graded = any("max_gamma" in r or r.get("flag") for r in rows)
     n_flagged = sum(bool(r.get("flag")) for r in rows)
     summary = f"{len(rows)} rows, {n_failed} with a failed or missing calculation."
+    outside = [r for r in rows if r.get("agreement", "").startswith("outside")]
+    if any(r.get("agreement") for r in rows):
+        summary += (f" {len(outside)} of {sum(bool(r.get('agreement')) for r in rows)} "
+                    "compared quantities outside the tolerance.")
     if n_flagged:
         summary += f" {n_flagged} flagged: the potential's γ exceeded γ_select."
     extra = (" max γ | flag |", "---|---|") if graded else ("", "")
     lines += [summary, "",
               f"| target | property | quantity | {potential} | {reference} | unit | Δ | "
-              f"deviation | status |{extra[0]}",
-              f"|---|---|---|---|---|---|---|---|---|{extra[1]}"]
+              f"deviation | agreement | status |{extra[0]}",
+              f"|---|---|---|---|---|---|---|---|---|---|{extra[1]}"]
     for r in rows:
         dev = "–" if r["deviation_pct"] is None else f"{r['deviation_pct']:+.1f} %"
         gamma = f" {_fmt(r.get('max_gamma'), 3)} | {r.get('flag') or '–'} |" if graded else ""
         lines.append(
             f"| {r['target']} | {r['prop']} | {r['quantity']} | {_value(r, 'value')} | "
             f"{_value(r, 'reference')} | {r['unit']} | {_fmt(r['difference'], 3)} | {dev} | "
-            f"{r['status']} |{gamma}")
+            f"{r.get('agreement') or '–'} | {r['status']} |{gamma}")
     if figures:
         lines += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(lines) + "\n"

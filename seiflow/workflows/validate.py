@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import yaml
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
+from seiflow.analysis.comparison import agreement
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
 from seiflow.execution import EngineSettings, InProcessSettings
@@ -141,6 +143,24 @@ class DiffusionTarget(_Crystal):
         return f"diffusion-{self.name}-{self.species}"
 
 
+class Tolerances(StrictModel):
+    """When a potential agrees with its reference, by the row's unit: an absolute bound on
+    |Δ| (``absolute``) or a relative one on |deviation| in % (``relative_pct``). Defaults: the
+    main job's criteria (lattice 2 %, elastic moduli 15 %, barriers and energies 0.05 eV)."""
+
+    relative_pct: dict[str, float] = Field(
+        default_factory=lambda: {"Å": 2.0, "Å³": 6.0, "GPa": 15.0, "THz": 10.0})
+    absolute: dict[str, float] = Field(default_factory=lambda: {"eV": 0.05})
+
+    @field_validator("relative_pct", "absolute")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if not (x >= 0 and math.isfinite(x))]
+        if bad:
+            raise ValueError(f"tolerances must be finite and >= 0 (got {bad[0]}: {v[bad[0]]})")
+        return v
+
+
 class ValidateConfig(StrictModel):
     model: Path = Field(..., description="potential folder (seiflow train / learn), or a "
                         "`seiflow learn` run folder: its final model")
@@ -158,6 +178,7 @@ class ValidateConfig(StrictModel):
     diffusion_settings: DiffusionSettings = Field(default_factory=DiffusionSettings)
     gamma_select: float = Field(2.0, gt=0, description="rows where the potential's largest "
                                 "extrapolation grade γ exceeded this are flagged")
+    tolerances: Tolerances = Field(default_factory=Tolerances)
     engine: EngineSettings = Field(default_factory=InProcessSettings)
 
     @field_validator("model")
@@ -453,6 +474,8 @@ def collect(cfg: ValidateConfig) -> dict:
     rows = [row.to_dict() for (target, name), outcomes in results.items()
             for row in PROPERTIES[name].rows(target, {m: o for m, o in outcomes.items() if o},
                                              cfg)]
+    for row in rows:
+        row["agreement"] = agreement(row, cfg.tolerances.relative_pct, cfg.tolerances.absolute)
     figures = _figures(cfg, results, labels)
     summary = {"potential": labels["potential"], "reference": labels["reference"],
                "model": str(cfg.model), "rows": rows, "figures": figures,
@@ -462,7 +485,10 @@ def collect(cfg: ValidateConfig) -> dict:
     header = (f"Model `{cfg.model}`; reference {labels['reference']} "
               f"(`{cfg.reference.model_dump_json()}`). Deviation = (potential − reference) / "
               "|reference|; max γ is the largest extrapolation grade of the potential among "
-              "the final structures of that calculation.")
+              "the final structures of that calculation. Agreement: within "
+              + ", ".join([f"{v:g} % ({k})" for k, v in cfg.tolerances.relative_pct.items()]
+                          + [f"{v:g} {k}" for k, v in cfg.tolerances.absolute.items()])
+              + " of the reference.")
     if any("max_gamma" in r for r in rows):
         header += (" The max γ column (NEB, diffusion) is the largest grade the potential met "
                    f"at any step of that calculation; above γ_select = {cfg.gamma_select:g} "

@@ -26,3 +26,22 @@ def test_a_failure_is_a_row_not_a_gap():
     assert len(both) == 1 and both[0].quantity == "-"
     assert "failed (potential): a" in both[0].status and "not run (reference)" in both[0].status
     assert both[0].to_dict()["deviation_pct"] is None
+
+
+def test_agreement_by_unit_absolute_then_relative():
+    from seiflow.analysis.comparison import ComparisonRow, agreement
+
+    rel, ab = {"GPa": 15.0, "Å": 2.0}, {"eV": 0.05}
+    c11 = ComparisonRow("lif", "elastic", "C11", "GPa", 111.6, 76.5, "ok").to_dict()
+    assert agreement(c11, rel, ab) == "outside (+45.9 % vs ±15 %)"
+    a = ComparisonRow("lif", "lattice", "a", "Å", 4.099, 4.088, "ok").to_dict()
+    assert agreement(a, rel, ab) == "within"
+    hop = ComparisonRow("neb-lif", "neb", "barrier (forward)", "eV", 0.638, 0.585, "ok")
+    assert agreement(hop.to_dict(), rel, ab) == "outside (|Δ| 0.053 > 0.05 eV)"
+    close = ComparisonRow("neb-lif", "neb", "barrier (forward)", "eV", 0.60, 0.585, "ok")
+    assert agreement(close.to_dict(), rel, ab) == "within"
+    # no tolerance for the unit, or a side without a value: no verdict
+    assert agreement(ComparisonRow("x", "lattice", "B0'", "", 3.1, 3.7, "ok").to_dict(),
+                     rel, ab) == ""
+    failed = ComparisonRow("x", "elastic", "C11", "GPa", None, 76.5, "failed (potential): x")
+    assert agreement(failed.to_dict(), rel, ab) == ""

@@ -67,6 +67,7 @@ def test_validate_cu_against_emt(cu_model, tmp_path):
     assert a["status"] == "ok" and a["unit"] == "Å" and a["target"] == "cu"
     assert a["reference"] == pytest.approx(3.5898, abs=1e-3)  # EMT Cu (of the 2x2x2 cell)
     assert abs(a["deviation_pct"]) < 1.0  # the MTP was fitted to EMT
+    assert a["agreement"] == "within"  # the default lattice tolerance is 2 %
     for c in ("C11", "C12", "C44"):
         row = rows[("elastic", c)]
         assert row["status"] == "ok" and row["unit"] == "GPa"
