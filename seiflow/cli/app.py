@@ -67,6 +67,8 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
     )
     for noisy in ("matplotlib", "PIL", "pymatgen", "parsl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # a missing optional font is not the user's problem (one warning per font and figure)
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 @app.command("version")
