@@ -11,7 +11,7 @@ from ase.build import bulk
 from pydantic import TypeAdapter
 
 from seiflow.reference import LABELER_NAMES, LabelerError, LabelerSettings, SevenNetLabeler
-from tests.reference.labeler_contract import (
+from seiflow.testing.labeler import (
     check_failure_is_returned,
     check_fd,
     check_input_not_mutated,

@@ -1,6 +1,13 @@
-"""Contract checks for a Labeler backend: each takes a labeler and a structure and raises
-AssertionError with the measured discrepancy (the labeler counterpart of seiflow.testing's
-potential checks; candidates for ``seiflow.testing`` once that module takes labelers)."""
+"""Contract checks for a Labeler backend (the labeler counterpart of
+``seiflow.testing.potential``): each takes a labeler and a structure and raises AssertionError
+with the measured discrepancy. A new labeler passes all of them::
+
+    check_fd(lab, atoms, eps=1e-4, f_tol=1e-3, s_tol=1e-4)
+    check_stress_sign(lab, atoms)
+    check_input_not_mutated(lab, atoms)
+    check_failure_is_returned(lab, atoms_it_cannot_compute)
+    check_settings_hash_ignores_launch(lab, {"device": "cuda"})
+"""
 
 from __future__ import annotations
 
@@ -50,3 +57,14 @@ def check_failure_is_returned(labeler, atoms: Atoms) -> None:
     label = labeler.label(atoms)
     assert not label.ok and label.failure, "expected a failed label"
     assert label.energy is None and label.forces is None
+
+
+def check_settings_hash_ignores_launch(labeler, launch_changes: dict) -> None:
+    """How a label is run (``launch_changes``: other values of launch fields, e.g. the MPI
+    command or the device) does not change the settings hash, so nothing is relabelled; every
+    changed field must be one of the labeler's LAUNCH_FIELDS."""
+    unknown = set(launch_changes) - set(labeler.LAUNCH_FIELDS)
+    assert not unknown, f"{sorted(unknown)} are not launch fields of {labeler.name}"
+    other = labeler.model_copy(update=launch_changes)
+    assert other.settings_hash() == labeler.settings_hash(), \
+        f"changing {sorted(launch_changes)} changed the settings hash: labels would be redone"
