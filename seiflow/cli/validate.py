@@ -82,13 +82,18 @@ def validate(
     check_structure_files(t.file for t in [*cfg.phases, *cfg.neb])
     with RunLock(cfg.out_dir, "seiflow validate"):
         summary = run_validate(cfg)
+    _print_summary(summary, cfg.out_dir)
+
+
+def _print_summary(summary: dict, out_dir: Path) -> None:
+    """Counts, where the table is, and every quantity outside the tolerance by name."""
     rows = summary["rows"]
     failed = sum(r["status"] != "ok" for r in rows)
     outside = [r for r in rows if r.get("agreement", "").startswith("outside")]
     console = Console(soft_wrap=True)
     console.print(f"{len(rows)} rows ({failed} with a failed calculation, {len(outside)} "
-                  f"outside the tolerance): {cfg.out_dir / 'table.md'}, "
-                  f"{len(summary['figures'])} figures in {cfg.out_dir}")
+                  f"outside the tolerance): {out_dir / 'table.md'}, "
+                  f"{len(summary['figures'])} figures in {out_dir}")
     for r in outside:
         console.print(f"  {r['target']} {r['quantity']}: {r['value']:.4g} vs {r['reference']:.4g}"
                       f" {r['unit']}, {r['agreement']}")
