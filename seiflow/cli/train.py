@@ -37,23 +37,23 @@ def _table(errors: dict, title: str) -> Table:
 def train(
     config: Path | None = typer.Argument(None, help="YAML/TOML train config (optional)"),
     db: str | None = typer.Option(None, "--db", help="label store"),
-    backend: str = typer.Option("mtp", "--backend", help="mtp | mace | chgnet"),
+    backend: str = typer.Option("mtp", "--backend", help="mtp | mace | chgnet | sevennet"),
     level: int | None = typer.Option(None, "--level", help="MTP level (2-28)"),
     max_iter: int | None = typer.Option(None, "--max-iter", help="MTP iterations"),
     workers: int | None = typer.Option(None, "--workers",
                                        help="MTP fit processes (one per core)"),
-    epochs: int | None = typer.Option(None, "--epochs", help="MACE / CHGNet epochs"),
+    epochs: int | None = typer.Option(None, "--epochs", help="MACE / CHGNet / SevenNet epochs"),
     max_time: float | None = typer.Option(None, "--max-time", metavar="SECONDS",
                                           help="fit time budget, s"),
     preset: str | None = typer.Option(None, "--preset", help="small | paper (mtp, mace): "
                                       "settings not given explicitly"),
     device: str | None = typer.Option(None, "--device", help="cpu | cuda | auto (mace, "
-                                      "chgnet; an MTP fits on CPU and refuses cuda)"),
+                                      "chgnet, sevennet; an MTP fits on CPU, refuses cuda)"),
     weights: tuple[float, float, float] | None = typer.Option(
         None, "--weights", metavar="E F S",
         help="loss weights of energy, forces, stress (the backend's own units)"),
-    foundation: Path | None = typer.Option(None, "--foundation",
-                                           help="MACE model file to fine-tune (local)"),
+    foundation: Path | None = typer.Option(None, "--foundation", help="model to fine-tune: "
+                                           "a local MACE file; sevennet: sevennet-0 (shipped)"),
     optimizer: str | None = typer.Option(None, "--optimizer",
                                          help="MTP fit: lm | varpro | bfgs (default lm)"),
     weighting: str | None = typer.Option(None, "--weighting", help="MTP loss: structures | "

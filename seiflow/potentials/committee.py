@@ -39,12 +39,23 @@ from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import MTPSettings
 
 
+# What a member may be until registry.py rebuilds CommitteeSettings with the settings of
+# every registered backend (``member_settings``): a new backend needs no line here.
+MemberSettings = Annotated[MTPSettings | MACESettings, Field(discriminator="backend")]
+
+
+def member_settings(union) -> None:
+    """Let committee members be any backend of ``union`` (called by registry.py)."""
+    CommitteeSettings.model_fields["member"].annotation = union
+    CommitteeSettings.model_rebuild(force=True)
+
+
 class CommitteeSettings(StrictModel):
     """``size`` members of ``member``'s backend, member k with seed ``seed + k`` on a random
     ``subsample`` of the training frames."""
 
     backend: Literal["committee"] = "committee"
-    member: Annotated[MTPSettings | MACESettings, Field(discriminator="backend")]
+    member: MemberSettings  # every registered backend but this one (registry.py rebuilds it)
     size: int = Field(4, ge=2, le=16)
     subsample: float = Field(0.9, gt=0, le=1, description="fraction of the training frames "
                              "each member sees (1: all; then only the seeds differ)")

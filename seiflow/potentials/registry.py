@@ -15,18 +15,21 @@ from seiflow.potentials.backends import (BACKENDS, Backend, backend_names, backe
                                          load_potential, register_backend, require_gradable,
                                          settings_union)
 from seiflow.potentials.chgnet import CHGNetSettings
-from seiflow.potentials.committee import CommitteeSettings
+from seiflow.potentials.committee import CommitteeSettings, member_settings
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import LossWeights, MTPSettings
+from seiflow.potentials.sevennet.settings import SevenNetSettings
 
 register_backend("mtp", MTPSettings, "seiflow.potentials.mtp.model:MTPModel")
 register_backend("mace", MACESettings, "seiflow.potentials.mace.model:MACEModel")
 register_backend("chgnet", CHGNetSettings, "seiflow.potentials.chgnet:CHGNetModel")
+register_backend("sevennet", SevenNetSettings, "seiflow.potentials.sevennet.model:SevenNetModel")
 register_backend("committee", CommitteeSettings, "seiflow.potentials.committee:CommitteeModel")
 
 PotentialSettings = settings_union()
+member_settings(settings_union(exclude=("committee",)))  # a committee of any other backend
 BACKEND_NAMES = backend_names()
 
 __all__ = ["BACKENDS", "BACKEND_NAMES", "Backend", "CHGNetSettings", "CommitteeSettings",
-           "LossWeights", "MACESettings", "MTPSettings", "PotentialSettings", "backend_of",
-           "load_potential", "register_backend", "require_gradable"]
+           "LossWeights", "MACESettings", "MTPSettings", "PotentialSettings", "SevenNetSettings",
+           "backend_of", "load_potential", "register_backend", "require_gradable"]

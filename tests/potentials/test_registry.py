@@ -11,16 +11,17 @@ from seiflow.potentials.backends import settings_union
 from seiflow.potentials.base import Gradable, implements
 from seiflow.potentials.registry import (BACKEND_NAMES, BACKENDS, CHGNetSettings,
                                          CommitteeSettings, MACESettings, MTPSettings,
-                                         PotentialSettings, require_gradable)
+                                         PotentialSettings, SevenNetSettings,
+                                         require_gradable)
 
 
 def test_every_backend_registered_once_in_order():
-    assert BACKEND_NAMES == ("mtp", "mace", "chgnet", "committee")
+    assert BACKEND_NAMES == ("mtp", "mace", "chgnet", "sevennet", "committee")
     for name in BACKEND_NAMES:
         cls = BACKENDS.get(name).model_class()
         assert cls.backend == name
         assert callable(cls.load) and callable(cls.calculator) and callable(cls.save)
-    assert [BACKENDS.get(n).gradable for n in BACKEND_NAMES] == [True, True, False, True]
+    assert [BACKENDS.get(n).gradable for n in BACKEND_NAMES] == [True, True, False, False, True]
     with pytest.raises(UnknownNameError, match="did you mean 'mace'"):
         BACKENDS.get("macee")
 
@@ -32,8 +33,11 @@ def test_union_picks_the_settings_class_by_backend():
     assert type(ta.validate_python({"backend": "chgnet"})) is CHGNetSettings
     made = ta.validate_python({"backend": "committee", "member": {"backend": "mtp", "level": 6}})
     assert type(made) is CommitteeSettings and made.member.level == 6
-    with pytest.raises(ValueError, match="'mtp', 'mace', 'chgnet', 'committee'"):
-        ta.validate_python({"backend": "sevennet"})
+    assert type(ta.validate_python({"backend": "sevennet"})) is SevenNetSettings
+    member = ta.validate_python({"backend": "committee", "member": {"backend": "sevennet"}})
+    assert type(member.member) is SevenNetSettings  # committees take every other backend
+    with pytest.raises(ValueError, match="'mtp', 'mace', 'chgnet', 'sevennet', 'committee'"):
+        ta.validate_python({"backend": "nonesuch"})
 
     class Only(BaseModel):
         potential: settings_union(exclude=("chgnet", "committee"))
