@@ -139,6 +139,20 @@ def test_contract_and_not_gradable(frames, tuned):
     require_gradable(CommitteeSettings(member={"backend": "sevennet"}))  # a committee can
 
 
+def test_committee_of_fine_tuned_sevennets_grades(frames, tmp_path):
+    """A committee of two SevenNet fine-tunes (seeds 0 and 1: other frame orders) is
+    Gradable: γ from the spread of their forces, and it saves and loads like any model."""
+    member = {"backend": "sevennet", **FAST, "epochs": 1}
+    committee = CommitteeSettings(member=member, size=2, subsample=1.0).fit(frames[:2],
+                                                                           progress=False)
+    gammas = committee.grade(frames[3])
+    assert gammas.shape == (8,) and np.all(gammas > 0)
+    committee.save(tmp_path / "c")
+    again = load_potential(tmp_path / "c")
+    assert all(isinstance(m, SevenNetModel) for m in again.members)
+    assert np.allclose(again.grade(frames[3]), gammas, rtol=1e-6)
+
+
 def test_reproducible_and_global_generators_untouched(foundation, frames, tuned):
     """Building the network and fitting leave Python's, NumPy's and torch's global
     generators as they were; the same fit again gives the same weights."""
