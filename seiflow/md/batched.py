@@ -37,7 +37,6 @@ reseeded from (seed, step), which continues the same ensemble but not the same t
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import json
@@ -63,13 +62,11 @@ from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.md.gamma import GammaWatch, frame_grader
 from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
+from seiflow.md.thermo import THERMO, append_thermo, fresh_thermo, truncate_thermo
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.npz"
-THERMO = "thermo.csv"
-THERMO_COLUMNS = ("step", "time_fs", "replica", "T_K", "Epot_eV", "Ekin_eV", "Etot_eV",
-                  "conserved_eV")
 
 
 class BatchedMDSettings(StrictModel):
@@ -294,8 +291,9 @@ def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float) -
     etot = state.energy + ekin
     conserved = etot + integ.extra_energy(state)
     cols = torch.stack([temp, state.energy, ekin, etot, conserved]).detach().cpu().double()
-    return [[step, round(step * dt_fs, 6), r, *(f"{v:.10g}" for v in cols[:, r].tolist())]
-            for r in range(n)]
+    volumes = torch.linalg.det(state.cell).abs().detach().cpu().double().tolist()
+    return [[step, round(step * dt_fs, 6), r, *(f"{v:.10g}" for v in cols[:, r].tolist()),
+             f"{volumes[r]:.8g}", ""] for r in range(n)]  # no stress: no pressure
 
 
 def _check_finite(state: MDState, step: int) -> None:
@@ -323,8 +321,7 @@ class _Output:
     def fresh(self) -> None:
         for path in self.trajectories:
             path.unlink(missing_ok=True)
-        with self.thermo.open("w", newline="") as f:
-            csv.writer(f).writerow(THERMO_COLUMNS)
+        fresh_thermo(self.thermo)
 
     def truncate(self, step: int) -> None:
         """Drop what was written after the checkpoint at ``step``."""
@@ -337,14 +334,7 @@ class _Output:
                 ase.io.write(path, kept, format="extxyz")
             else:
                 path.unlink(missing_ok=True)
-        rows = []
-        if self.thermo.exists():
-            with self.thermo.open(newline="") as f:
-                rows = [row for row in csv.reader(f)][1:]
-        with self.thermo.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(THERMO_COLUMNS)
-            w.writerows(row for row in rows if row and int(row[0]) <= step)
+        truncate_thermo(self.thermo, step)
 
     def write(self, frames: list[Atoms], rows: list[list]) -> None:
         if self.grader is not None:
@@ -354,8 +344,7 @@ class _Output:
                 watch.record(atoms, int(atoms.info["step"]), atoms.info["gamma"], gammas)
         for path, atoms in zip(self.trajectories, frames, strict=True):
             ase.io.write(path, atoms, format="extxyz", append=True)
-        with self.thermo.open("a", newline="") as f:
-            csv.writer(f).writerows(rows)
+        append_thermo(self.thermo, rows)
 
 
 def _save_checkpoint(path: Path, state: MDState, integ: _NVE, step: int, key: str) -> None:

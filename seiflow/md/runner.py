@@ -36,6 +36,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.core.units import BAR
+from seiflow.md.thermo import (THERMO, append_thermo, ase_thermo_row, fresh_thermo,
+                               truncate_thermo)
 
 log = logging.getLogger(__name__)
 
@@ -229,11 +231,16 @@ def _run_chunks(dyn, work: Atoms, settings: MDSettings, start: int, progress: bo
 
 def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | Path,
            observers: list[Observer] | None = None, progress: bool = True) -> MDResult:
-    """Run (or resume) MD in ``out_dir``: ``trajectory.extxyz``, ``checkpoint.extxyz``."""
+    """Run (or resume) MD in ``out_dir``: ``trajectory.extxyz``, ``thermo.csv`` (md/thermo.py),
+    ``checkpoint.extxyz`` with ``checkpoint-state.npz``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    traj, ckpt = out / "trajectory.extxyz", out / "checkpoint.extxyz"
+    traj, ckpt, thermo = out / "trajectory.extxyz", out / "checkpoint.extxyz", out / THERMO
     work, start, rng, state = _start(atoms, settings, out, traj, ckpt)
+    if start == 0:
+        fresh_thermo(thermo)
+    else:
+        truncate_thermo(thermo, start)
     work.calc = calc
     dyn = _dynamics(work, settings, rng)
     if state:
@@ -245,9 +252,13 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
     def step_now() -> int:
         return start + dyn.nsteps
 
+    conserved = getattr(dyn, "get_conserved_energy", None)
+
     def write_frame() -> None:
         snap = _snapshot(work, step_now(), step_now() * dt_fs)
         ase.io.write(traj, snap, format="extxyz", append=True)
+        append_thermo(thermo, [ase_thermo_row(work, step_now(), step_now() * dt_fs,
+                                              conserved() if conserved else None)])
 
     def checkpoint() -> None:
         _check_finite(work, step_now())  # never checkpoint a blown-up state

@@ -20,8 +20,8 @@ from torch_sim.models.interface import ModelInterface
 from torch_sim.models.lennard_jones import lennard_jones_pair, lennard_jones_pair_force
 
 from seiflow.core.errors import SeiflowError
+from seiflow.md.thermo import THERMO_COLUMNS
 from seiflow.md.batched import (
-    THERMO_COLUMNS,
     BatchedMDSettings,
     device_neighbor_list,
     resolve_device,

@@ -19,6 +19,7 @@ from ase.calculators.lj import LennardJones
 
 from seiflow.core.errors import SeiflowError
 from seiflow.md import FieldCalculator, MDSettings, run_md
+from seiflow.md.thermo import read_thermo
 
 
 def test_nve_conserves_energy_emt(tmp_path):
@@ -163,3 +164,24 @@ def test_exploding_md_stops_with_a_clear_error(tmp_path):
                progress=False)
     ckpt = tmp_path / "checkpoint.extxyz"
     assert not ckpt.exists() or np.isfinite(ase.io.read(ckpt).positions).all()
+
+
+def test_thermo_log_follows_the_trajectory_and_a_restart(tmp_path):
+    """thermo.csv: one row per frame, temperatures and energies those of the frames, the
+    conserved quantity of NVT flat, the pressure that of the stress; a restart drops the rows
+    after its checkpoint, as it drops the frames."""
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    kw = dict(ensemble="nvt", temperature_K=500, timestep_fs=2.0, tdamp_fs=50, traj_stride=10,
+              checkpoint_every=40, seed=2)
+    res = run_md(atoms, EMT(), MDSettings(steps=100, **kw), tmp_path, progress=False)
+    t = read_thermo(tmp_path / "thermo.csv")
+    frames = ase.io.read(res.trajectory, index=":")
+    assert list(t["step"]) == [f.info["step"] for f in frames]
+    assert np.allclose(t["T_K"], [f.get_temperature() for f in frames], rtol=1e-8)
+    assert np.allclose(t["Epot_eV"], [f.info["epot_eV"] for f in frames], rtol=1e-8)
+    assert np.ptp(t["conserved_eV"]) < 0.1 * np.ptp(t["Etot_eV"])  # NVT: conserved, E_tot not
+    assert np.allclose(t["volume_A3"], atoms.get_volume())
+    assert np.isfinite(t["pressure_GPa"]).all()
+    # a second leg from the last checkpoint (step 100): rows 0..100 kept once, then 110..160
+    run_md(atoms, EMT(), MDSettings(steps=160, **kw), tmp_path, progress=False)
+    assert list(read_thermo(tmp_path / "thermo.csv")["step"]) == list(range(0, 161, 10))
