@@ -129,3 +129,29 @@ def arrhenius_plot(T_K: np.ndarray, D: np.ndarray, D_sigma: np.ndarray | None,
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}Ea = {Ea:.3f} ± {sig} eV", fontsize=10)
     return save_figure(fig, path)
+
+
+def thermo_plot(columns: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
+    """Temperature (K), potential and conserved energy (eV, from their first value),
+    pressure (GPa) and volume (Å³) against time (ps): one panel each, one line per replica.
+    ``columns``: a thermo.csv as arrays (``seiflow.md.thermo.read_thermo``); energies are
+    shown per replica relative to their first value. Panels without data are left out."""
+    panels = [("T_K", "T (K)"), ("Epot_eV", "ΔE_pot (eV)"), ("conserved_eV", "Δ conserved (eV)"),
+              ("pressure_GPa", "P (GPa)"), ("volume_A3", "V (Å³)")]
+    panels = [(k, label) for k, label in panels if np.isfinite(columns[k]).any()]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 1.6 * len(panels) + 0.6), dpi=110,
+                             sharex=True)
+    axes = np.atleast_1d(axes)
+    replicas = np.unique(columns["replica"])
+    for ax, (key, label) in zip(axes, panels):
+        for r in replicas:
+            sel = columns["replica"] == r
+            t_ps, y = columns["time_fs"][sel] / 1000.0, columns[key][sel]
+            if key in ("Epot_eV", "conserved_eV"):
+                y = y - y[0]
+            ax.plot(t_ps, y, lw=0.9, color=f"C{int(r) % 10}")
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=8)
+    axes[-1].set_xlabel("time (ps)")
+    axes[0].set_title(title or "MD thermo log", fontsize=10)
+    return save_figure(fig, path)

@@ -34,7 +34,8 @@ from seiflow.core.errors import SeiflowError
 from seiflow.md import FieldCalculator, GammaWatch, MDSettings, run_md
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
-from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot
+from seiflow.md.thermo import THERMO, read_thermo
+from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot, thermo_plot
 from seiflow.structures.io import read_all, read_structure
 from seiflow.workflows.calculators import CalculatorSettings
 from seiflow.workflows.summary import RunSummary
@@ -139,6 +140,10 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
         if cfg.md.ensemble == "nve" and t_kin is not None:
             summary.data.update(temperature_K=t_kin, temperature_source="mean kinetic (NVE)")
         summary.add_output(trajectory=res.trajectory)
+        thermo = out / THERMO
+        summary.add_output(thermo=thermo, thermo_plot=thermo_plot(
+            read_thermo(thermo), out / "thermo.png",
+            f"{cfg.md.ensemble.upper()} {cfg.md.temperature_K:g} K, {len(atoms)} atoms"))
     return {**info, "temperature_K": summary.data["temperature_K"], "ensemble": cfg.md.ensemble}
 
 

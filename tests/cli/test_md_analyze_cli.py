@@ -90,6 +90,8 @@ def test_md_then_rdf_of_cold_fcc_copper(tmp_path):
     assert 20 < summary["mean_kinetic_temperature_K"] < 80
     frames = ase.io.read(tmp_path / "run" / "trajectory.extxyz", index=":")
     assert len(frames) == 21 and frames[-1].info["step"] == 200
+    assert (tmp_path / "run" / "thermo.png").stat().st_size > 10_000  # the thermo log, drawn
+    assert len((tmp_path / "run" / "thermo.csv").read_text().splitlines()) == 22
 
     r = _seiflow("analyze", "rdf", "run/trajectory.extxyz", "--pair", "Cu-Cu", "--r-max", "5",
                  "--nbins", "250", "--out", "rdf", cwd=tmp_path)
