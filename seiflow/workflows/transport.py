@@ -31,7 +31,7 @@ from seiflow.analysis import (
 from seiflow.core.config import StrictModel
 from seiflow.core.elements import check_element
 from seiflow.core.errors import SeiflowError
-from seiflow.md import FieldCalculator, GammaWatch, MDSettings, run_md
+from seiflow.md import FieldCalculator, GammaBreak, GammaWatch, MDSettings, run_md
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.md.thermo import THERMO, read_thermo
@@ -41,7 +41,6 @@ from seiflow.workflows.calculators import CalculatorSettings
 from seiflow.workflows.summary import RunSummary
 
 MD_SUMMARY = "md-summary.yml"
-GAMMA_WARN = 10.0  # the reference paper's gamma_break
 log = logging.getLogger(__name__)
 TRAJECTORY = "trajectory.extxyz"
 
@@ -62,6 +61,11 @@ class MDConfig(StrictModel):
         None, description="applied electric field, V/Å (force q·E on charged species)")
     field_charges: dict[str, float] | None = Field(
         None, description="charges (e) the field acts on; default formal Li +1")
+    gamma_select: float = Field(2.0, gt=0, description="a trained model's extrapolation grade "
+                                "above which frames are counted and a warning is given (the "
+                                "loop's and validate's threshold)")
+    gamma_break: float | None = Field(None, gt=0, description="stop the MD when γ exceeds "
+                                      "this (the loop uses 10); None: never stop")
 
     @field_validator("field_charges")
     @classmethod
@@ -77,6 +81,9 @@ class MDConfig(StrictModel):
     def _one_source(self) -> MDConfig:
         if (self.potential is None) == (self.calculator is None):
             raise ValueError("give exactly one of 'potential' (a model folder) or 'calculator'")
+        if self.gamma_break is not None and self.gamma_break <= self.gamma_select:
+            raise ValueError(f"gamma_break ({self.gamma_break:g}) must be above gamma_select "
+                             f"({self.gamma_select:g})")
         if self.field_charges is not None and self.field_V_per_A is None:
             raise ValueError("'field_charges' needs 'field_V_per_A'")
         return self
@@ -120,22 +127,28 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
     out = Path(cfg.out_dir)
     with RunSummary(out / MD_SUMMARY, "seiflow md", inputs) as summary:
         summary.data.update(temperature_K=cfg.md.temperature_K, temperature_source="thermostat")
-        watch = GammaWatch()  # records γ; seiflow md warns, it does not stop
-        res = run_md(atoms, calc, cfg.md, out, progress=progress,
-                     observers=[(watch, cfg.md.traj_stride)])
+        watch = GammaWatch(brk=cfg.gamma_break)  # records γ; stops above gamma_break
+        try:
+            res = run_md(atoms, calc, cfg.md, out, progress=progress,
+                         observers=[(watch, cfg.md.traj_stride)])
+        except GammaBreak as exc:
+            raise SeiflowError(f"MD stopped: {exc}; the potential extrapolates there (frames "
+                               f"and checkpoint so far are in {out}): add such structures to "
+                               "its training set") from None
         t_kin = _mean_kinetic_temperature(res.trajectory,
                                           res.steps_done // cfg.md.traj_stride + 1)
         info = {"steps_done": res.steps_done, "restarted_from": res.restarted_from,
                 "ns_per_day": round(res.ns_per_day, 4),
                 "mean_kinetic_temperature_K": t_kin, "trajectory": str(res.trajectory)}
         if watch.gammas:
-            info["max_gamma"] = watch.max_gamma
-            info["frames_gamma_above_10"] = watch.above(GAMMA_WARN)
-            if info["max_gamma"] > GAMMA_WARN:
-                log.warning("the potential extrapolated (max γ = %.3g > %g in %d frames): "
-                            "treat this trajectory with care, or add such structures to the "
-                            "training set", info["max_gamma"], GAMMA_WARN,
-                            info["frames_gamma_above_10"])
+            above = watch.above(cfg.gamma_select)
+            info.update(max_gamma=watch.max_gamma, gamma_select=cfg.gamma_select,
+                        frames_gamma_above_select=above, frames_graded=len(watch.gammas))
+            if above:
+                log.warning("the potential extrapolated in %d of %d frames (γ > γ_select = %g, "
+                            "max γ = %.3g): treat this trajectory with care, or add such "
+                            "structures to the training set", above, len(watch.gammas),
+                            cfg.gamma_select, watch.max_gamma)
         summary.data.update(info)
         if cfg.md.ensemble == "nve" and t_kin is not None:
             summary.data.update(temperature_K=t_kin, temperature_source="mean kinetic (NVE)")

@@ -1,0 +1,58 @@
+"""`seiflow md` with a trained model: one γ policy with the loop and validate — frames above
+γ_select are counted and warned about, γ above γ_break stops the run with one line."""
+
+import ase.io
+import numpy as np
+import pytest
+import yaml
+from ase.build import bulk
+
+from seiflow.core.config import parse_config
+from seiflow.core.errors import ConfigError, SeiflowError
+from seiflow.potentials.mtp.fit import fit_mtp
+from seiflow.reference import EMTSettings
+from seiflow.workflows.transport import MDConfig, run_md_config
+
+
+@pytest.fixture(scope="module")
+def narrow_model(tmp_path_factory):
+    """An MTP that saw only a cold, barely rattled Cu cell: hot MD takes it outside."""
+    folder = tmp_path_factory.mktemp("narrow")
+    frames = []
+    for k in range(8):
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1))
+        atoms.rattle(0.01, seed=k)
+        frames.append(EMTSettings().label(atoms).attach(atoms))
+    fit_mtp(frames, level=4, cutoff=3.0, max_iter=15, seed=0, progress=False).save(
+        folder / "model")
+    ase.io.write(folder / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 2)))
+    return folder
+
+
+def _cfg(folder, out, **extra):
+    return parse_config({"structure": str(folder / "cu.extxyz"),
+                         "potential": str(folder / "model"), "out_dir": str(folder / out),
+                         "md": {"ensemble": "nvt", "temperature_K": 1200, "timestep_fs": 2.0,
+                                "steps": 100, "traj_stride": 5, "checkpoint_every": 50},
+                         **extra}, MDConfig)
+
+
+def test_frames_above_gamma_select_are_counted_and_warned(narrow_model, caplog):
+    info = run_md_config(_cfg(narrow_model, "warn", gamma_select=1.05), progress=False)
+    summary = yaml.safe_load((narrow_model / "warn" / "md-summary.yml").read_text())
+    assert info["frames_graded"] == 21 and summary["gamma_select"] == 1.05
+    assert 0 < info["frames_gamma_above_select"] <= 21 and info["max_gamma"] > 1.05
+    assert "extrapolated in" in caplog.text
+
+
+def test_gamma_break_stops_the_md_with_one_line(narrow_model):
+    cfg = _cfg(narrow_model, "stop", gamma_select=1.01, gamma_break=1.05)
+    with pytest.raises(SeiflowError, match=r"MD stopped: γ = .* > γ_break = 1.05"):
+        run_md_config(cfg, progress=False)
+    frames = ase.io.read(narrow_model / "stop" / "trajectory.extxyz", index=":")
+    assert 1 <= len(frames) < 21 and np.isfinite(frames[-1].positions).all()
+
+
+def test_gamma_break_must_lie_above_gamma_select(narrow_model):
+    with pytest.raises(ConfigError, match="gamma_break"):
+        _cfg(narrow_model, "x", gamma_select=3.0, gamma_break=2.0)
