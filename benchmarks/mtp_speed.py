@@ -1,15 +1,28 @@
-"""MTP evaluation speed: µs per atom-step (energy + forces + stress, MD-like: small moves, the
-neighbour list reused within its skin) for bcc Li and Li2CO3 at ~1,000 and ~10,000 atoms, levels
-10/16/22, one core, with and without the per-step extrapolation grade.
+"""MTP evaluation speed: µs per atom-step (energy + forces + stress through the ASE calculator,
+MD-like: positions rattled by 0.1 Å, then moved by ~0.001 Å before every call so the neighbour
+list is kept within its skin) for bcc Li (1,024 atoms) and Li2CO3 (1,152 atoms) at levels 10/16
+(and 22), seiflow's compiled kernel against motep's C engine (the cross-check), the kernel on 1
+and 2 threads and with the per-step extrapolation grade.
 
+The variants (motep, kernel on 1 and 2 threads, kernel with the grade) are called in turn, one
+call each per round, so that a change of machine load hits all alike. Every figure is the median
+over the rounds of the process CPU time (less sensitive to a loaded machine than wall time) and
+of the wall time; speed-ups are medians of the per-round ratios. Thread efficiency is
+wall(1 thread) / (2 × wall(2 threads)) and is only meaningful on an otherwise idle machine (the
+load average before and after is recorded).
 Speed does not depend on the coefficient values, so the models have random coefficients.
-Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/mtp_speed.py
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/mtp_speed.py [--levels 10 16 22] [--large]
+      [--rounds 7]     (OMP_NUM_THREADS=1 keeps numpy's BLAS on one thread; the kernel's
+      threads are set per call)
 Writes benchmarks/results/mtp_speed.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 from seiflow.potentials.active import ActiveSet  # noqa: E402
+from seiflow.potentials.mtp import kernel  # noqa: E402
 from seiflow.potentials.mtp.levels import mtp_basis  # noqa: E402
 from seiflow.potentials.mtp.model import MTPModel, new_mtp_data  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
@@ -28,16 +42,20 @@ from seiflow.structures.library import get_phase  # noqa: E402
 OUT = Path(__file__).resolve().parent / "results" / "mtp_speed.json"
 
 
-def systems() -> dict:
+def systems(large: bool) -> dict:
     li = bulk("Li", "bcc", 3.44, cubic=True)
     carb = get_phase("li2co3-c2c")
-    return {"Li bcc 1024": li.repeat(8), "Li bcc 10404": li.repeat((17, 17, 18)),
-            "Li2CO3 1152": carb.repeat((3, 4, 4)), "Li2CO3 9408": carb.repeat((7, 7, 8))}
+    out = {"Li bcc 1024": li.repeat(8), "Li2CO3 1152": carb.repeat((3, 4, 4))}
+    if large:
+        out.update({"Li bcc 10404": li.repeat((17, 17, 18)),
+                    "Li2CO3 9408": carb.repeat((7, 7, 8))})
+    for atoms in out.values():
+        atoms.rattle(0.1, seed=1)
+    return out
 
 
 def model_for(atoms, level: int, rng) -> MTPModel:
-    species = tuple(sorted(set(atoms.get_chemical_symbols()),
-                           key=lambda s: atoms.numbers[atoms.get_chemical_symbols().index(s)]))
+    species = tuple(dict.fromkeys(atoms.get_chemical_symbols()))
     data = new_mtp_data(mtp_basis(level), species, 5.0, 0.9, 8, rng)
     model = MTPModel(data=data, species=species, level=level)
     m = data.alpha_scalar_moments + len(species)
@@ -45,35 +63,79 @@ def model_for(atoms, level: int, rng) -> MTPModel:
     return model
 
 
-def time_steps(model: MTPModel, atoms, grade: bool, steps: int) -> float:
-    work = atoms.copy()
-    work.calc = model.calculator(grade=grade)
-    work.get_forces()  # neighbour list, arrays
-    rng = np.random.default_rng(0)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        work.positions += rng.normal(scale=0.002, size=work.positions.shape)
-        work.get_forces()
-        work.get_stress()
-    return (time.perf_counter() - t0) / steps / len(work) * 1e6
+VARIANTS = {"motep": ("motep", False, 1), "kernel_1thread": ("kernel", False, 1),
+            "kernel_2threads": ("kernel", False, 2), "kernel_graded_1thread": ("kernel", True, 1)}
+
+
+def one_call(work, threads: int, rng) -> tuple[float, float]:
+    """CPU and wall seconds of one MD-like calculator call (E+F+S) after a small move."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by the kernel at every call
+    work.positions += rng.normal(scale=0.001, size=work.positions.shape)
+    c0, w0 = time.process_time(), time.perf_counter()
+    work.get_forces()
+    work.get_stress()
+    return time.process_time() - c0, time.perf_counter() - w0
+
+
+def measure(name: str, atoms, level: int, rounds: int, rng) -> dict:
+    """Every variant called once per round, in turn (so a change of machine load hits all
+    alike); medians over the rounds, and the median of the per-round speed-ups."""
+    model = model_for(atoms, level, rng)
+    works, times = {}, {}
+    for key, (engine, grade, threads) in VARIANTS.items():
+        work = atoms.copy()
+        work.calc = model.calculator(grade=grade, engine=engine)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        work.get_forces()  # neighbour list, work arrays
+        works[key], times[key] = work, []
+    moves = np.random.default_rng(0)
+    for _ in range(rounds):
+        for key, (_, _, threads) in VARIANTS.items():
+            times[key].append(one_call(works[key], threads, moves))
+    scale = 1e6 / len(atoms)
+    row = {"system": name, "atoms": len(atoms), "level": level, "rounds": rounds}
+    for key, t in times.items():
+        cpu, wall = np.array(t).T * scale
+        row[key] = {"cpu_us": round(float(np.median(cpu)), 2),
+                    "wall_us": round(float(np.median(wall)), 2),
+                    "wall_us_min": round(float(wall.min()), 2)}
+    cpu = {key: np.array(t)[:, 0] for key, t in times.items()}
+    wall = {key: np.array(t)[:, 1] for key, t in times.items()}
+    row["speedup_cpu_vs_motep"] = round(float(np.median(cpu["motep"] / cpu["kernel_1thread"])), 2)
+    row["grade_overhead"] = round(float(np.median(
+        cpu["kernel_graded_1thread"] / cpu["kernel_1thread"])) - 1, 3)
+    row["thread_efficiency_2"] = round(float(np.median(
+        wall["kernel_1thread"] / (2 * wall["kernel_2threads"]))), 2)
+    return row
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", type=int, nargs="+", default=[10, 16, 22])
+    parser.add_argument("--large", action="store_true", help="also the ~10,000-atom cells")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    if not kernel.available():
+        raise SystemExit(f"seiflow's MTP kernel is not built: {kernel.LOAD_ERROR}")
     rng = np.random.default_rng(0)
+    load_before = os.getloadavg()
     rows = []
-    for name, atoms in systems().items():
-        for level in (10, 16, 22):
-            model = model_for(atoms, level, rng)
-            steps = 20 if len(atoms) < 5000 else 4
-            plain = time_steps(model, atoms, False, steps)
-            graded = time_steps(model, atoms, True, steps)
-            rows.append({"system": name, "atoms": len(atoms), "level": level,
-                         "us_per_atom_step": round(plain, 2),
-                         "us_per_atom_step_graded": round(graded, 2)})
-            print(f"{name:14s} level {level:2d}: {plain:7.1f} µs/atom-step, "
-                  f"{graded:7.1f} with grade", flush=True)
+    for name, atoms in systems(args.large).items():
+        for level in args.levels:
+            row = measure(name, atoms, level, args.rounds, rng)
+            rows.append(row)
+            k1w, k2w = row["kernel_1thread"]["wall_us"], row["kernel_2threads"]["wall_us"]
+            print(f"{name:13s} L{level:2d}  CPU µs/atom-step: motep {row['motep']['cpu_us']:6.1f}"
+                  f"  kernel {row['kernel_1thread']['cpu_us']:5.1f} "
+                  f"(x{row['speedup_cpu_vs_motep']:.1f}), graded "
+                  f"{row['kernel_graded_1thread']['cpu_us']:5.1f};  wall 1/2 threads "
+                  f"{k1w:5.1f}/{k2w:5.1f}"
+                  f" (eff. {row['thread_efficiency_2']:.2f})", flush=True)
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps({"machine": describe(), "threads": 1, "rows": rows}, indent=1))
+    machine = describe()
+    machine["loadavg_before_after"] = [load_before, os.getloadavg()]
+    OUT.write_text(json.dumps({"machine": machine, "kernel_openmp": kernel.openmp_threads() > 0,
+                               "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
