@@ -57,8 +57,17 @@ app.add_typer(analyze.app, name="analyze")
 err_console = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+          _version: bool = typer.Option(False, "--version", callback=_print_version,
+                                        is_eager=True, help="print the version and exit")
+          ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",

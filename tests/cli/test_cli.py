@@ -106,9 +106,18 @@ def test_unmatched_interface_is_a_clear_error(tmp_path):
 
 
 def test_version():
-    out = run("version")
-    assert out.returncode == 0 and out.stdout.strip()
-    assert Path(__file__).exists()
+    import seiflow
+
+    for args in (("version",), ("--version",)):
+        out = run(*args)
+        assert out.returncode == 0 and out.stdout.strip() == seiflow.__version__
+
+
+def test_load_potential_from_the_package():
+    from seiflow.potentials import PotentialSettings, load_potential
+    from seiflow.potentials.registry import load_potential as direct
+
+    assert load_potential is direct and PotentialSettings is not None
 
 
 def test_own_structure_file_and_overlap_error(tmp_path):
