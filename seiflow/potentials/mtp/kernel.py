@@ -193,7 +193,7 @@ class KernelEngine:
         return self._nl.get(atoms, types)
 
     def calculate(self, atoms: Atoms, rows: bool = False) -> dict:
-        types = np.ascontiguousarray(_types(atoms, self.data.species), dtype=np.intc)
+        types = np.ascontiguousarray(species_types(atoms, self.data.species), dtype=np.intc)
         offsets, nj, ns = self.neighbours(atoms, types)
         n = len(atoms)
         pos = np.ascontiguousarray(atoms.positions, dtype=float)
@@ -229,7 +229,7 @@ def _env_threads() -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _types(atoms: Atoms, species) -> np.ndarray:
+def species_types(atoms: Atoms, species) -> np.ndarray:
     """Index of every atom's element in ``species`` (atomic numbers)."""
     species = [int(s) for s in species]
     lookup = np.full(max(max(species), int(atoms.numbers.max())) + 1, -1)

@@ -19,7 +19,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.data import atomic_numbers
 from motep.calculator import make_mtp_engine
 from motep.io.mlip.mtp import read_mtp, write_mtp
-from motep.potentials.mtp.data import BasisData, MTPData, get_types
+from motep.potentials.mtp.data import BasisData, MTPData
 
 from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
                                      write_model_json)
@@ -127,7 +127,8 @@ class MTPModel:
         return float(self.data.radial_basis.max)
 
     def types(self, atoms: Atoms) -> np.ndarray:
-        return get_types(atoms, self.data.species)
+        """Index of every atom's element in the species order (motep's get_types, vectorised)."""
+        return kernel.species_types(atoms, self.data.species)
 
     def calculator(self, grade: bool = True, engine: str | None = None) -> Calculator:
         """ASE calculator for any cell; with ``grade`` (and an active set) a GradedCalculator
