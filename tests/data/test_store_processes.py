@@ -53,9 +53,9 @@ def _env():
     return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def _run(path, db):
+def _run(path, db, cwd):
     out = subprocess.run(_label_cmd(path, db), capture_output=True, text=True,
-                         timeout=RUN_TIMEOUT_S, env=_env())
+                         timeout=RUN_TIMEOUT_S, env=_env(), cwd=cwd)
     assert out.returncode == 0, out.stderr
     return out
 
@@ -93,7 +93,7 @@ def test_kill_9_at_a_random_moment_then_rerun_gives_the_same_store(tmp_path, cel
     path, energies = cells
     db = tmp_path / "s.db"
     proc = subprocess.Popen(_label_cmd(path, db), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=_env())
+                            stderr=subprocess.DEVNULL, env=_env(), cwd=tmp_path)
     rng = np.random.default_rng(run)
     try:  # a random moment: after a random number of labels, plus up to 0.2 s
         _wait_for_rows(proc, db, at_least=int(rng.integers(0, N_CELLS - 5)))
@@ -103,7 +103,7 @@ def test_kill_9_at_a_random_moment_then_rerun_gives_the_same_store(tmp_path, cel
         proc.wait(timeout=30)
     at_kill = LabelStore(db).count() if db.exists() else 0
     t0 = time.perf_counter()
-    out = _run(path, db)  # a lock file or claims left by the kill must not stop it
+    out = _run(path, db, tmp_path)  # a lock file or claims left by the kill must not stop it
     _assert_complete(LabelStore(db), energies)
     assert not (tmp_path / "s.db.lock").exists()
     if os.environ.get("SEIFLOW_KILL_RECORD"):  # one JSON line per kill
@@ -123,14 +123,14 @@ def test_stale_lock_file_is_broken_not_waited_for(tmp_path, cells):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (tmp_path / "s.db.lock").write_text(f"{socket.gethostname()}:{dead.pid}: 0\n")
-    out = _run(path, db)
+    out = _run(path, db, tmp_path)
     assert "stale lock" in " ".join(out.stderr.split())
     _assert_complete(LabelStore(db), energies)
 
 
-def _three_at_once(cmd, energies, store):
+def _three_at_once(cmd, energies, store, cwd):
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=_env()) for _ in range(3)]
+                              env=_env(), cwd=cwd) for _ in range(3)]
     outs = []
     for p in procs:
         try:
@@ -148,11 +148,11 @@ def _three_at_once(cmd, energies, store):
 def test_three_concurrent_labellers_on_one_sqlite_store(tmp_path, cells):
     path, energies = cells
     db = tmp_path / "s.db"
-    _three_at_once(_label_cmd(path, db), energies, lambda: LabelStore(db))
+    _three_at_once(_label_cmd(path, db), energies, lambda: LabelStore(db), tmp_path)
     assert not (tmp_path / "s.db.lock").exists()
 
 
-def test_three_concurrent_labellers_on_postgresql(cells):
+def test_three_concurrent_labellers_on_postgresql(tmp_path, cells):
     path, energies = cells
     with postgres_server(5441) as url:
-        _three_at_once(_label_cmd(path, url), energies, lambda: LabelStore(url))
+        _three_at_once(_label_cmd(path, url), energies, lambda: LabelStore(url), tmp_path)
