@@ -52,8 +52,9 @@ class SevenNetSettings(StrictModel):
     loss: Literal["huber", "mse"] = "huber"
     huber_delta: float = Field(0.01, gt=0, description="Huber δ (per component, loss units)")
     weights: SevenNetLossWeights = SevenNetLossWeights()
-    refit_shift: bool = Field(True, description="first shift the per-element energy offsets "
-                              "by least squares to the training energies (energies only)")
+    refit_shift: bool = Field(True, description="shift the per-element energy offsets by "
+                              "least squares to the training energies, before and after the "
+                              "epochs (energies only)")
     valid_fraction: float = Field(0.1, ge=0, lt=1, description="of the training frames, held "
                                   "out to pick the best epoch (0: pick by training loss)")
     max_time: float | None = Field(None, gt=0, description="time budget, s (checked per epoch)")
