@@ -186,3 +186,15 @@ def test_calculator_engines_agree_and_fallback_warns(monkeypatch, caplog):
         assert mtp_model.default_engine() == "motep"
         assert mtp_model.default_engine() == "motep"
     assert len([r for r in caplog.records if "kernel is not built" in r.message]) == 1
+
+
+def test_inconsistent_model_is_refused_not_read_out_of_bounds():
+    atoms = _cell(15)
+    data = _model(6, atoms).data
+    data.moment_coeffs = data.moment_coeffs[:-1]
+    with pytest.raises(ValueError, match="coefficients do not match"):
+        KernelEngine(data).calculate(atoms)
+    data = _model(6, atoms).data
+    data.alpha_moment_mapping = data.alpha_moment_mapping + 1000
+    with pytest.raises(ValueError, match="alpha_moment_mapping"):
+        KernelEngine(data).calculate(atoms)

@@ -159,10 +159,18 @@ class KernelEngine:
             if int(d.radial_funcs_count) > MAX_RADIAL_FUNCS:
                 raise ValueError(f"seiflow's MTP kernel takes at most {MAX_RADIAL_FUNCS} radial "
                                  f"functions (this MTP has {d.radial_funcs_count})")
-            self._arrays = contraction_plan(d.alpha_index_basic, d.alpha_index_times,
-                                            int(d.alpha_moments_count))
-            self._arrays["mapping"] = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
-            self._plan_key = key
+            plan = contraction_plan(d.alpha_index_basic, d.alpha_index_times,
+                                    int(d.alpha_moments_count))
+            plan["mapping"] = np.ascontiguousarray(d.alpha_moment_mapping, dtype=np.intc)
+            n_moments = len(plan["adj_order"])
+            bad = [name for name, arr, top in (
+                ("alpha_index_basic", plan["basic_mu"], int(d.radial_funcs_count)),
+                ("alpha_index_times", plan["term_ij"], n_moments),
+                ("alpha_moment_mapping", plan["mapping"], n_moments)) if arr.size and (
+                    arr.min() < 0 or arr.max() >= top)]
+            if bad:  # would read outside the kernel's arrays
+                raise ValueError(f"this MTP's {', '.join(bad)} index outside its arrays")
+            self._arrays, self._plan_key = plan, key
         return self._arrays
 
     def _model(self) -> tuple[_Model, list]:
@@ -171,7 +179,12 @@ class KernelEngine:
             radial_coeffs=np.ascontiguousarray(d.radial_coeffs, dtype=float),
             species_coeffs=np.ascontiguousarray(d.species_coeffs, dtype=float),
             moment_coeffs=np.ascontiguousarray(d.moment_coeffs, dtype=float))
-        n_moments = len(plan["adj_order"])
+        n_moments, n_species = len(plan["adj_order"]), int(d.species_count)
+        sizes = (n_species**2 * int(d.radial_funcs_count) * int(d.radial_basis.size), n_species,
+                 len(plan["mapping"]))
+        if tuple(a.size for a in coeffs.values()) != sizes:
+            raise ValueError("this MTP's radial, species or moment coefficients do not match its "
+                             "basis")
         m = _Model(n_species=int(d.species_count), rfc=int(d.radial_funcs_count),
                    rbs=int(d.radial_basis.size), n_basic=len(plan["basic_mu"]),
                    n_mono=len(plan["mono_parent"]), n_groups=len(plan["group_k"]),
@@ -232,7 +245,7 @@ def _env_threads() -> int:
 def species_types(atoms: Atoms, species) -> np.ndarray:
     """Index of every atom's element in ``species`` (atomic numbers)."""
     species = [int(s) for s in species]
-    lookup = np.full(max(max(species), int(atoms.numbers.max())) + 1, -1)
+    lookup = np.full(max(max(species), int(atoms.numbers.max(initial=0))) + 1, -1)
     lookup[species] = np.arange(len(species))
     types = lookup[atoms.numbers]
     if (types < 0).any():
