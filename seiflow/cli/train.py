@@ -70,27 +70,14 @@ def train(
     """Fit a potential on a label store's train split; report train and test errors."""
     if device is not None and device not in ("cpu", "cuda", "auto"):
         raise SeiflowError(f"--device {device}: use cpu, cuda or auto")
-    raw = read_mapping(config) if config else {}
     where = str(config or "command line")
-    pot = mapping_at(raw, "potential", where)
-    member = mapping_at(pot, "member", where, "potential.member") \
-        if pot.get("backend") == "committee" else pot
-    if "stage_two_weights" in member:  # --weights merges into it
-        mapping_at(member, "stage_two_weights", where)
-    member.setdefault("backend", backend)
-    for key, value in (("level", level), ("max_iter", max_iter), ("workers", workers),
-                       ("epochs", epochs), ("max_time", max_time), ("foundation", foundation),
-                       ("optimizer", optimizer), ("weighting", weighting)):
-        if value is not None:
-            member[key] = str(value) if isinstance(value, Path) else value
-    apply_fit_options(member, preset=preset, device=device, weights=weights)
-    if committee is not None and pot.get("backend") != "committee":
-        raw["potential"] = {"backend": "committee", "size": committee, "member": pot}
-    elif committee is not None:
-        pot["size"] = committee
-    for key, value in (("db", db), ("out", out), ("settings_hash", settings_hash)):
-        if value is not None:
-            raw[key] = str(value)
+    raw = _with_options(
+        read_mapping(config) if config else {}, where, backend,
+        fit={"level": level, "max_iter": max_iter, "workers": workers, "epochs": epochs,
+             "max_time": max_time, "foundation": foundation, "optimizer": optimizer,
+             "weighting": weighting},
+        fit_options={"preset": preset, "device": device, "weights": weights},
+        committee=committee, top={"db": db, "out": out, "settings_hash": settings_hash})
     cfg = parse_config(raw, TrainConfig, where=where)
     existing_store(cfg.db)
     with RunLock(cfg.out, "seiflow train"):
@@ -98,6 +85,30 @@ def train(
         errors = run_train(cfg, progress=progress, config_file=str(config) if config else None)
     Console().print(_table({k: {"all": v["all"]} for k, v in errors.items()},
                            f"model {cfg.out}"))
+
+
+def _with_options(raw: dict, where: str, backend: str, fit: dict, fit_options: dict,
+                  committee: int | None, top: dict) -> dict:
+    """The train config ``raw`` with the command-line options merged in: ``fit`` settings into
+    the potential (or a committee's member), ``committee`` wrapping it, ``top`` at the top."""
+    pot = mapping_at(raw, "potential", where)
+    member = mapping_at(pot, "member", where, "potential.member") \
+        if pot.get("backend") == "committee" else pot
+    if "stage_two_weights" in member:  # --weights merges into it
+        mapping_at(member, "stage_two_weights", where)
+    member.setdefault("backend", backend)
+    for key, value in fit.items():
+        if value is not None:
+            member[key] = str(value) if isinstance(value, Path) else value
+    apply_fit_options(member, **fit_options)
+    if committee is not None and pot.get("backend") != "committee":
+        raw["potential"] = {"backend": "committee", "size": committee, "member": pot}
+    elif committee is not None:
+        pot["size"] = committee
+    for key, value in top.items():
+        if value is not None:
+            raw[key] = str(value)
+    return raw
 
 
 def evaluate_cmd(
