@@ -31,3 +31,21 @@ def test_layer_imports_only_lower_layers(layer):
     for path in (PACKAGE / layer).rglob("*.py"):
         bad = _imports(path) - allowed
         assert not bad, f"{path.relative_to(PACKAGE)} imports higher layer(s) {sorted(bad)}"
+
+
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 500
+
+
+def test_small_functions_and_modules():
+    """No function over 60 lines (signature and docstring included), no module over 500."""
+    too_long = []
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(PACKAGE)}:{node.name}: {n} lines")
+    assert not too_long, "split these: " + "; ".join(sorted(too_long))

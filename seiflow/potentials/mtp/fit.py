@@ -141,6 +141,38 @@ def _describe(loss: np.ndarray, weights: tuple[float, float, float], weighting: 
     return text
 
 
+class _Recorder:
+    """The optimizers' step callback: records a step that lowered the loss (history,
+    checkpoint, progress) and says whether the time budget is spent."""
+
+    def __init__(self, state: _State, t0: float, deadline: float | None,
+                 checkpoint: Path | None, key: str, show, describe):
+        self.state, self.t0, self.deadline = state, t0, deadline
+        self.checkpoint, self.key, self.show, self.describe = checkpoint, key, show, describe
+
+    def __call__(self, s: Step) -> bool:
+        state, h = self.state, self.state.history
+        out_of_time = self.deadline is not None and time.time() > self.deadline
+        if h.loss and not s.loss.sum() < sum(h.loss[-1]):
+            return out_of_time
+        state.theta, state.lam, state.stalls = s.theta.copy(), s.lam, s.stalls
+        state.projection = s.projection
+        h.time.append(time.perf_counter() - self.t0)
+        h.passes.append(s.passes)
+        h.loss.append([float(x) for x in s.loss])
+        if self.checkpoint is not None:
+            state.save(self.checkpoint, self.key)
+        self.show(f"{self.describe(s.loss)}, {h.time[-1]:.0f} s")
+        return self.deadline is not None and time.time() > self.deadline
+
+
+def _show(bar, job, steps: int, text: str, progress: bool) -> None:
+    """The fit's progress: the bar on a terminal, else one log line per step."""
+    bar.update(job, completed=steps, description=f"MTP fit {text}")
+    if not progress or not bar.live.is_terminal:
+        log.info("MTP fit step %d: %s", steps, text)
+
+
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
                    optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True, workers: int = 1,
@@ -171,25 +203,9 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
     with Problem(model, targets, workers, deadline) as problem, \
             progress_bar(progress) as bar:
         job = bar.add_task(f"MTP fit ({optimizer})", total=max_iter, completed=state.steps)
-
-        def step(s: Step) -> bool:
-            """Record a step that lowered the loss; True when the time budget is spent."""
-            h = state.history
-            if h.loss and not s.loss.sum() < sum(h.loss[-1]):
-                return deadline is not None and time.time() > deadline
-            state.theta, state.lam, state.stalls = s.theta.copy(), s.lam, s.stalls
-            state.projection = s.projection
-            h.time.append(time.perf_counter() - t0)
-            h.passes.append(s.passes)
-            h.loss.append([float(x) for x in s.loss])
-            if checkpoint is not None:
-                state.save(checkpoint, key)
-            text = _describe(s.loss, weights, weighting)
-            bar.update(job, completed=state.steps, description=f"MTP fit {text}")
-            if not progress or not bar.live.is_terminal:
-                log.info("MTP fit step %d: %s, %.0f s", state.steps, text, h.time[-1])
-            return deadline is not None and time.time() > deadline
-
+        step = _Recorder(state, t0, deadline, checkpoint, key,
+                         lambda text: _show(bar, job, state.steps, text, progress),
+                         lambda loss: _describe(loss, weights, weighting))
         try:
             if not state.history.loss and optimizer != "varpro":  # varpro starts with it
                 first = resolve_linear(problem, state.theta, deadline=True)
@@ -209,9 +225,7 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
             final = resolve_linear(problem, state.theta)
             if final.total <= sum(state.history.loss[-1]):
                 step(Step(final.theta, final.loss, state.lam, state.stalls, 1))
-        data.optimized = list(ALL)
-        data.parameters = state.theta
-        history = state.history
+        data.optimized, data.parameters, history = list(ALL), state.theta, state.history
         history.stop_reason, history.wall_time = reason, time.perf_counter() - t0
         history.residuals = _residuals(model, frames)
         history.rows = problem.rows(state.theta)
@@ -254,17 +268,8 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
                            key=lambda s: Atoms(s).numbers[0]))
     dmin = shortest_distance(train, cutoff)
     warm = start is not None and _compatible(start, species, level, cutoff, radial_basis_size)
-    if warm:
-        min_dist = float(start.data.radial_basis.min)
-        data = copy.deepcopy(start.data)
-    else:
-        if min_dist is None:
-            min_dist = max(0.5, float(np.floor((dmin - 0.05) * 20) / 20)) \
-                if np.isfinite(dmin) else 1.0
-        if min_dist >= cutoff:
-            raise FitError(f"min_dist {min_dist} Å must be below the cutoff {cutoff} Å")
-        rng = np.random.default_rng(seed)
-        data = new_mtp_data(mtp_basis(level), species, cutoff, min_dist, radial_basis_size, rng)
+    data, min_dist = _start_data(start if warm else None, species, level, cutoff, min_dist,
+                                 radial_basis_size, dmin, seed)
     model = MTPModel(data=data, species=species, level=level)
     settings = {"level": level, "cutoff_A": cutoff, "min_dist_A": min_dist,
                 "radial_basis_size": radial_basis_size, "weights": list(weights),
@@ -276,14 +281,7 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
                              workers=workers, checkpoint=checkpoint, key=key,
                              weighting=weighting)
     model.active_set = ActiveSet.from_matrix(history.rows)
-    if not model.active_set.complete:
-        log.warning("the training neighbourhoods leave %d of the %d basis directions of this "
-                    "MTP (level %d) unspanned. From level 16 on some are expected (per species: "
-                    "1 at level 16, 2 at 18, 6 at 20, 14 at 22): exact identities among the "
-                    "basis functions, along which no structure moves; they do no harm. More "
-                    "mean too little or too uniform training data: structures moving along "
-                    "those get a very large γ", model.active_set.missing,
-                    model.active_set.rows.shape[0], level)
+    _warn_incomplete(model.active_set, level)
     offset = history.residuals["energy_mean_meV_per_atom"]
     if abs(offset) > offset_tolerance:
         log.warning("THE FITTED MTP HAS A MEAN ENERGY OFFSET OF %+.2f meV/atom ON ITS OWN "
@@ -306,6 +304,35 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
 
 # stopping limits and the number of processes do not change where a fit goes
 _NOT_IN_KEY = ("max_iter", "tol", "max_time_s", "workers")
+
+
+def _start_data(start: MTPModel | None, species: tuple[str, ...], level: int, cutoff: float,
+                min_dist: float | None, radial_basis_size: int, dmin: float, seed: int
+                ) -> tuple[MTPData, float]:
+    """The coefficients a fit starts from (a copy of a compatible ``start``, or random ones
+    with the radial basis from ``min_dist``, by default just below the shortest distance) and
+    the basis's min_dist (Å)."""
+    if start is not None:
+        return copy.deepcopy(start.data), float(start.data.radial_basis.min)
+    if min_dist is None:
+        min_dist = max(0.5, float(np.floor((dmin - 0.05) * 20) / 20)) \
+            if np.isfinite(dmin) else 1.0
+    if min_dist >= cutoff:
+        raise FitError(f"min_dist {min_dist} Å must be below the cutoff {cutoff} Å")
+    rng = np.random.default_rng(seed)
+    return new_mtp_data(mtp_basis(level), species, cutoff, min_dist, radial_basis_size,
+                        rng), min_dist
+
+
+def _warn_incomplete(active_set: ActiveSet, level: int) -> None:
+    if not active_set.complete:
+        log.warning("the training neighbourhoods leave %d of the %d basis directions of this "
+                    "MTP (level %d) unspanned. From level 16 on some are expected (per species: "
+                    "1 at level 16, 2 at 18, 6 at 20, 14 at 22): exact identities among the "
+                    "basis functions, along which no structure moves; they do no harm. More "
+                    "mean too little or too uniform training data: structures moving along "
+                    "those get a very large γ", active_set.missing, active_set.rows.shape[0],
+                    level)
 
 
 def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
