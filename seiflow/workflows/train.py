@@ -70,8 +70,9 @@ def preset_settings(backend: str, preset: str) -> dict:
         small = MACESettings.small().model_dump(mode="json")
         default = MACESettings().model_dump(mode="json")
         return {k: v for k, v in small.items() if v != default[k]}
+    knobs = "epochs, weights and freeze" if backend == "chgnet" else "epochs and weights"
     raise SeiflowError(f"--preset is for mtp and mace; {backend} fine-tunes its shipped "
-                       "model (set epochs, weights and freeze instead)")
+                       f"model (set {knobs} instead)")
 
 
 def apply_fit_options(member: dict, preset: str | None = None, device: str | None = None,
