@@ -42,6 +42,7 @@ class BuildExt(build_ext):
 
 setup(
     ext_modules=[Extension(KERNEL, sources=["seiflow/potentials/mtp/_mtpkernel.c"],
+                           depends=["seiflow/potentials/mtp/_mtptrain.h"],
                            optional=True)],
     cmdclass={"build_ext": BuildExt},
 )

@@ -444,6 +444,8 @@ MTP_EXPORT int mtp_evaluate(const mtp_model *M, int n_atoms, const double *pos, 
     return failed ? -1 : 0;
 }
 
+#include "_mtptrain.h"
+
 /* Whether the library was built with OpenMP, and how many threads it would use. */
 MTP_EXPORT int mtp_max_threads(void)
 {

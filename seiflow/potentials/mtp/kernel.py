@@ -57,6 +57,9 @@ def _load():
                                  ctypes.POINTER(ctypes.c_int32), ctypes.c_int, _P_DBL, _P_DBL,
                                  _P_DBL, _P_DBL]
     lib.mtp_max_threads.restype = ctypes.c_int
+    if hasattr(lib, "mtp_train"):
+        lib.mtp_train.restype = ctypes.c_int
+        lib.mtp_train.argtypes = lib.mtp_evaluate.argtypes[:8] + [_P_DBL] * 6
     return lib, ""
 
 
@@ -66,6 +69,11 @@ _LIB, LOAD_ERROR = _load()
 def available() -> bool:
     """Whether the compiled kernel was built and loads."""
     return _LIB is not None
+
+
+def trains() -> bool:
+    """Whether the compiled kernel has its train mode (parameter Jacobians)."""
+    return _LIB is not None and hasattr(_LIB, "mtp_train")
 
 
 def openmp_threads() -> int:
@@ -204,6 +212,44 @@ class KernelEngine:
         if self._nl is None:
             self._nl = SkinList(float(self.data.radial_basis.max), SKIN)
         return self._nl.get(atoms, types)
+
+    def _inputs(self, atoms: Atoms) -> list:
+        """The structure arguments of the kernel's entry points (positions through pairs)."""
+        types = np.ascontiguousarray(species_types(atoms, self.data.species), dtype=np.intc)
+        offsets, nj, ns = self.neighbours(atoms, types)
+        pos = np.ascontiguousarray(atoms.positions, dtype=float)
+        cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
+        return [pos, cell, types, offsets, nj, ns]
+
+    def train(self, atoms: Atoms) -> dict:
+        """``calculate`` plus the derivatives with respect to the parameters θ (motep's order:
+        moment, species, radial coefficients): ``jac_energy`` (p,), ``jac_forces`` (p, n, 3),
+        ``jac_stress`` (p, 3, 3; symmetrised virial / volume, periodic cells only)."""
+        if not trains():
+            raise ImportError("seiflow's MTP kernel has no train mode (rebuild it)")
+        d, n = self.data, len(atoms)
+        p = len(d.alpha_moment_mapping) + int(d.species_count) + int(
+            d.species_count) ** 2 * int(d.radial_funcs_count) * int(d.radial_basis.size)
+        energies, forces, virial = np.empty(n), np.empty((n, 3)), np.empty((3, 3))
+        je, jf, jv = np.empty(p), np.empty((p, n, 3)), np.empty((p, 3, 3))
+        pos, cell, types, offsets, nj, ns = self._inputs(atoms)
+        model, keep = self._model()
+        rc = _LIB.mtp_train(ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(cell, _P_DBL),
+                            _ptr(types, _P_INT),
+                            offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                            nj.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                            ns.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+                            *(_ptr(a, _P_DBL) for a in (energies, forces, virial, je, jf, jv)))
+        del keep
+        if rc != 0:
+            raise MemoryError("seiflow's MTP kernel could not allocate its work arrays")
+        out = {"energy": float(energies.sum()), "energies": energies, "forces": forces,
+               "jac_energy": je, "jac_forces": jf}
+        if atoms.cell.rank == 3 and all(atoms.pbc):
+            volume = atoms.get_volume()
+            out["stress"] = (0.5 * (virial + virial.T) / volume).flat[[0, 4, 8, 5, 2, 1]]
+            out["jac_stress"] = 0.5 * (jv + jv.transpose(0, 2, 1)) / volume
+        return out
 
     def calculate(self, atoms: Atoms, rows: bool = False) -> dict:
         types = np.ascontiguousarray(species_types(atoms, self.data.species), dtype=np.intc)

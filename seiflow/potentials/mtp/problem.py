@@ -21,6 +21,10 @@ A train-mode pass at parameters θ returns, summed over structures, the loss at 
 normal-equation blocks JᵀJ and Jᵀr of the weighted residuals r with respect to all parameters,
 plus the per-component (energy, forces, stress) parts of the linear blocks, from which the loss
 at any other linear coefficients (same radial ones) follows exactly.
+
+The passes use seiflow's compiled kernel (``KernelEngine.train``: values and parameter Jacobians
+in one pass over the pairs) when it is built and ``SEIFLOW_MTP_ENGINE`` is not ``motep``; else
+motep's C engine in train mode (the same Jacobians to round-off, the cross-check).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from motep.potentials.mtp.data import MTPData, get_types
 from seiflow.core.errors import SeiflowError
 from seiflow.data.labels import Label
 from seiflow.potentials.active import design_rows
-from seiflow.potentials.mtp.model import MTPModel, new_engine
+from seiflow.potentials.mtp import kernel
+from seiflow.potentials.mtp.model import MTPModel, default_engine, new_engine
 
 # Voigt weights so that Σ w·Δσ_voigt² equals the squared Frobenius norm of the full tensor
 _VOIGT_W = np.sqrt(np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0]))
@@ -113,25 +118,38 @@ class Blocks:
         return self.loss, self.jtj, self.jtr, self.aa, self.ar
 
 
+def fit_engine(engine: str | None = None) -> str:
+    """The fit's evaluator: ``engine`` (kernel or motep), else the kernel when it is the default
+    engine and has a train mode, else motep."""
+    engine = engine or default_engine()
+    return "kernel" if engine == "kernel" and kernel.trains() else "motep"
+
+
 class _Shard:
     """Loss and normal-equation sums over some of the structures, at given parameters.
 
     Holds its own copy of the parameters and one motep engine per structure (engines keep the
     neighbour list of the first structure they see)."""
 
-    def __init__(self, data: MTPData, targets: list[Target], cache_limit_atoms: int = 60_000):
+    def __init__(self, data: MTPData, targets: list[Target], cache_limit_atoms: int = 60_000,
+                 engine: str | None = None):
         self.data, self.targets = copy.deepcopy(data), targets
         self.cache = sum(len(t.atoms) for t in targets) <= cache_limit_atoms
         self._engines: dict[tuple[int, str], object] = {}
         self.n_linear = self.data.alpha_scalar_moments + self.data.species_count
+        self.kernel = fit_engine(engine) == "kernel"
 
     def _engine(self, k: int, mode: str):
+        """motep's engine of structure k in ``mode`` (run, train), or seiflow's kernel (mode
+        ``kernel``: reads the coefficients from ``self.data`` at every call)."""
         engine = self._engines.get((k, mode))
         if engine is None:
-            engine = new_engine(self.data, mode=mode)
+            engine = kernel.KernelEngine(self.data, threads=1) if mode == "kernel" else \
+                new_engine(self.data, mode=mode)
             if self.cache:
                 self._engines[k, mode] = engine
-        engine.update(self.data)
+        if mode != "kernel":
+            engine.update(self.data)
         return engine
 
     def _set(self, theta: np.ndarray) -> None:
@@ -151,7 +169,9 @@ class _Shard:
         total = np.zeros(3)
         for k, t in enumerate(self.targets):
             _check(deadline)
-            for c, r in enumerate(self._residuals(t, self._engine(k, "run").calculate(t.atoms))):
+            res = self._engine(k, "kernel").calculate(t.atoms) if self.kernel else \
+                self._engine(k, "run").calculate(t.atoms)
+            for c, r in enumerate(self._residuals(t, res)):
                 total[c] += float(r @ r)
         return total
 
@@ -165,6 +185,24 @@ class _Shard:
             jac.append(t.sqrt_w[2] * (js * _VOIGT_W).T)
         return jac
 
+    def _kernel_jacobian(self, res: dict, t: Target, p: int) -> list[np.ndarray]:
+        """``_jacobian`` from the kernel's train pass."""
+        jac = [t.sqrt_w[0] * res["jac_energy"][None, :],
+               t.sqrt_w[1] * res["jac_forces"].reshape(p, -1).T]
+        if t.stress is not None:
+            js = res["jac_stress"][:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # ASE Voigt
+            jac.append(t.sqrt_w[2] * (js * _VOIGT_W).T)
+        return jac
+
+    def _train(self, k: int, t: Target, p: int) -> tuple[list, list]:
+        """Weighted Jacobian blocks and residuals of structure k at the current parameters."""
+        if self.kernel:
+            res = self._engine(k, "kernel").train(t.atoms)
+            return self._kernel_jacobian(res, t, p), self._residuals(t, res)
+        engine = self._engine(k, "train")
+        res = engine.calculate(t.atoms)
+        return self._jacobian(engine, t, p), self._residuals(t, res)
+
     def blocks(self, theta: np.ndarray, deadline: float | None = None) -> Blocks:
         """Normal-equation sums over this shard's structures at ``theta`` (train mode)."""
         self._set(theta)
@@ -173,10 +211,7 @@ class _Shard:
                      np.zeros((3, n_lin)))
         for k, t in enumerate(self.targets):
             _check(deadline)
-            engine = self._engine(k, "train")
-            res = engine.calculate(t.atoms)
-            for c, (j, r) in enumerate(zip(self._jacobian(engine, t, p),
-                                           self._residuals(t, res))):
+            for c, (j, r) in enumerate(zip(*self._train(k, t, p))):
                 out.loss[c] += float(r @ r)
                 out.jtj += j.T @ j
                 out.jtr += j.T @ r
@@ -202,12 +237,12 @@ def _check(deadline: float | None) -> None:
         raise FitTimeLimit
 
 
-def _serve(conn, data: MTPData, targets: list[Target]) -> None:
+def _serve(conn, data: MTPData, targets: list[Target], engine: str | None = None) -> None:
     """A worker process: answers (method, args) requests on ``conn`` until None."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one core per worker: the workers are the parallelism
-    shard = _Shard(data, targets)
+    shard = _Shard(data, targets, engine=engine)
     while True:
         try:
             request = conn.recv()
@@ -237,21 +272,24 @@ def _split(targets: list[Target], n: int) -> list[list[Target]]:
 
 class Problem:
     """The loss and its normal-equation blocks at any parameters θ of ``model``, over all
-    structures, computed in ``workers`` processes; passes stop at ``deadline`` (time.time())."""
+    structures, computed in ``workers`` processes; passes stop at ``deadline`` (time.time());
+    ``engine``: kernel or motep (None: ``fit_engine``'s choice)."""
 
     def __init__(self, model: MTPModel, targets: list[Target], workers: int = 1,
-                 deadline: float | None = None):
+                 deadline: float | None = None, engine: str | None = None):
         self.model, self.deadline = model, deadline
         data = model.data
         self.n_linear = data.alpha_scalar_moments + data.species_count
         shards = _split(targets, max(1, min(workers, len(targets))))
-        self._local = _Shard(data, targets) if len(shards) == 1 else None
+        self.engine = fit_engine(engine)
+        self._local = _Shard(data, targets, engine=self.engine) if len(shards) == 1 else None
         self._workers: list[tuple[object, object]] = []
         if self._local is None:
             ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
             for shard in shards:
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_serve, args=(child, data, shard), daemon=True)
+                proc = ctx.Process(target=_serve, args=(child, data, shard, self.engine),
+                                   daemon=True)
                 proc.start()
                 child.close()
                 self._workers.append((proc, parent))
@@ -296,6 +334,24 @@ class Problem:
     def loss(self, theta: np.ndarray) -> np.ndarray:
         """Per-component loss (energy, forces, stress) at ``theta`` (run mode, cheap)."""
         return sum(self._ask("loss", theta, self.deadline))
+
+    def _kernel_jacobian(self, res: dict, t: Target, p: int) -> list[np.ndarray]:
+        """``_jacobian`` from the kernel's train pass."""
+        jac = [t.sqrt_w[0] * res["jac_energy"][None, :],
+               t.sqrt_w[1] * res["jac_forces"].reshape(p, -1).T]
+        if t.stress is not None:
+            js = res["jac_stress"][:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # ASE Voigt
+            jac.append(t.sqrt_w[2] * (js * _VOIGT_W).T)
+        return jac
+
+    def _train(self, k: int, t: Target, p: int) -> tuple[list, list]:
+        """Weighted Jacobian blocks and residuals of structure k at the current parameters."""
+        if self.kernel:
+            res = self._engine(k, "kernel").train(t.atoms)
+            return self._kernel_jacobian(res, t, p), self._residuals(t, res)
+        engine = self._engine(k, "train")
+        res = engine.calculate(t.atoms)
+        return self._jacobian(engine, t, p), self._residuals(t, res)
 
     def blocks(self, theta: np.ndarray, deadline: bool = True) -> Blocks:
         """Loss and normal-equation blocks at ``theta`` (train mode); ``deadline``: whether the
