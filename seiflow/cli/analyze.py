@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from seiflow.cli.console import out_console
 from seiflow.workflows.transport import (
     analyze_arrhenius, analyze_conductivity, analyze_diffusion, analyze_msd, analyze_rdf,
 )
@@ -71,7 +71,7 @@ def rdf_cmd(
         peaks = ", ".join(f"{p:.2f}" for p in r["peaks_A"][:3])
         table.add_row(r["trajectory"], r["pair"], str(r["n_frames"]), peaks,
                       _g(r["first_minimum_A"], ".3f"), _g(r["cn_first_shell"], ".2f"))
-    c = Console()
+    c = out_console()
     c.print(table)
     for r in data["results"]:
         if r["note"]:
@@ -83,7 +83,7 @@ def msd_cmd(trajs: list[Path] = TRAJS, species: str = SPECIES,
             frame_dt: float | None = FRAME_DT, out: Path = _out("analysis")) -> None:
     """Tracer MSD (centre-of-mass drift removed) and D from its diffusive window."""
     data = analyze_msd(trajs, species, out, frame_dt)
-    Console().print(_d_table(data["results"], f"{species} MSD ({out}/msd.json)", False))
+    out_console().print(_d_table(data["results"], f"{species} MSD ({out}/msd.json)", False))
 
 
 @app.command("diffusion")
@@ -92,7 +92,7 @@ def diffusion_cmd(trajs: list[Path] = TRAJS, species: str = SPECIES,
                   out: Path = _out("analysis")) -> None:
     """D ± σ and T of each trajectory into diffusion.json, the input of `analyze arrhenius`."""
     data = analyze_diffusion(trajs, species, out, temperature, frame_dt)
-    Console().print(_d_table(data["results"], f"{species} diffusion ({out}/diffusion.json)",
+    out_console().print(_d_table(data["results"], f"{species} diffusion ({out}/diffusion.json)",
                              True))
 
 
@@ -110,7 +110,7 @@ def arrhenius_cmd(
         table.add_column(col)
     for p in data["points"]:
         table.add_row(f"{p['T_K']:.1f}", f"{p['D_cm2_s']:.4e}", _g(p["D_sigma_cm2_s"], ".2e"))
-    c = Console()
+    c = out_console()
     c.print(table)
     x = data["extrapolation"]
     ci = ("no interval (needs σ of D or 3 points)" if x["ci_low_cm2_s"] is None else
@@ -142,6 +142,6 @@ def conductivity_cmd(
                   _pm(r["D_cm2_s"], r["D_sigma_cm2_s"], ".3e"),
                   _pm(r["sigma_S_m"], r["sigma_sigma_S_m"]),
                   _pm(r["sigma_mS_cm"], r["sigma_sigma_mS_cm"]))
-    c = Console()
+    c = out_console()
     c.print(table)
     c.print(f"[yellow]caveat:[/] {r['caveat']}", highlight=False)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seiflow.cli.console import out_console
 from seiflow.cli.inputs import beside_store, check_geometry, existing_store, is_url
 from seiflow.core.errors import SeiflowError
 from seiflow.data import formats
@@ -28,7 +29,7 @@ def stats(db: str = typer.Argument(..., help="label store (.db or postgresql://)
     """Counts, element coverage, energy/force/stress ranges and a histogram PNG."""
     store = LabelStore(existing_store(db))
     s = dataset_stats(store.frames())
-    c = Console()
+    c = out_console()
     c.print(f"{db}: {store.count()} rows, {s.frames} labelled frames ({s.atoms} atoms), "
             f"{store.count(status='failed')} failed, {s.with_stress} with stress")
     t = Table("group", "frames", title="groups")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from seiflow.cli.console import out_console
 from seiflow.cli.inputs import check_structure_files
 from seiflow.cli.runs import RunLock
 from seiflow.core.errors import SeiflowError
@@ -20,7 +20,7 @@ def _print(report: LearnReport) -> None:
         f"held-out {name} RMSE {e['energy']['rmse']:.3g} meV/atom, {e['forces']['rmse']:.3g} eV/Å"
         for name, e in (("rattled", last["test_errors"]), ("MD", last.get("test_md_errors")))
         if e)
-    Console().print(
+    out_console().print(
         f"{report.status} after {len(report.iterations)} iteration(s): {last['labels_total']} "
         f"labels; {errors}; model {final_model(report.run_dir)}; "
         f"report {report.run_dir / 'report.md'}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from seiflow.cli.console import out_console
 from seiflow.cli.inputs import check_structure_files, read_checked_frames
 from seiflow.cli.runs import RunLock, remember_structure
 from seiflow.core.config import load_config
@@ -28,7 +28,7 @@ def md(
         info = run_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     t_kin = info["mean_kinetic_temperature_K"]
-    Console().print(
+    out_console().print(
         f"{info['ensemble'].upper()} MD: {info['steps_done']} steps{resumed}, "
         f"{info['ns_per_day']:.3g} ns/day; T = {info['temperature_K']:.1f} K"
         + (f" (mean kinetic {t_kin:.1f} K)" if t_kin is not None else "")
@@ -50,7 +50,7 @@ def md_batched(
     with RunLock(cfg.out_dir, "seiflow md-batched"):
         info = run_batched_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
-    Console().print(
+    out_console().print(
         f"{info['replicas']} replicas ({info['atoms']} atoms) on {info['device']}: "
         f"{info['steps_done']} steps{resumed}, {info['atom_steps_per_s']:.4g} atom-steps/s, "
         f"{info['ns_per_day']:.3g} ns/day; thermo {info['thermo']}; summary "

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import ase.io
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from seiflow.cli.console import out_console
 from seiflow.cli.inputs import existing_store, read_checked_frames
 from seiflow.cli.runs import RunLock, fresh_model_folder
 from seiflow.core.config import mapping_at, parse_config, read_mapping
@@ -83,7 +83,7 @@ def train(
     with RunLock(cfg.out, "seiflow train"):
         fresh_model_folder(cfg.out, overwrite)
         errors = run_train(cfg, progress=progress, config_file=str(config) if config else None)
-    Console().print(_table({k: {"all": v["all"]} for k, v in errors.items()},
+    out_console().print(_table({k: {"all": v["all"]} for k, v in errors.items()},
                            f"model {cfg.out}"))
 
 
@@ -133,7 +133,7 @@ def evaluate_cmd(
         sets = {split: sets.get(split, [])}
     folder = out or model / "evaluation"
     errors, rows = evaluate(potential, sets, folder, str(model), progress=progress)
-    console = Console()
+    console = out_console()
     console.print(_table(errors, f"model {model} on {db}"))
     for key, what in (("energy_error_meV_per_atom", "|ΔE|/atom"),
                       ("max_force_error_eV_per_A", "max |ΔF|")):
@@ -171,6 +171,6 @@ def grade(
         table.add_row(str(atoms.info.get("source", atoms.get_chemical_formula())), str(len(g)),
                       f"{g.max():.3g}", f"{g.mean():.3g}", str(int((g > 2).sum())))
         atoms.arrays["gamma"] = g
-    Console().print(table)
+    out_console().print(table)
     if out:
         ase.io.write(out, frames, format="extxyz")
