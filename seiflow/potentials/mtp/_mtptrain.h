@@ -3,49 +3,49 @@
  * coefficients w_s, species coefficients c_t, radial coefficients C[ti][tj][mu][q]), in one
  * pass over the pairs inside the cutoff.
  *
- * Per atom i, with dm_b = dE_i/dm_b the adjoints of the basic moments and
- * G_b(k) = d m_b / d r_k = f'_mu P_b u + f_mu (grad_u P_b - (grad_u P_b . u) u) / r,
- * the neighbour gradient is g_k = dE_i/dr_k = sum_b dm_b G_b(k). Its parameter derivatives:
- *     dg_k/dw_s = sum_b J[s][b] G_b(k),            J[s][b] = d m_mapping[s] / d m_b
- *     dg_k/dp   = sum_b D[p][b] G_b(k) + [type_k = tj] (T'_q a_mu u + T_q (grad_u A_mu)_perp / r)
- * for p = (tj, mu, q), where D[p][b] = sum_b' H[b][b'] S[b'][p] with H = d^2 E_i / dm_b dm_b'
- * (forward-over-reverse through the contractions, one tangent per basic moment),
- * S[b'][p] = d m_b' / dp = [mu_b' = mu] sum_{k of type tj} T_q(r_k) P_b'(u_k), T_q the smoothed
- * Chebyshev functions, a_mu = dE_i/df_mu and A_mu(u) = sum_{b of mu} dm_b P_b(u).
- * The rows [J; D] times G are one matrix product per atom; each row is then scattered into
- * forces (+g on i, -g on j) and virial (g (x) r_ij) like the primal gradient.
+ * Per atom i, with G_b(k) = dm_b/dr_k = f'_mu P_b u + f_mu (grad_u P_b - (grad_u P_b . u) u) / r
+ * and dm_x = dE_i/dm_x the moment adjoints, the neighbour gradient is g_k = dE_i/dr_k and its
+ * parameter derivatives are position derivatives of dE_i/dtheta:
+ *     dg_k/dw_s = TM_mapping[s](k),  TM_x = dm_x/dr_k  (forward tangents from TM_b = G_b)
+ *     dg_k/dp   = sum_b' S[b'][p] TA_b'(k) + [type_k = tj] (T'_q a_mu u + T_q (grad_u A_mu)_perp / r)
+ * for p = (tj, mu, q): TA_x = d(dm_x)/dr_k (the adjoint pass differentiated along TM),
+ * S[b'][p] = dm_b'/dp = [mu_b' = mu] sum_{k of type tj} T_q(r_k) P_b'(u_k), T_q the smoothed
+ * Chebyshev functions, a_mu = dE_i/df_mu and A_mu(u) = sum_{b of mu} dm_b P_b(u). The tangents
+ * are vectors over the 3 x cap neighbour coordinates, one per moment; each parameter row is
+ * scattered into forces (+g on i, -g on j) and virial (g (x) r_ij) like the primal gradient.
  */
 
 typedef struct {
-    int n_rows;                            /* n_scalar + n_species * rfc * rbs */
-    double *t, *at;                        /* n_moments: tangent of m, of dE/dm */
-    double *H, *S, *R;                     /* n_basic^2, n_basic x ns*rbs, n_rows x n_basic */
-    double *dP, *G, *V, *Mk;               /* n_mono x 3 x cap, n_basic x 3 x cap, rfc x 3 x
-                                              cap, n_rows x 3 x cap */
+    int n_rad;                             /* n_species * rfc * rbs radial rows per atom */
+    double *S;                             /* n_basic x ns*rbs */
+    double *dP, *V, *TM, *TA, *Mk;         /* n_mono x 3 x cap, rfc x 3 x cap, n_moments x 3 x
+                                              cap (twice), n_rad x 3 x cap */
+    double *G;                             /* = TM: its first n_basic rows */
     void *block;
 } train_ws;
 
 static int tw_init(train_ws *tw, const mtp_model *M, int cap)
 {
     size_t nb = (size_t)M->n_basic, c3 = 3 * (size_t)cap;
-    tw->n_rows = M->n_scalar + M->n_species * M->rfc * M->rbs;
-    size_t sizes[] = {(size_t)M->n_moments, (size_t)M->n_moments, nb * nb,
-                      nb * M->n_species * M->rbs, (size_t)tw->n_rows * nb,
-                      (size_t)M->n_mono * c3, nb * c3, (size_t)M->rfc * c3,
-                      (size_t)tw->n_rows * c3};
-    double **ptrs[] = {&tw->t, &tw->at, &tw->H, &tw->S, &tw->R, &tw->dP, &tw->G, &tw->V,
-                       &tw->Mk};
+    tw->n_rad = M->n_species * M->rfc * M->rbs;
+    size_t sizes[] = {nb * M->n_species * M->rbs, (size_t)M->n_mono * c3, (size_t)M->rfc * c3,
+                      (size_t)M->n_moments * c3, (size_t)M->n_moments * c3,
+                      (size_t)tw->n_rad * c3};
+    double **ptrs[] = {&tw->S, &tw->dP, &tw->V, &tw->TM, &tw->TA, &tw->Mk};
     size_t total = 0;
-    for (int k = 0; k < 9; k++)
+    for (int k = 0; k < 6; k++)
         total += (sizes[k] + 7) / 8 * 8;
-    double *d = (double *)aligned_alloc(64, (total * sizeof(double) + 63) / 64 * 64 + 64);
+    size_t bytes = (total * sizeof(double) + 63) / 64 * 64 + 64;
+    double *d = (double *)aligned_alloc(64, bytes);
     if (!d)
         return -1;
+    memset(d, 0, bytes); /* every lane finite: the passes below run over whole rows */
     tw->block = d;
-    for (int k = 0; k < 9; k++) {
+    for (int k = 0; k < 6; k++) {
         *ptrs[k] = d;
         d += (sizes[k] + 7) / 8 * 8;
     }
+    tw->G = tw->TM;
     return 0;
 }
 
@@ -95,38 +95,40 @@ static MTP_INLINE void basic_gradients(workspace *w, train_ws *tw, const mtp_mod
     }
 }
 
-/* H = d dm_b / d m_b' and J[s][b'] = d m_mapping[s] / d m_b' (rows 0..n_scalar of R). */
-static MTP_INLINE void second_order(workspace *w, train_ws *tw, const mtp_model *M)
+/* Position tangents of every moment, TM[x] = dm_x/dr (from TM[b] = G_b), and of every adjoint,
+ * TA[x] = d(dE_i/dm_x)/dr, through the contractions: vectors of 3 x cap over the neighbours. */
+static MTP_INLINE void tangents(workspace *w, train_ws *tw, const mtp_model *M)
 {
+    const size_t L = 3 * (size_t)w->cap;
     const double *m = w->m, *dm = w->dm;
-    double *t = tw->t, *at = tw->at;
     const int *ij = M->term_ij;
-    for (int bp = 0; bp < M->n_basic; bp++) {
-        memset(t, 0, sizeof(double) * M->n_moments);
-        t[bp] = 1.0;
-        for (int g = 0; g < M->n_groups; g++) {
-            double acc = 0.0;
-            for (int x = M->group_start[g]; x < M->group_start[g + 1]; x++)
-                acc += M->term_mult[x] * (t[ij[2 * x]] * m[ij[2 * x + 1]]
-                                          + m[ij[2 * x]] * t[ij[2 * x + 1]]);
-            t[M->group_k[g]] += acc;
+    double *TM = tw->TM, *TA = tw->TA;
+    memset(TM + M->n_basic * L, 0, sizeof(double) * (M->n_moments - M->n_basic) * L);
+    for (int g = 0; g < M->n_groups; g++) {
+        double *o = TM + M->group_k[g] * L;
+        for (int x = M->group_start[g]; x < M->group_start[g + 1]; x++) {
+            int i = ij[2 * x], j = ij[2 * x + 1];
+            double ci = M->term_mult[x] * m[j], cj = M->term_mult[x] * m[i];
+            const double *ti = TM + i * L, *tj = TM + j * L;
+            for (size_t k = 0; k < L; k++)
+                o[k] += ci * ti[k] + cj * tj[k];
         }
-        for (int x = 0; x < M->n_moments; x++) {
-            int y = M->adj_order[x];
-            double acc = 0.0;
-            for (int u = M->use_start[y]; u < M->use_start[y + 1]; u++)
-                acc += M->use_mult[u] * (at[M->use_k[u]] * m[M->use_other[u]]
-                                         + dm[M->use_k[u]] * t[M->use_other[u]]);
-            at[y] = acc;
+    }
+    for (int x = 0; x < M->n_moments; x++) {
+        int y = M->adj_order[x];
+        double *o = TA + y * L;
+        memset(o, 0, sizeof(double) * L);
+        for (int u = M->use_start[y]; u < M->use_start[y + 1]; u++) {
+            int k = M->use_k[u], q = M->use_other[u];
+            double ca = M->use_mult[u] * m[q], cm = M->use_mult[u] * dm[k];
+            const double *ta = TA + k * L, *tm = TM + q * L;
+            for (size_t l = 0; l < L; l++)
+                o[l] += ca * ta[l] + cm * tm[l];
         }
-        for (int b = 0; b < M->n_basic; b++)
-            tw->H[(size_t)b * M->n_basic + bp] = at[b];
-        for (int s = 0; s < M->n_scalar; s++)
-            tw->R[(size_t)s * M->n_basic + bp] = t[M->mapping[s]];
     }
 }
 
-/* S, the radial rows D of R, and dE_i/dC (into je_rad, the row of type ti). */
+/* S[b][tj][q] = dm_b/dC[ti][tj][mu_b][q], and dE_i/dC (into je_rad, the row of type ti). */
 static MTP_INLINE void radial_rows(workspace *w, train_ws *tw, const mtp_model *M, int n,
                                    double *je_rad)
 {
@@ -156,41 +158,49 @@ static MTP_INLINE void radial_rows(workspace *w, train_ws *tw, const mtp_model *
         }
         start = end;
     }
-    double *D = tw->R + (size_t)M->n_scalar * nb;
-    memset(D, 0, sizeof(double) * (size_t)ns * rfc * rbs * nb);
-    for (int bp = 0; bp < nb; bp++) {
-        int mu = M->basic_mu[bp];
-        for (int tj = 0; tj < ns; tj++)
-            for (int q = 0; q < rbs; q++) {
-                double s = tw->S[((size_t)bp * ns + tj) * rbs + q];
-                if (s == 0.0)
-                    continue;
-                double *row = D + ((size_t)(tj * rfc + mu) * rbs + q) * nb;
-                for (int b = 0; b < nb; b++)
-                    row[b] += tw->H[(size_t)b * nb + bp] * s;
-            }
+}
+
+/* One row's gradient g_k (x, y, z rows of cap) into forces (+g on i, -g on j) and virial. */
+static MTP_INLINE void scatter_row(const workspace *w, const double *mk, int i, int n, double *f,
+                                   double *v)
+{
+    const int cap = w->cap;
+    for (int k = 0; k < n; k++) {
+        int j = w->jidx[k];
+        double g[3] = {mk[k], mk[cap + k], mk[2 * cap + k]};
+        double d[3] = {w->dx[k], w->dy[k], w->dz[k]};
+        for (int a = 0; a < 3; a++) {
+            f[3 * i + a] += g[a];
+            f[3 * j + a] -= g[a];
+            for (int c = 0; c < 3; c++)
+                v[3 * a + c] += g[a] * d[c];
+        }
     }
 }
 
-/* Mk = R G plus the direct radial term, each row scattered into forces and virial. */
+/* Parameter rows: linear (moment coefficient s) = TM[mapping[s]]; radial (tj, mu, q) =
+ * sum_b' S[b'][tj][q] TA[b'] over b' of mu, plus the direct term; scattered. */
 static MTP_INLINE void train_scatter(workspace *w, train_ws *tw, const mtp_model *M, int i, int n,
-                                     int np, int n_atoms, int rad0, double *jf, double *jv)
+                                     int n_atoms, int rad0, double *jf, double *jv)
 {
-    const int cap = w->cap, nb = M->n_basic, rbs = M->rbs, rfc = M->rfc;
+    const int cap = w->cap, rbs = M->rbs, rfc = M->rfc, ns = M->n_species;
+    const size_t L = 3 * (size_t)cap;
     const double *u[3] = {w->ux, w->uy, w->uz};
-    for (int r = 0; r < tw->n_rows; r++) {
-        double *mk = tw->Mk + (size_t)3 * r * cap;
-        memset(mk, 0, sizeof(double) * 3 * cap);
-        const double *rr = tw->R + (size_t)r * nb;
-        for (int b = 0; b < nb; b++) {
-            double c = rr[b];
-            if (c == 0.0)
-                continue;
-            const double *g = tw->G + (size_t)3 * b * cap;
-            for (int a = 0; a < 3; a++)
-                for (int k = 0; k < np; k++)
-                    mk[a * cap + k] += c * g[a * cap + k];
-        }
+    for (int s = 0; s < M->n_scalar; s++)
+        scatter_row(w, tw->TM + M->mapping[s] * L, i, n, jf + (size_t)s * 3 * n_atoms,
+                    jv + (size_t)s * 9);
+    memset(tw->Mk, 0, sizeof(double) * tw->n_rad * L);
+    for (int bp = 0; bp < M->n_basic; bp++) {
+        const double *ta = tw->TA + bp * L;
+        for (int tj = 0; tj < ns; tj++)
+            for (int q = 0; q < rbs; q++) {
+                double c = tw->S[((size_t)bp * ns + tj) * rbs + q];
+                if (c == 0.0)
+                    continue;
+                double *mk = tw->Mk + ((size_t)(tj * rfc + M->basic_mu[bp]) * rbs + q) * L;
+                for (size_t l = 0; l < L; l++)
+                    mk[l] += c * ta[l];
+            }
     }
     int start = 0;
     while (start < n) {
@@ -199,8 +209,7 @@ static MTP_INLINE void train_scatter(workspace *w, train_ws *tw, const mtp_model
             end++;
         for (int mu = 0; mu < rfc; mu++)
             for (int q = 0; q < rbs; q++) {
-                int r = M->n_scalar + (tj * rfc + mu) * rbs + q;
-                double *mk = tw->Mk + (size_t)3 * r * cap;
+                double *mk = tw->Mk + ((size_t)(tj * rfc + mu) * rbs + q) * L;
                 const double *tb = w->tb + q * cap, *dtb = w->dtb + q * cap;
                 const double *af = w->af + mu * cap, *v = tw->V + (size_t)3 * mu * cap;
                 for (int a = 0; a < 3; a++)
@@ -209,22 +218,9 @@ static MTP_INLINE void train_scatter(workspace *w, train_ws *tw, const mtp_model
             }
         start = end;
     }
-    for (int r = 0; r < tw->n_rows; r++) {
-        int p = r < M->n_scalar ? r : rad0 + r - M->n_scalar;
-        const double *mk = tw->Mk + (size_t)3 * r * cap;
-        double *f = jf + (size_t)p * 3 * n_atoms, *v = jv + (size_t)p * 9;
-        for (int k = 0; k < n; k++) {
-            int j = w->jidx[k];
-            double g[3] = {mk[k], mk[cap + k], mk[2 * cap + k]};
-            double d[3] = {w->dx[k], w->dy[k], w->dz[k]};
-            for (int a = 0; a < 3; a++) {
-                f[3 * i + a] += g[a];
-                f[3 * j + a] -= g[a];
-                for (int c = 0; c < 3; c++)
-                    v[3 * a + c] += g[a] * d[c];
-            }
-        }
-    }
+    for (int r = 0; r < tw->n_rad; r++)
+        scatter_row(w, tw->Mk + r * L, i, n, jf + (size_t)(rad0 + r) * 3 * n_atoms,
+                    jv + (size_t)(rad0 + r) * 9);
 }
 
 /* One atom in train mode: primal energy, forces, virial and all their parameter rows. */
@@ -262,9 +258,9 @@ static void train_atom(workspace *w, train_ws *tw, const mtp_model *M, const dou
         }
     }
     basic_gradients(w, tw, M, np);
-    second_order(w, tw, M);
+    tangents(w, tw, M);
     radial_rows(w, tw, M, n, je + rad0);
-    train_scatter(w, tw, M, i, n, np, n_atoms, rad0, jf, jv);
+    train_scatter(w, tw, M, i, n, n_atoms, rad0, jf, jv);
 }
 
 /* Train mode over a structure (serial). Outputs as mtp_evaluate, plus, for the n_params =
