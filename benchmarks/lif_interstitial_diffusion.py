@@ -6,9 +6,10 @@ barrier of both side by side, and D(T) -> Arrhenius Ea from production MD with t
 2. ``seiflow validate`` of the final MTP against the teacher (lattice, elastic constants,
    knock-off climbing-image NEB with 3 images; examples/lif-interstitial-validate.yaml);
 3. production per temperature in a 3x3x3 LiF cell with one Li interstitial (217 atoms, 12.1 Å
-   wide = 3 x the 4.0 Å cutoff): NPT at 1 bar (MTK, τ 100/500 fs) for --npt-ps, the last half's
-   mean cell, then NVT (Nosé-Hoover chain, τ 100 fs, 1 fs step) for --ps; γ watched every 20
-   steps (a trajectory above γ_break = 10 is discarded; the count above γ_select = 2 reported);
+   wide = 3 x the 4.0 Å cutoff), relaxed with the MTP (atoms and cell): NPT at 1 bar (MTK,
+   τ 100/500 fs) for --npt-ps, the last half's mean cell, then NVT (Nosé-Hoover chain, τ 100
+   fs, 1 fs step) for --ps; γ watched every 20 steps (a run above γ_break = 10, or whose volume
+   leaves ±15 %, is discarded; the steps above γ_select = 2 are counted and flag the row);
 4. Li tracer MSD -> D over the automatic diffusive window (local log-log slope 1 ± 0.1,
    seiflow.analysis.diffusion.diffusive_D), 5-block σ -> Arrhenius Ea ± σ.
 
@@ -34,6 +35,8 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import yaml
+from ase.filters import FrechetCellFilter
+from ase.optimize import FIRE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
@@ -59,10 +62,16 @@ def _seiflow(*args: str) -> None:
                    check=True)
 
 
-def production_cell():
-    """3x3x3 conventional LiF (216 atoms) with one Li interstitial: 217 atoms, 12.1 Å wide."""
-    return make_defect(DefectSpec(phase="lif", kind="interstitial", species="Li",
-                                  min_width=12.0))
+def production_cell(calc):
+    """3x3x3 conventional LiF (216 atoms) with one Li interstitial, 217 atoms, ~12.2 Å wide,
+    relaxed (atoms and cell) with ``calc``: the NPT starts at the potential's own zero
+    pressure (the library cell, at the experimental lattice, is at ~3 GPa for the teacher)."""
+    atoms = make_defect(DefectSpec(phase="lif", kind="interstitial", species="Li",
+                                   min_width=12.0))
+    atoms.calc = calc
+    FIRE(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=500)
+    atoms.calc = None
+    return atoms
 
 
 def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float) -> dict:
@@ -71,12 +80,14 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float) -> dict:
     out = RUN / "production" / f"{T:g}K"
     t0 = time.perf_counter()
     watch = GammaWatch(select=None, brk=GAMMA_BREAK)
+    start = production_cell(model.calculator())
+    v0 = start.get_volume()
     npt = MDSettings(ensemble="npt", temperature_K=T, pressure_bar=1.0, timestep_fs=1.0,
                      steps=int(npt_ps * 1000), tdamp_fs=100, pdamp_fs=500, traj_stride=100,
                      checkpoint_every=1000, seed=int(T))
     try:
-        res = run_md(production_cell(), model.calculator(), npt, out / "npt", progress=False,
-                     observers=[(watch, 20)])
+        res = run_md(start, model.calculator(), npt, out / "npt", progress=False,
+                     observers=[(watch, 20), (_volume_guard(v0), 20)])
         frames = ase.io.read(res.trajectory, index=":")
         cell = np.mean([f.cell.array for f in frames[len(frames) // 2:]], axis=0)
         start = frames[-1].copy()
@@ -94,10 +105,14 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float) -> dict:
             n_blocks=5)
     d, why = diffusive_D(m)
     row = {"T_K": T, "a_A": round(float(np.cbrt(abs(np.linalg.det(cell)))) / 3, 4),
+           "a0_relaxed_A": round(float(np.cbrt(v0)) / 3, 4),
            "max_gamma": round(watch.max_gamma, 3),
            "steps_above_gamma_select": watch.above(GAMMA_SELECT),
            "steps_watched": len(watch.gammas), "wall_s": round(time.perf_counter() - t0, 1),
            "ns_per_day": round(res.ns_per_day, 3)}
+    if row["steps_above_gamma_select"]:
+        row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {row['steps_above_gamma_select']} of "
+                       f"{row['steps_watched']} graded steps: extrapolating")
     if d is None:
         return {**row, "failed": why}
     msd_plot(m.t_fs, m.msd, d.window_fs, d.D_A2_ps, OUT / f"lif_interstitial_msd_{T:g}K.png",
@@ -105,6 +120,17 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float) -> dict:
              title=f"LiF + Li interstitial, MTP, {T:g} K")
     return {**row, "D_cm2_s": d.D_cm2_s, "D_sigma_cm2_s": d.D_sigma_cm2_s,
             "window_fs": list(d.window_fs), "loglog_slope": round(d.loglog_slope, 3)}
+
+
+def _volume_guard(v0: float):
+    """An MD observer that stops a run whose volume left ±15 % of ``v0``: LiF does not expand
+    that much below its melting point; an MTP that lets it has found an unphysical state
+    (e.g. clusters in vacuum) that its grade may not see (γ saturated near 5 in such a run)."""
+    def check(atoms, step: int) -> None:
+        if abs(atoms.get_volume() / v0 - 1) > 0.15:
+            raise GammaBreak(f"volume {atoms.get_volume():.0f} Å³ left ±15 % of {v0:.0f} Å³ "
+                             f"at step {step}: the potential is outside its domain")
+    return check
 
 
 def arrhenius(rows: list[dict]) -> dict:
@@ -119,7 +145,9 @@ def arrhenius(rows: list[dict]) -> dict:
     arrhenius_plot(T, D, s, line, ext.D, ext.ci_low, ext.ci_high, fit.Ea_eV, fit.Ea_sigma_eV,
                    OUT / "lif_interstitial_arrhenius.png",
                    title="Li interstitial in LiF: MTP (SevenNet-0 teacher)")
-    return {"Ea_eV": round(fit.Ea_eV, 4), "Ea_sigma_eV": round(fit.Ea_sigma_eV, 4)}
+    return {"Ea_eV": round(fit.Ea_eV, 4), "Ea_sigma_eV": round(fit.Ea_sigma_eV, 4),
+            "max_gamma": max(r["max_gamma"] for r in ok),
+            "flagged_temperatures": [r["T_K"] for r in ok if r.get("flag")]}
 
 
 def neb_rows() -> list[dict]:
@@ -155,8 +183,8 @@ def main() -> None:
     result = {"machine": describe(), "model": model_dir, "nvt_ps_per_T": args.ps,
               "npt_ps_per_T": args.npt_ps, "points": rows, "arrhenius": arrhenius(rows),
               "neb": neb_rows(), "literature_Ea_eV": LITERATURE_EA,
-              "learn": {k: summary.get(k) for k in ("status", "labels", "iterations",
-                                                    "held_out_errors", "wall_s")}, "wall_s": round(time.perf_counter() - t0, 1)}
+              "learn": {k: summary.get(k) for k in ("status_learning", "labels", "iterations",
+                                                    "held_out_errors", "wall_time_s")}, "wall_s": round(time.perf_counter() - t0, 1)}
     (OUT / "lif_interstitial_diffusion.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result["arrhenius"]), json.dumps(result["neb"], indent=1))
 
