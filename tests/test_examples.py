@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("lif-interstitial.yaml", LearnConfig), ("validate-li2co3-learn.yaml", LearnConfig),
     ("learn-mace-committee.yaml", LearnConfig),
     ("validate-li2co3.yaml", ValidateConfig), ("demo-validate.yaml", ValidateConfig),
-    ("structures.yaml", BuildConfig), ("parsl-local.yaml", ParslSettings),
+    ("lif-interstitial-validate.yaml", ValidateConfig), ("structures.yaml", BuildConfig), ("parsl-local.yaml", ParslSettings),
     ("parsl-slurm.yaml", ParslSettings),
 ])
 def test_example_validates(name, schema):
@@ -30,4 +30,5 @@ def test_no_example_left_untested():
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == {
         "demo.yaml", "learn-gpaw.yaml", "lif-interstitial.yaml", "structures.yaml",
         "parsl-local.yaml", "parsl-slurm.yaml", "validate-li2co3-learn.yaml",
-        "validate-li2co3.yaml", "learn-mace-committee.yaml", "demo-validate.yaml"}
+        "validate-li2co3.yaml", "learn-mace-committee.yaml", "demo-validate.yaml",
+        "lif-interstitial-validate.yaml"}
