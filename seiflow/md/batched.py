@@ -38,7 +38,6 @@ reseeded from (seed, step), which continues the same ensemble but not the same t
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import platform
@@ -46,22 +45,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 import ase.io
 import numpy as np
 import torch
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
-from pydantic import Field, model_validator
+from pydantic import Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch_sim.integrators.md import MDState
 from torch_sim.models.interface import ModelInterface
 
-from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.md.gamma import GammaWatch, frame_grader
 from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
+from seiflow.md.settings import MDCommon
 from seiflow.md.thermo import THERMO, append_thermo, fresh_thermo, truncate_thermo
 
 log = logging.getLogger(__name__)
@@ -69,36 +68,18 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.npz"
 
 
-class BatchedMDSettings(StrictModel):
+class BatchedMDSettings(MDCommon):
+    """Batched MD (torch-sim): the shared settings (md/settings.py) plus device and dtype."""
+
+    NOT_KEYED: ClassVar[frozenset[str]] = frozenset({"steps", "device"})
+
     ensemble: Literal["nve", "nvt", "langevin"] = Field(
         "nvt", description="nve: velocity Verlet; nvt: Nosé–Hoover chain (3 links) per "
         "replica; langevin: BAOAB with friction 1/tdamp_fs")
-    temperature_K: float = Field(300.0, gt=0, description="thermostat target and the "
-                                 "temperature of the initial Maxwell–Boltzmann velocities, K")
-    timestep_fs: float = Field(0.5, gt=0, description="time step, fs")
-    steps: int = Field(..., ge=1, description="total number of steps (a restart runs the rest)")
-    tdamp_fs: float = Field(100.0, gt=0, description="thermostat time constant, fs (NVT: "
-                            "chain period; Langevin: friction = 1/tdamp_fs)")
-    seed: int = Field(0, ge=0, description="seeds the initial velocities and the Langevin noise")
-    init_velocities: bool = Field(True, description="draw Maxwell–Boltzmann velocities at "
-                                  "start (False: the momenta the structures carry)")
-    traj_stride: int = Field(10, ge=1, description="steps between frames and thermo rows")
     traj_forces: bool = Field(False, description="also write forces (eV/Å) into the frames")
-    checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda if torch sees a GPU, else cpu")
     dtype: Literal["float32", "float64"] = "float32"
-
-    @model_validator(mode="after")
-    def _multiple(self) -> BatchedMDSettings:
-        if self.checkpoint_every % self.traj_stride:
-            raise ValueError("checkpoint_every must be a multiple of traj_stride")
-        return self
-
-    def key(self) -> str:
-        """Hash of everything that shapes the trajectory (not steps, not the device)."""
-        text = self.model_dump_json(exclude={"steps", "device"})
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @runtime_checkable

@@ -16,7 +16,6 @@ continuation in distribution, not a bit-identical one (the thermostat starts afr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -30,12 +29,13 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
-from pydantic import Field, model_validator
+from pydantic import Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel
+from seiflow.core.config import MAX_PRESSURE_BAR
 from seiflow.core.errors import SeiflowError
 from seiflow.core.units import BAR
+from seiflow.md.settings import MDCommon
 from seiflow.md.thermo import (THERMO, append_thermo, ase_thermo_row, fresh_thermo,
                                truncate_thermo)
 
@@ -45,29 +45,14 @@ STATE_FILE = "checkpoint-state.npz"
 Observer = tuple[Callable[[Atoms, int], None], int]  # fn(atoms, step), every n steps
 
 
-class MDSettings(StrictModel):
+class MDSettings(MDCommon):
+    """``seiflow md`` (ASE): the shared settings (md/settings.py) plus NPT and Langevin."""
+
     ensemble: Literal["nve", "nvt", "npt", "langevin"] = "nvt"
-    temperature_K: float = Field(300.0, gt=0, le=MAX_TEMPERATURE_K)
     pressure_bar: float = Field(1.0, ge=-MAX_PRESSURE_BAR, le=MAX_PRESSURE_BAR,
                                 description="NPT pressure, bar (1 GPa = 10 000 bar)")
-    timestep_fs: float = Field(0.5, gt=0)
-    steps: int = Field(..., ge=1)
-    tdamp_fs: float = Field(100.0, gt=0, description="thermostat time constant, fs")
     pdamp_fs: float = Field(500.0, gt=0, description="barostat time constant, fs")
     friction_per_fs: float = Field(0.01, gt=0, description="Langevin friction, 1/fs")
-    seed: int = Field(0, ge=0)
-    init_velocities: bool = Field(True, description="draw Maxwell-Boltzmann velocities at start")
-    traj_stride: int = Field(10, ge=1)
-    checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")
-
-    @model_validator(mode="after")
-    def _multiple(self) -> MDSettings:
-        if self.checkpoint_every % self.traj_stride:
-            raise ValueError("checkpoint_every must be a multiple of traj_stride")
-        return self
-
-    def key(self) -> str:
-        return hashlib.sha256(self.model_dump_json(exclude={"steps"}).encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""The settings every MD path shares (``seiflow md`` on ASE, batched MD on torch-sim): one
+schema for temperature, time step, thermostat time constant, seed, output and checkpoint
+strides; each path adds its own ensembles and options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from seiflow.core.config import MAX_TEMPERATURE_K, StrictModel
+
+
+class MDCommon(StrictModel):
+    temperature_K: float = Field(300.0, gt=0, le=MAX_TEMPERATURE_K,
+                                 description="thermostat target and the temperature of the "
+                                 "initial Maxwell-Boltzmann velocities, K")
+    timestep_fs: float = Field(0.5, gt=0, description="time step, fs")
+    steps: int = Field(..., ge=1, description="total number of steps (a restart runs the rest)")
+    tdamp_fs: float = Field(100.0, gt=0, description="thermostat time constant, fs")
+    seed: int = Field(0, ge=0, description="seeds the initial velocities and any noise")
+    init_velocities: bool = Field(True, description="draw Maxwell-Boltzmann velocities at "
+                                  "start (False: the momenta the structures carry)")
+    traj_stride: int = Field(10, ge=1, description="steps between frames and thermo rows")
+    checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")
+
+    # fields that do not shape the trajectory: a restart may change them
+    NOT_KEYED: ClassVar[frozenset[str]] = frozenset({"steps"})
+
+    @model_validator(mode="after")
+    def _multiple(self):
+        if self.checkpoint_every % self.traj_stride:
+            raise ValueError("checkpoint_every must be a multiple of traj_stride")
+        return self
+
+    def key(self) -> str:
+        """Hash of everything that shapes the trajectory (a checkpoint resumes only under the
+        same key)."""
+        data = self.model_dump(mode="json", exclude=set(self.NOT_KEYED))
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
