@@ -88,7 +88,8 @@ def test_jacobians_are_derivatives(level):
 
 
 def test_problem_blocks_same_with_either_engine():
-    """The fit's loss and normal-equation blocks from the kernel equal motep's."""
+    """The fit's loss, normal-equation blocks and active-set rows from the kernel equal
+    motep's."""
     rng = np.random.default_rng(5)
     frames = [Label(-3.0 * len(a) + k, rng.normal(size=(len(a), 3)), np.full(6, 0.01 * k)
                     ).attach(a) for k, a in enumerate(_cell(seed) for seed in range(3))]
@@ -101,5 +102,7 @@ def test_problem_blocks_same_with_either_engine():
         assert pk.engine == "kernel" and pm.engine == "motep"
         bk, bm = pk.blocks(theta), pm.blocks(theta)
         np.testing.assert_allclose(pk.loss(theta), pm.loss(theta), rtol=1e-10)
+        rows, want_rows = pk.rows(theta), pm.rows(theta)
+    assert _relative(rows, want_rows) < 1e-10
     for got, want in zip(bk._parts(), bm._parts()):
         assert _relative(got, want) < 1e-10

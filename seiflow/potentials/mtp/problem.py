@@ -225,10 +225,14 @@ class _Shard:
         self._set(theta)
         rows = []
         for k, t in enumerate(self.targets):
-            engine = self._engine(k, "run")
-            engine.calculate(t.atoms)
+            if self.kernel:
+                basis = self._engine(k, "kernel").calculate(t.atoms, rows=True)["basis"].T
+            else:
+                engine = self._engine(k, "run")
+                engine.calculate(t.atoms)
+                basis = engine.mbd.vatoms
             types = get_types(t.atoms, self.data.species)
-            rows.append(design_rows(engine.mbd.vatoms, types, species_count))
+            rows.append(design_rows(basis, types, species_count))
         return np.vstack(rows)
 
 
