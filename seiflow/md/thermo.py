@@ -2,8 +2,9 @@
 
 Columns (units in the names): step, time_fs, replica, T_K (2·E_kin / 3N k_B), Epot_eV, Ekin_eV,
 Etot_eV, conserved_eV (the integrator's conserved quantity: E_tot plus the thermostat and
-barostat energies; E_tot where it has none), volume_A3, pressure_GPa (from the stress of the
-step, ASE sign: positive = compressed; empty when the calculator gave no stress). A restart
+barostat energies; E_tot where it has none), volume_A3, pressure_GPa (instantaneous: the
+calculator's virial stress of the step plus the kinetic part 2 E_kin / 3V; positive =
+compressed; empty when the calculator gave no stress or the cell is not periodic). A restart
 drops the rows after its checkpoint, as it drops the frames.
 """
 
@@ -57,7 +58,10 @@ def ase_thermo_row(atoms: Atoms, step: int, time_fs: float, conserved: float | N
     temp = 2 * ekin / (3 * len(atoms) * units.kB)
     stress = atoms.calc.results.get("stress") if atoms.calc is not None else None
     volume = float(atoms.get_volume()) if atoms.pbc.all() else ""
-    pressure = "" if stress is None else f"{-np.mean(np.asarray(stress)[:3]) / units.GPa:.8g}"
+    pressure = ""
+    if stress is not None and volume != "":  # virial plus kinetic (ideal-gas) part
+        p = -np.mean(np.asarray(stress)[:3]) + 2 * ekin / (3 * volume)
+        pressure = f"{p / units.GPa:.8g}"
     etot = epot + ekin
     return [step, round(time_fs, 6), 0, f"{temp:.10g}", f"{epot:.10g}", f"{ekin:.10g}",
             f"{etot:.10g}", f"{etot if conserved is None else conserved:.10g}",

@@ -63,6 +63,18 @@ class _Free(Calculator):
                         "forces": np.zeros((len(self.atoms), 3)), "stress": np.zeros(6)}
 
 
+def test_thermo_pressure_of_an_ideal_gas(tmp_path):
+    """Free particles: the logged pressure is the kinetic part alone, N k T / V."""
+    rng = np.random.default_rng(1)
+    atoms = Atoms("Ar200", positions=rng.random((200, 3)) * 30, cell=[30, 30, 30], pbc=True)
+    run_md(atoms, _Free(), MDSettings(ensemble="nve", temperature_K=500, timestep_fs=1.0,
+                                      steps=20, traj_stride=10, checkpoint_every=20),
+           tmp_path, progress=False)
+    t = read_thermo(tmp_path / "thermo.csv")
+    expected = 200 * units.kB * t["T_K"] / 27000.0 / units.GPa
+    assert np.allclose(t["pressure_GPa"], expected, rtol=1e-6) and expected.min() > 0
+
+
 def test_field_drift_matches_mobility(tmp_path):
     """N free Li+ ions (no interactions) under E and Langevin friction γ drift at qE/(mγ)."""
     n = 400
