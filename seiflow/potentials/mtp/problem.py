@@ -339,24 +339,6 @@ class Problem:
         """Per-component loss (energy, forces, stress) at ``theta`` (run mode, cheap)."""
         return sum(self._ask("loss", theta, self.deadline))
 
-    def _kernel_jacobian(self, res: dict, t: Target, p: int) -> list[np.ndarray]:
-        """``_jacobian`` from the kernel's train pass."""
-        jac = [t.sqrt_w[0] * res["jac_energy"][None, :],
-               t.sqrt_w[1] * res["jac_forces"].reshape(p, -1).T]
-        if t.stress is not None:
-            js = res["jac_stress"][:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # ASE Voigt
-            jac.append(t.sqrt_w[2] * (js * _VOIGT_W).T)
-        return jac
-
-    def _train(self, k: int, t: Target, p: int) -> tuple[list, list]:
-        """Weighted Jacobian blocks and residuals of structure k at the current parameters."""
-        if self.kernel:
-            res = self._engine(k, "kernel").train(t.atoms)
-            return self._kernel_jacobian(res, t, p), self._residuals(t, res)
-        engine = self._engine(k, "train")
-        res = engine.calculate(t.atoms)
-        return self._jacobian(engine, t, p), self._residuals(t, res)
-
     def blocks(self, theta: np.ndarray, deadline: bool = True) -> Blocks:
         """Loss and normal-equation blocks at ``theta`` (train mode); ``deadline``: whether the
         fit's deadline applies to this pass."""
