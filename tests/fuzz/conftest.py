@@ -4,12 +4,15 @@ store that must never change, and a working directory with the probes installed.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import ase.io
 import pytest
 
 from tests.fuzz.corpus import base_frames
 from tests.fuzz.harness import install_probes
+
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +38,12 @@ def fuzz_assets(tmp_path_factory):
 
 @pytest.fixture
 def fuzz_dir(tmp_path, monkeypatch, fuzz_assets):
-    """A working directory holding labels.db (a copy), model/ and cu.extxyz; error logs go to
-    logs/."""
+    """A working directory holding labels.db (a copy), model/, cu.extxyz and the examples'
+    structure files at their relative paths (examples/data/); error logs go to logs/."""
     shutil.copy(fuzz_assets / "labels.db", tmp_path / "labels.db")
     shutil.copy(fuzz_assets / "cu.extxyz", tmp_path / "cu.extxyz")
     shutil.copytree(fuzz_assets / "model", tmp_path / "model")
+    shutil.copytree(EXAMPLE_DATA, tmp_path / "examples" / "data")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEIFLOW_LOG_DIR", str(tmp_path / "logs"))
     return tmp_path
