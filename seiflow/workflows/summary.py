@@ -7,6 +7,7 @@ killed run leaves a record of what it was doing.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import socket
 import sys
@@ -75,7 +76,9 @@ class RunSummary:
 
     def write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        # a name of this process's own: runs sharing a summary (labellers on one store) must
+        # not replace each other's half-written file
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True))
         tmp.replace(self.path)
 
