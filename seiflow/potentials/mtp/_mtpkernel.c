@@ -338,6 +338,23 @@ static MTP_INLINE void neighbour_gradient(workspace *w, const mtp_model *M, int 
 
 /* One atom: energy, basis row, forces (into frc) and virial (into vir). */
 MTP_CLONES
+/* Add atom i's pair gradients (aux/auy/auz) to the forces of i and its neighbours and to the
+ * virial: shared by the run and train passes. */
+static void scatter_forces(const workspace *w, int i, int n, double *frc, double *vir)
+{
+    for (int k = 0; k < n; k++) {
+        int j = w->jidx[k];
+        double g[3] = {w->aux[k], w->auy[k], w->auz[k]};
+        double d[3] = {w->dx[k], w->dy[k], w->dz[k]};
+        for (int a = 0; a < 3; a++) {
+            frc[3 * i + a] += g[a];
+            frc[3 * j + a] -= g[a];
+            for (int c = 0; c < 3; c++)
+                vir[3 * a + c] += g[a] * d[c];
+        }
+    }
+}
+
 static void atom(workspace *w, const mtp_model *M, const double *seed, int i, const double *pos,
                  const double *cell, const int *types, const int64_t *offsets, const int32_t *nj,
                  const int32_t *ns, double *energies, double *frc, double *vir, double *basis)
@@ -357,17 +374,7 @@ static void atom(workspace *w, const mtp_model *M, const double *seed, int i, co
     energies[i] = e;
     moment_adjoints(w, M, seed);
     neighbour_gradient(w, M, np);
-    for (int k = 0; k < n; k++) {
-        int j = w->jidx[k];
-        double g[3] = {w->aux[k], w->auy[k], w->auz[k]};
-        double d[3] = {w->dx[k], w->dy[k], w->dz[k]};
-        for (int a = 0; a < 3; a++) {
-            frc[3 * i + a] += g[a];
-            frc[3 * j + a] -= g[a];
-            for (int c = 0; c < 3; c++)
-                vir[3 * a + c] += g[a] * d[c];
-        }
-    }
+    scatter_forces(w, i, n, frc, vir);
 }
 
 /* Evaluate every atom. offsets (n_atoms + 1) index the neighbour arrays nj (atom) and ns

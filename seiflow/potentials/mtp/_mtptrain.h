@@ -246,17 +246,7 @@ static void train_atom(workspace *w, train_ws *tw, const mtp_model *M, const dou
     energies[i] = e;
     moment_adjoints(w, M, seed);
     neighbour_gradient(w, M, np);
-    for (int k = 0; k < n; k++) {
-        int j = w->jidx[k];
-        double g[3] = {w->aux[k], w->auy[k], w->auz[k]};
-        double d[3] = {w->dx[k], w->dy[k], w->dz[k]};
-        for (int a = 0; a < 3; a++) {
-            frc[3 * i + a] += g[a];
-            frc[3 * j + a] -= g[a];
-            for (int c = 0; c < 3; c++)
-                vir[3 * a + c] += g[a] * d[c];
-        }
-    }
+    scatter_forces(w, i, n, frc, vir);
     basic_gradients(w, tw, M, np);
     tangents(w, tw, M);
     radial_rows(w, tw, M, n, je + rad0);
