@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import typer
@@ -12,6 +11,7 @@ from rich.table import Table
 from seiflow.cli.console import out_console
 from seiflow.cli.inputs import beside_store, check_geometry, existing_store, is_url
 from seiflow.core.errors import SeiflowError
+from seiflow.core.fingerprint import Fingerprint
 from seiflow.data import formats
 from seiflow.data.stats import dataset_stats, split_by_group
 from seiflow.data.checks import check_labelled, import_warnings
@@ -229,13 +229,13 @@ def _read_labelled(path: Path, fmt: str, type_map: list[str] | None) -> list:
 
 def _content_hash(path: Path) -> str:
     """First 12 hex digits of the SHA-256 of a file, or of a directory's files and names."""
-    h = hashlib.sha256()
+    h = Fingerprint()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for p in files:
         if path.is_dir():  # a single file hashes its bytes alone, as imports always did
-            h.update(str(p.relative_to(path)).encode() + b"\0")
+            h.update(str(p.relative_to(path)), b"\0")
         h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    return h.hex(12)
 
 
 def _add_once(store: LabelStore, atoms, settings: str, labeler: str, origin: Origin,

@@ -18,7 +18,6 @@ PostgreSQL by a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -32,6 +31,7 @@ import numpy as np
 from ase import Atoms
 
 from seiflow.core.errors import SeiflowError
+from seiflow.core.fingerprint import Fingerprint
 from seiflow.data.labels import Label
 from seiflow.data.locking import LOCK_TIMEOUT_S, StoreLock, owner_alive, owner_id
 
@@ -69,12 +69,11 @@ class Origin:
 
 def structure_hash(atoms: Atoms) -> str:
     """Identity of a structure: species, positions and cell to 1e-5 Å, periodicity."""
-    h = hashlib.sha256()
-    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    h.update(np.round(atoms.positions, 5).astype(np.float64).tobytes() + b"|")
-    h.update(np.round(atoms.cell.array, 5).astype(np.float64).tobytes() + b"|")
-    h.update(np.asarray(atoms.pbc, dtype=np.int8).tobytes())
-    return h.hexdigest()[:24]
+    h = Fingerprint(np.asarray(atoms.numbers, dtype=np.int64))
+    h.update(np.round(atoms.positions, 5).astype(np.float64), b"|")
+    h.update(np.round(atoms.cell.array, 5).astype(np.float64), b"|")
+    h.update(np.asarray(atoms.pbc, dtype=np.int8))
+    return h.hex(24)
 
 
 class _Lost(Exception):

@@ -4,13 +4,12 @@ strides; each path adds its own ensembles and options."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 
 from seiflow.core.config import MAX_TEMPERATURE_K, StrictModel
+from seiflow.core.fingerprint import json_fingerprint
 
 
 class MDCommon(StrictModel):
@@ -39,4 +38,4 @@ class MDCommon(StrictModel):
         """Hash of everything that shapes the trajectory (a checkpoint resumes only under the
         same key)."""
         data = self.model_dump(mode="json", exclude=set(self.NOT_KEYED))
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return json_fingerprint(data)

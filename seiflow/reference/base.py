@@ -9,7 +9,6 @@ work starts, with one clear line.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -24,6 +23,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
+from seiflow.core.fingerprint import fingerprint
 from seiflow.data.labels import Label
 
 
@@ -101,7 +101,7 @@ class CalculatorLabeler(StrictModel):
     def settings_hash(self) -> str:
         """Stable hash of everything that determines the numbers (not of launch options)."""
         data = self.model_dump_json(exclude=set(self.LAUNCH_FIELDS))
-        return hashlib.sha256(data.encode()).hexdigest()[:16]
+        return fingerprint(data)
 
     def release(self, calc: Calculator) -> None:
         """Free what ``calculator`` made once a label is done: its child process (a CP2K

@@ -9,7 +9,6 @@ others go on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from seiflow.core.config import MAX_ATOMS, MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import SeiflowError, UnknownNameError
+from seiflow.core.fingerprint import file_fingerprint, fingerprint
 from seiflow.core.units import density_g_cm3
 from seiflow.structures.io import Format, read_structure, write_structure
 from seiflow.core.progress import progress_bar
@@ -113,7 +113,7 @@ class Task:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(self.settings.encode()).hexdigest()[:16]
+        return fingerprint(self.settings)
 
 
 @dataclass
@@ -174,7 +174,7 @@ def _tasks(cfg: BuildConfig) -> list[Task]:
     for p in phases:
         settings = p.model_dump_json()
         if p.file is not None and p.file.is_file():  # a changed file is a new structure
-            settings += hashlib.sha256(p.file.read_bytes()).hexdigest()
+            settings += file_fingerprint(p.file)
         tasks.append(Task(p.label, "phase", settings, p.atoms, p.min_width))
     calc_json = cfg.calculator.model_dump_json()
     for a in amorphous:

@@ -24,7 +24,6 @@ fails is written as failed with its reason and shows up in the table as such.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -41,6 +40,7 @@ from pydantic import Field, field_validator, model_validator
 from seiflow.analysis.comparison import agreement
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
+from seiflow.core.fingerprint import file_fingerprint
 from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
@@ -200,7 +200,7 @@ class ValidateConfig(StrictModel):
 def model_digest(model: Path) -> str:
     """Hash of every file of a model folder: results of another model are never reused."""
     files = sorted(p for p in Path(model).rglob("*") if p.is_file())
-    return digest(*(f"{p.relative_to(model)}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
+    return digest(*(f"{p.relative_to(model)}:{file_fingerprint(p)}"
                      for p in files))
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import logging
 import time
 import warnings
@@ -42,6 +41,7 @@ from mace.tools.utils import AtomicNumberTable
 from torch_ema import ExponentialMovingAverage
 
 from seiflow.core.errors import SeiflowError
+from seiflow.core.fingerprint import Fingerprint
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
 from seiflow.potentials.active import ActiveSet
@@ -175,11 +175,10 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
 
 def _fit_key(configs, s: MACESettings, origin: str) -> str:
     """What a checkpoint must match to be resumed: settings, start and training data."""
-    h = hashlib.sha256(s.model_dump_json().encode() + origin.encode())
+    h = Fingerprint(s.model_dump_json(), origin)
     for c in configs:
-        h.update(np.ascontiguousarray(c.positions).tobytes())
-        h.update(str(c.properties["energy"]).encode())
-    return h.hexdigest()[:16]
+        h.update(np.asarray(c.positions), str(c.properties["energy"]))
+    return h.hex()
 
 
 def _train_loop(module, s: MACESettings, train_data, valid_data, device, progress: bool,

@@ -23,8 +23,6 @@ terminal and a log line per step otherwise.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -36,6 +34,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from motep.potentials.mtp.data import MTPData
 
+from seiflow.core.fingerprint import Fingerprint, canonical_json
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
 from seiflow.potentials.active import ActiveSet
@@ -337,17 +336,13 @@ def _warn_incomplete(active_set: ActiveSet, level: int) -> None:
 
 def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
     """What a checkpoint must match to be resumed: settings, starting coefficients, data."""
-    h = hashlib.sha256(json.dumps({k: v for k, v in settings.items() if k not in _NOT_IN_KEY},
-                                  sort_keys=True).encode())
+    h = Fingerprint(canonical_json({k: v for k, v in settings.items() if k not in _NOT_IN_KEY}))
     data.optimized = list(ALL)
-    h.update(np.ascontiguousarray(data.parameters).tobytes())
+    h.update(np.asarray(data.parameters))
     for atoms in train:
         label = Label.from_atoms(atoms)
-        h.update(np.ascontiguousarray(atoms.positions).tobytes())
-        h.update(np.ascontiguousarray(atoms.cell.array).tobytes())
-        h.update(atoms.numbers.tobytes())
-        h.update(repr(label.energy).encode())
-    return h.hexdigest()[:16]
+        h.update(atoms.positions, atoms.cell.array, atoms.numbers, repr(label.energy))
+    return h.hex()
 
 
 def _compatible(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,

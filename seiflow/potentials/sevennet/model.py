@@ -15,7 +15,6 @@ committee of fine-tuned copies has one).
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import all_changes
 from ase.data import chemical_symbols
 
+from seiflow.core.fingerprint import fingerprint
 from seiflow.potentials.base import ModelError, check_species, read_model_json, write_model_json
 from seiflow.reference.chgnet import resolve_device
 from seiflow.reference.sevennet import SevenNetASECalculator
@@ -42,7 +42,7 @@ def _arch_key(config: dict) -> str:
     """What decides a network's modules: its config less the energy shift and scale (values
     in the state dict; ``shift``, ``scale``, ``shift_cp``, ...)."""
     kept = sorted((k, repr(v)) for k, v in config.items() if not k.startswith(("shift", "scale")))
-    return hashlib.sha256(repr(kept).encode()).hexdigest()
+    return fingerprint(repr(kept), length=None)
 
 
 _SKELETONS: dict[str, tuple[Any, dict]] = {}  # architecture key -> (network, patched config)

@@ -11,7 +11,6 @@ the model must know, and a start every property of the target shares (a crystal'
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,12 @@ from ase import Atoms
 
 from seiflow.analysis.comparison import ComparisonRow, compare
 from seiflow.core.config import StrictModel
+from seiflow.core.fingerprint import fingerprint
 from seiflow.workflows.properties.base import CalcFactory
 
 
 def digest(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return fingerprint("\n".join(parts))
 
 
 def settings_identity(method_id: str, *settings: StrictModel) -> str:
