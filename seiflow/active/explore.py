@@ -18,6 +18,7 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
+from seiflow.core.atomic import write_json
 from seiflow.md.gamma import GammaBreak, GammaWatch
 from seiflow.md.runner import MDSettings, run_md
 from seiflow.potentials.graded import graded_calculator
@@ -93,9 +94,7 @@ def explore(task: ExploreTask) -> ExploreResult:
         status = "broken"
     result = ExploreResult(task.name, status, int(watch.last_step), float(watch.max_gamma),
                            int(watch.selected), round(time.perf_counter() - t0, 2))
-    tmp = out / (RESULT + ".tmp")
-    tmp.write_text(json.dumps(asdict(result)))
-    tmp.replace(out / RESULT)
+    write_json(out / RESULT, asdict(result), indent=None)
     return result
 
 

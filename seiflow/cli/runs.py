@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from seiflow.core.atomic import write_json
 from seiflow.core.errors import SeiflowError
 from seiflow.data.locking import RUN_LOCK, RunLock
 from seiflow.data.store import structure_hash
@@ -31,10 +32,7 @@ def remember_structure(folder: Path, structure: Path) -> None:
             f"{folder} holds a run started from another structure ({saved.get('structure')}, "
             f"hash {saved['structure_hash']}); {structure} (hash {digest}) differs: use "
             f"another out_dir, or delete {folder} to start again")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"structure": str(structure), "structure_hash": digest}))
-    tmp.replace(path)
+    write_json(path, {"structure": str(structure), "structure_hash": digest}, indent=None)
 
 
 def _read_record(path: Path) -> dict:

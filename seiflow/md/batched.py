@@ -57,6 +57,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch_sim.integrators.md import MDState
 from torch_sim.models.interface import ModelInterface
 
+from seiflow.core.atomic import atomic_path, atomic_write
 from seiflow.core.errors import SeiflowError
 from seiflow.md.gamma import GammaWatch, frame_grader
 from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
@@ -331,14 +332,13 @@ class _Output:
 def _save_checkpoint(path: Path, state: MDState, integ: _NVE, step: int, key: str) -> None:
     _check_finite(state, step)  # never checkpoint a blown-up state
     counts = torch.bincount(state.system_idx).cpu().numpy()
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, step=step, settings_key=key, counts=counts,
-             numbers=state.atomic_numbers.cpu().numpy(),
-             positions=state.positions.detach().cpu().double().numpy(),
-             momenta=state.momenta.detach().cpu().double().numpy(),
-             cell=state.cell.detach().cpu().double().numpy(),
-             **{f"integrator_{k}": v for k, v in integ.arrays().items()})
-    tmp.replace(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, step=step, settings_key=key, counts=counts,
+                 numbers=state.atomic_numbers.cpu().numpy(),
+                 positions=state.positions.detach().cpu().double().numpy(),
+                 momenta=state.momenta.detach().cpu().double().numpy(),
+                 cell=state.cell.detach().cpu().double().numpy(),
+                 **{f"integrator_{k}": v for k, v in integ.arrays().items()})
 
 
 def _load_checkpoint(path: Path, key: str, structures: list[Atoms]) -> dict[str, np.ndarray]:
@@ -382,7 +382,7 @@ def _write_summary(out: Path, settings: BatchedMDSettings, result: BatchedMDResu
                "device": result.device, "max_gamma": result.max_gamma,
                "torch": torch.__version__,
                "torch-sim": importlib.metadata.version("torch-sim-atomistic")}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- the run

@@ -32,6 +32,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from pydantic import Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.config import MAX_PRESSURE_BAR
 from seiflow.core.errors import SeiflowError
 from seiflow.core.units import BAR
@@ -98,9 +99,8 @@ def _check_finite(atoms: Atoms, step: int) -> None:
 
 
 def _write_atomic(path: Path, atoms: Atoms) -> None:
-    tmp = path.with_suffix(".tmp.extxyz")
-    ase.io.write(tmp, atoms, format="extxyz")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        ase.io.write(tmp, atoms, format="extxyz")
 
 
 def _snapshot(atoms: Atoms, step: int, time_fs: float) -> Atoms:
@@ -138,11 +138,9 @@ def _restore_dynamics(dyn, state: dict[str, np.ndarray]) -> None:
 
 
 def _write_state(path: Path, work: Atoms, dyn, step: int) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, step=step, positions=work.positions, momenta=work.get_momenta(),
                  cell=work.cell.array, **_dynamics_state(dyn))
-    tmp.replace(path)
 
 
 def _read_state(path: Path, step: int) -> dict[str, np.ndarray] | None:

@@ -16,6 +16,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from seiflow.core.atomic import write_json
 from seiflow.core.errors import SeiflowError
 
 if TYPE_CHECKING:
@@ -97,9 +98,7 @@ def _jsonable(obj):
 def write_model_json(path: str | Path, meta: dict) -> Path:
     """Write ``model.json`` into the folder ``path`` atomically (a reader never sees half)."""
     target = Path(path) / MODEL_FILE
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=1, default=_jsonable))
-    tmp.replace(target)
+    write_json(target, meta, default=_jsonable)
     return target
 
 

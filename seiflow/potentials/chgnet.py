@@ -39,6 +39,7 @@ import numpy as np
 from ase import Atoms, units
 from pydantic import Field
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.core.progress import progress_bar
@@ -156,11 +157,10 @@ class CHGNetModel:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        tmp = path / (WEIGHTS_FILE + ".tmp")
         state = self.net.as_dict()
         state["state_dict"] = {k: v.detach().cpu() for k, v in state["state_dict"].items()}
-        torch.save({"model": state}, tmp)
-        tmp.replace(path / WEIGHTS_FILE)
+        with atomic_path(path / WEIGHTS_FILE) as tmp:
+            torch.save({"model": state}, tmp)
         meta = {"backend": self.backend, "species": list(self.species), **self.record}
         write_model_json(path, meta)
         return path

@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from seiflow.core.atomic import atomic_write  # noqa: E402
+
 
 def learning_curves(iterations: list[dict], path: Path) -> Path:
     """Held-out RMSE (energy, forces) and cumulative labels against iteration."""
@@ -83,7 +85,7 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
             f"{t['select']:.0f} / {t['label']:.0f} |")
     lines += ["", "![learning curves](learning-curves.png)", "",
               "![candidate grades](gamma-histograms.png)", ""]
-    path.write_text("\n".join(lines))
+    atomic_write(path, "\n".join(lines))
     return path
 
 

@@ -7,7 +7,6 @@ killed run leaves a record of what it was doing.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import platform
 import socket
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from seiflow.core.atomic import atomic_write
 
 PACKAGES = ("seiflow", "ase", "ase-ga", "pymatgen", "spglib", "numpy", "scipy", "tblite",
             "pydantic")
@@ -75,12 +76,9 @@ class RunSummary:
         self.write()
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # a name of this process's own: runs sharing a summary (labellers on one store) must
-        # not replace each other's half-written file
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True))
-        tmp.replace(self.path)
+        # through a temporary file of this process's own: runs sharing a summary (labellers
+        # on one store) never replace each other's half-written file
+        atomic_write(self.path, yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True))
 
     def __enter__(self) -> RunSummary:
         self._t0 = time.perf_counter()

@@ -12,7 +12,6 @@ from, so that ``seiflow evaluate`` can refuse labels of another method.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pydantic import Field
 
 import seiflow
 
+from seiflow.core.atomic import write_json
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import split_by_group
@@ -153,14 +153,14 @@ def evaluate(potential: Potential, sets: dict[str, list[Atoms]], out: Path,
         rows.extend({**r, "split": r["split"] or name} for r in frame_rows)
         parity_plots(parity, out / f"parity-{name}.png", f"{title} {name} ({len(frames)} "
                      "structures)".strip())
-    (out / "errors.json").write_text(json.dumps(errors, indent=1))
+    write_json(out / "errors.json", errors)
     write_frame_errors(rows, out)
     return errors, rows
 
 
 def write_frame_errors(rows: list[dict], out: Path) -> None:
     """per-frame.csv and per-frame.json (units in the column names; empty: not available)."""
-    (out / "per-frame.json").write_text(json.dumps(rows, indent=1))
+    write_json(out / "per-frame.json", rows)
     with open(out / "per-frame.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FRAME_COLUMNS)
         writer.writeheader()

@@ -28,6 +28,7 @@ from seiflow.analysis import (
     HAVEN_CAVEAT, DiffusionResult, MSDResult, UnwrapError, arrhenius_fit, diffusion_coefficient,
     first_minimum, msd, nernst_einstein, rdf, rdf_peaks, select_species, unwrap,
 )
+from seiflow.core.atomic import write_json
 from seiflow.core.config import StrictModel
 from seiflow.core.elements import check_element
 from seiflow.core.errors import SeiflowError
@@ -234,7 +235,7 @@ def _jsonable(value):
 def _write_json(path: Path, data: dict) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = _jsonable(data)
-    path.write_text(json.dumps(clean, indent=1, ensure_ascii=False))
+    write_json(path, clean, ensure_ascii=False)
     return clean
 
 

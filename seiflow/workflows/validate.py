@@ -38,6 +38,7 @@ from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
 from seiflow.analysis.comparison import agreement
+from seiflow.core.atomic import atomic_write, write_json
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
 from seiflow.core.fingerprint import file_fingerprint
@@ -307,10 +308,7 @@ def _write(path: Path, data: dict, factory=None) -> None:
     if isinstance(factory, GradedFactory) and "max_gamma" not in data:
         data["max_gamma"] = factory.max_gamma()
         data["max_gamma_run"] = factory.take_run_gamma()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)  # atomic: a killed run never leaves half a result
+    write_json(path, data)  # atomic: a killed run never leaves half a result
 
 
 def property_identity(task: Task, prop: type[ValidationProperty], method_id: str) -> str:
@@ -410,8 +408,8 @@ def run_validate(cfg: ValidateConfig) -> dict:
     """Run (or resume) the suite and write the comparison; returns the collected results."""
     check_inputs(cfg)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    (cfg.out_dir / "validate-config.yaml").write_text(
-        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write(cfg.out_dir / "validate-config.yaml",
+                 yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     tasks = plan(cfg)
     records = cfg.engine.map(run_task, tasks, [t.key for t in tasks])
     by_key = {t.key: t for t in tasks}
@@ -481,7 +479,7 @@ def collect(cfg: ValidateConfig) -> dict:
                "model": str(cfg.model), "rows": rows, "figures": figures,
                "wall_s": {f"{t}/{p}.{m}": o.get("wall_s") for (t, p), oc in results.items()
                           for m, o in oc.items() if o}}
-    (cfg.out_dir / "results.json").write_text(json.dumps(summary, indent=1))
+    write_json(cfg.out_dir / "results.json", summary)
     header = (f"Model `{cfg.model}`; reference {labels['reference']} "
               f"(`{cfg.reference.model_dump_json()}`). Deviation = (potential − reference) / "
               "|reference|; max γ is the largest extrapolation grade of the potential among "
@@ -493,6 +491,6 @@ def collect(cfg: ValidateConfig) -> dict:
         header += (" The max γ column (NEB, diffusion) is the largest grade the potential met "
                    f"at any step of that calculation; above γ_select = {cfg.gamma_select:g} "
                    "the row is flagged.")
-    (cfg.out_dir / "table.md").write_text(
-        validation_markdown(rows, labels["potential"], labels["reference"], figures, header))
+    atomic_write(cfg.out_dir / "table.md", validation_markdown(
+        rows, labels["potential"], labels["reference"], figures, header))
     return summary

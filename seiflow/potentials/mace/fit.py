@@ -40,6 +40,7 @@ from mace.tools.train import evaluate
 from mace.tools.utils import AtomicNumberTable
 from torch_ema import ExponentialMovingAverage
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.errors import SeiflowError
 from seiflow.core.fingerprint import Fingerprint
 from seiflow.core.progress import progress_bar
@@ -299,11 +300,8 @@ def _load_checkpoint(path: Path | None, key: str, device) -> dict | None:
 
 def _save_checkpoint(path: Path, key: str, module, optimizer, scheduler, ema, history, best,
                      epoch: int) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"key": key, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "history": history, "best": best, "epoch": epoch}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"key": key, "module": module.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "history": history, "best": best, "epoch": epoch}, tmp)

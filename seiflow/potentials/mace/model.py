@@ -27,6 +27,7 @@ from mace.tools import torch_geometric
 from mace.tools.torch_tools import default_dtype
 from mace.tools.utils import AtomicNumberTable
 
+from seiflow.core.atomic import atomic_path
 from seiflow.data.labels import Label
 from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
@@ -160,10 +161,11 @@ class MACEModel:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        tmp = path / (MACE_FILE + ".tmp")
-        torch.save(self.module.to("cpu"), tmp)
-        self.module.to(self.device)
-        tmp.replace(path / MACE_FILE)
+        with atomic_path(path / MACE_FILE) as tmp:
+            try:
+                torch.save(self.module.to("cpu"), tmp)
+            finally:
+                self.module.to(self.device)
         if self.active_set is not None:
             self.active_set.save(path / ACTIVE_FILE)
         meta = {"backend": self.backend, "species": list(self.species), **self.record}

@@ -34,6 +34,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from motep.potentials.mtp.data import MTPData
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.fingerprint import Fingerprint, canonical_json
 from seiflow.core.progress import progress_bar
 from seiflow.data.labels import Label
@@ -101,15 +102,12 @@ class _State:
         return max(len(self.history.loss) - 1, 0)
 
     def save(self, path: Path, key: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         h, p = self.history, self.projection
         blocks = {} if p is None else \
             {"theta_in": p.theta_in, **dict(zip(_BLOCKS, p.blocks._parts()))}
-        with open(tmp, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, key=key, theta=self.theta, loss=np.array(h.loss), time=np.array(h.time),
                      passes=np.array(h.passes), lam=self.lam, stalls=self.stalls, **blocks)
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path | None, key: str, n_parameters: int) -> _State | None:

@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import all_changes
 from ase.data import chemical_symbols
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.fingerprint import fingerprint
 from seiflow.potentials.base import ModelError, check_species, read_model_json, write_model_json
 from seiflow.reference.chgnet import resolve_device
@@ -153,9 +154,8 @@ class SevenNetModel:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        tmp = path / (WEIGHTS_FILE + ".tmp")
-        torch.save(self.checkpoint(), tmp)
-        tmp.replace(path / WEIGHTS_FILE)
+        with atomic_path(path / WEIGHTS_FILE) as tmp:
+            torch.save(self.checkpoint(), tmp)
         write_model_json(path, {"backend": self.backend, "species": list(self.species),
                                 **self.record})
         return path
