@@ -26,6 +26,7 @@ from seiflow.cli import (  # noqa: E402
     data,
     guard,
     label,
+    lammps,
     learn,
     md,
     phases,
@@ -51,6 +52,8 @@ app.command("resume")(learn.resume_cmd)
 app.command("md")(md.md)
 app.command("md-batched")(md.md_batched)
 app.command("validate")(validate.validate)
+app.command("export-lammps")(lammps.export_lammps_cmd)
+app.command("import-mtp", context_settings=lammps.IMPORT_SETTINGS)(lammps.import_mtp_cmd)
 app.add_typer(data.app, name="data")
 app.add_typer(analyze.app, name="analyze")
 

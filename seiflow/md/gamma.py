@@ -18,7 +18,7 @@ from ase import Atoms
 
 from seiflow.core.errors import SeiflowError
 from seiflow.potentials.base import Gradable
-from seiflow.potentials.graded import graded_of
+from seiflow.potentials.graded import graded_of, warn_if_ungraded
 
 
 class GammaBreak(SeiflowError):
@@ -76,4 +76,5 @@ def frame_grader(model) -> Callable[[Atoms], np.ndarray] | None:
     model without an active set, whose frames are not graded)."""
     if isinstance(model, Gradable) and model.active_set is not None:
         return model.grade
+    warn_if_ungraded(model, "this MD")
     return None

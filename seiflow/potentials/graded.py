@@ -10,6 +10,8 @@ until ``reset()``. The γ thresholds (select, break) are the MD observer's (md/g
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
@@ -17,6 +19,25 @@ from seiflow.potentials.base import Gradable, ModelError, Potential
 
 # by-products of a backend calculator that only the grade needs (large; not passed on)
 GRADE_INPUTS = ("rows",)
+# what every command that expects γ says about a model without an active set (an imported
+# MLIP .mtp without its selection state, a folder whose active_set.npz was removed)
+NO_ACTIVE_SET = "this model has no active set: no extrapolation grade γ"
+ACTIVE_SET_BACKENDS = ("mtp", "mace")  # whose γ is the active set's
+
+
+def lacks_active_set(potential) -> bool:
+    """An MTP or MACE model with no active set to grade with (a committee grades by its
+    spread, whatever its first member's active set)."""
+    return getattr(potential, "backend", None) in ACTIVE_SET_BACKENDS and \
+        getattr(potential, "active_set", None) is None
+
+
+def warn_if_ungraded(potential, what: str) -> bool:
+    """One warning line when ``potential`` should grade but has no active set; True then."""
+    if not lacks_active_set(potential):
+        return False
+    logging.getLogger("seiflow").warning("%s (%s runs without γ)", NO_ACTIVE_SET, what)
+    return True
 
 
 class GradedCalculator(Calculator):
@@ -64,7 +85,9 @@ def graded_calculator(potential: Potential) -> GradedCalculator:
     """``potential``'s graded calculator; one error line for a potential that cannot grade."""
     calc = potential.calculator(grade=True)
     if not isinstance(calc, GradedCalculator):
-        why = "has no active set" if isinstance(potential, Gradable) else \
-            "has no extrapolation grade (train a committee of it to get one)"
-        raise ModelError(f"this {potential.backend} model {why}: MD cannot be graded with it")
+        if lacks_active_set(potential):
+            raise ModelError(f"{NO_ACTIVE_SET} ({potential.backend}): MD cannot be graded "
+                             "with it")
+        raise ModelError(f"this {potential.backend} model has no extrapolation grade (train a "
+                         "committee of it to get one): MD cannot be graded with it")
     return calc

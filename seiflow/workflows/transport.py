@@ -34,6 +34,7 @@ from seiflow.core.elements import check_element
 from seiflow.core.errors import SeiflowError
 from seiflow.md import FieldCalculator, GammaBreak, GammaWatch, MDSettings, run_md
 from seiflow.potentials.base import check_species
+from seiflow.potentials.graded import warn_if_ungraded
 from seiflow.potentials.registry import load_potential
 from seiflow.md.thermo import THERMO, read_thermo
 from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot, thermo_plot
@@ -96,6 +97,7 @@ def md_calculator(cfg: MDConfig, atoms: Atoms) -> Calculator:
         model = load_potential(cfg.potential)
         check_species(atoms, model.species, f"the model {cfg.potential}")
         calc = model.calculator()  # graded: γ is recorded in the summary
+        warn_if_ungraded(model, "this MD")
     else:
         check = getattr(cfg.calculator, "check", None)
         if check is not None:

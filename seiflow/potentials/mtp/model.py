@@ -147,7 +147,8 @@ class MTPModel:
     def grade(self, atoms: Atoms) -> np.ndarray:
         """Per-atom extrapolation grade γ (neighbourhood mode)."""
         if self.active_set is None:
-            raise ModelError("this MTP has no active set (fit it, or select one) to grade with")
+            raise ModelError("this model has no active set: no extrapolation grade γ (fit it "
+                             "with seiflow, or import it with its MLIP selection state)")
         return self.active_set.grades(self.rows(atoms))
 
     def grade_from(self, results: dict) -> np.ndarray:
