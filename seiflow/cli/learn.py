@@ -8,22 +8,20 @@ import typer
 
 from seiflow.cli.console import out_console
 from seiflow.cli.inputs import check_structure_files
-from seiflow.cli.runs import RunLock
 from seiflow.core.errors import SeiflowError
 from seiflow.core.config import load_config
-from seiflow.workflows.learn import LearnConfig, LearnReport, final_model, resume, run_learn
+from seiflow.workflows.learn import LearnConfig, LearnReport, resume, run_learn
+from seiflow.workflows.run import Run
 
 
 def _print(report: LearnReport) -> None:
-    last = report.iterations[-1]
+    last, run = report.iterations[-1], Run(report.run_dir)
     errors = "; ".join(
         f"held-out {name} RMSE {e['energy']['rmse']:.3g} meV/atom, {e['forces']['rmse']:.3g} eV/Å"
-        for name, e in (("rattled", last["test_errors"]), ("MD", last.get("test_md_errors")))
-        if e)
+        for name, e in (("rattled", last.test_errors), ("MD", last.test_md_errors)) if e)
     out_console().print(
-        f"{report.status} after {len(report.iterations)} iteration(s): {last['labels_total']} "
-        f"labels; {errors}; model {final_model(report.run_dir)}; "
-        f"report {report.run_dir / 'report.md'}")
+        f"{report.status} after {len(report.iterations)} iteration(s): {last.labels_total} "
+        f"labels; {errors}; model {run.final_model()}; report {run.report_md}")
 
 
 def learn(
@@ -36,7 +34,7 @@ def learn(
     if run_dir is not None:
         cfg.run_dir = run_dir
     check_structure_files(p.file for p in cfg.structures.phases)
-    with RunLock(cfg.run_dir, "seiflow learn"):
+    with Run(cfg.run_dir).lock("seiflow learn"):
         report = run_learn(cfg, progress=progress, config_file=str(config))
     _print(report)
 
@@ -53,7 +51,7 @@ def resume_cmd(
     one that reached its limit)."""
     if not run_dir.is_dir():
         raise SeiflowError(f"{run_dir}: no such run folder")
-    with RunLock(run_dir, "seiflow resume"):
+    with Run(run_dir).lock("seiflow resume"):
         report = resume(run_dir, progress=progress, max_iterations=max_iterations,
                         label_budget=label_budget)
     _print(report)

@@ -8,8 +8,9 @@ import typer
 
 from seiflow.cli.console import out_console
 from seiflow.cli.inputs import check_structure_files, read_checked_frames
-from seiflow.cli.runs import RunLock, remember_structure
+from seiflow.cli.runs import RunLock
 from seiflow.core.config import load_config
+from seiflow.workflows.run import RunFolder
 from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config
 
 
@@ -23,8 +24,9 @@ def md(
     if out_dir is not None:
         cfg.out_dir = out_dir
     check_structure_files([cfg.structure])
-    with RunLock(cfg.out_dir, "seiflow md"):
-        remember_structure(cfg.out_dir, cfg.structure)
+    folder = RunFolder(cfg.out_dir)
+    with folder.lock("seiflow md"):
+        folder.claim_structure(cfg.structure)
         info = run_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     t_kin = info["mean_kinetic_temperature_K"]

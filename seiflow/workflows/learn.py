@@ -3,16 +3,15 @@ starting structures → rattled copies labelled → fit → explore (MD graded e
 select (MaxVol) → label → refit, until every trajectory runs to its end without γ > γ_break, or
 the iteration limit or label budget is reached.
 
-Everything lives in ``run_dir`` and every stage is resumable: the built structures and labels
-are reused (the store skips labelled structures), a model folder is complete once its
-``model.json`` exists, each trajectory resumes from its checkpoint and ends with
-``result.json``, a selection is written atomically, and an iteration is finished once its
-``report.json`` exists. ``seiflow resume RUN_DIR`` reruns the saved config.
+Everything lives in ``run_dir`` (its layout: ``Run``, seiflow/workflows/run.py) and every stage
+is resumable: the built structures and labels are reused (the store skips labelled structures),
+a model folder is complete once its ``model.json`` exists, each trajectory resumes from its
+checkpoint and ends with ``result.json``, a selection is written atomically, and an iteration
+is finished once its ``report.json`` (an ``IterationRecord``) exists. ``seiflow resume RUN_DIR`` reruns the saved config.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,12 +20,12 @@ from typing import Annotated, Literal
 
 import ase.io
 import numpy as np
-import yaml
 from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
 from seiflow.active.explore import ExploreTask, explore, read_candidates, read_result
 from seiflow.active.sampling import PerturbSettings, perturbed
+from seiflow.core.atomic import atomic_path, atomic_write
 from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel, load_config
 from seiflow.core.errors import SeiflowError
 from seiflow.data.store import LabelStore, Origin
@@ -41,12 +40,11 @@ from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.label import run_label
-from seiflow.workflows.train import evaluate, record_provenance, save_model
+from seiflow.workflows.run import IterationDir, IterationRecord, Run
 from seiflow.workflows.summary import RunSummary
+from seiflow.workflows.train import evaluate, record_provenance, save_model
 
 log = logging.getLogger(__name__)
-CONFIG_COPY = "learn-config.yaml"
-INITIAL_SETS = "initial-sets.json"  # how many held-out / initial frames (the budget's cut)
 TEST_SEED_OFFSET = 1001  # test_set.seed = initial.seed + this, unless given
 DEFAULT_TEST_SET = {"per_structure": 2, "rattle_A": (0.04, 0.15)}
 
@@ -124,34 +122,9 @@ class LearnConfig(StrictModel):
 @dataclass
 class LearnReport:
     run_dir: Path
-    iterations: list[dict] = field(default_factory=list)
+    iterations: list[IterationRecord] = field(default_factory=list)
     converged: bool = False
     status: str = ""
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-
-
-# stopping limits: a restart may raise them (continue a run that hit them), nothing else
-LIMITS = ("max_iterations", "label_budget")
-
-
-def _save_config(cfg: LearnConfig, run: Path) -> None:
-    """The run's config, saved on the first start; a restart must use the same one, except
-    for the stopping limits."""
-    path = run / CONFIG_COPY
-    data = cfg.model_dump(mode="json", exclude={"run_dir"})
-    if path.exists():
-        saved = yaml.safe_load(path.read_text())
-        if {k: v for k, v in saved.items() if k not in LIMITS} != \
-                {k: v for k, v in data.items() if k not in LIMITS}:
-            raise SeiflowError(f"{run} holds a run with another config; use `seiflow resume "
-                               f"{run}` or another run_dir")
-    run.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def cutoff_A(potential) -> float | None:
@@ -163,7 +136,7 @@ def cutoff_A(potential) -> float | None:
     return getattr(potential, "cutoff", None) or getattr(potential, "r_max", None)
 
 
-def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tuple[str, Path]]:
+def _starting_structures(cfg: LearnConfig, run: Run, progress: bool) -> list[tuple[str, Path]]:
     """The built starting cells, each at least 2 x the potential's cutoff wide in every
     direction unless ``structures.min_width_A`` says otherwise."""
     cutoff, asked = cutoff_A(cfg.potential), cfg.structures.min_width_A
@@ -171,11 +144,11 @@ def _starting_structures(cfg: LearnConfig, run: Path, progress: bool) -> list[tu
         log.warning("structures.min_width_A %.3g Å is below 2 x the potential's cutoff "
                     "(%.3g Å): atoms may see their own periodic images", asked, 2 * cutoff)
     build = with_cutoff(cfg.structures, cutoff)
-    report = run_build(build, out_dir=run / "structures", progress=progress)
+    report = run_build(build, out_dir=run.structures, progress=progress)
     if report.failures:
         names = ", ".join(f["name"] for f in report.failures)
         raise SeiflowError(f"could not build the starting structure(s) {names}; see "
-                           f"{run / 'structures' / 'build-summary.yml'}")
+                           f"{run.build_summary}")
     return [(r["name"], Path(next(f for f in r["files"] if f.endswith(".extxyz"))))
             for r in report.built]
 
@@ -199,21 +172,21 @@ def _spread(frames: list[Atoms], n: int) -> list[Atoms]:
         if n else []
 
 
-def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Path
+def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Run
                   ) -> tuple[list[Atoms], list[Atoms], str]:
     """The held-out and the initial training frames, cut to the label budget (the cut of the
     first start is kept: a resume with a higher budget labels the same sets), and what was
     cut (empty if nothing)."""
     test = perturbed(structures, cfg.test_set, "test rattle")
     initial = perturbed(structures, cfg.initial, "initial rattle")
-    path = run / INITIAL_SETS
-    if path.exists():
-        saved = json.loads(path.read_text())
+    saved = run.read_initial_sets()
+    if saved is not None:
         n_test, n_initial = int(saved["test"]), int(saved["initial"])
     else:
         n_test, n_initial = budget_cut(len(test), len(initial), cfg.label_budget)
-        _write_json(path, {"test": n_test, "initial": n_initial, "drawn_test": len(test),
-                           "drawn_initial": len(initial), "label_budget": cfg.label_budget})
+        run.write_initial_sets({"test": n_test, "initial": n_initial, "drawn_test": len(test),
+                                "drawn_initial": len(initial),
+                                "label_budget": cfg.label_budget})
     cut = ""
     if (n_test, n_initial) != (len(test), len(initial)):
         cut = (f"label_budget {cfg.label_budget}: held-out set cut from {len(test)} to "
@@ -223,11 +196,11 @@ def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Path
 
 
 def _label(frames: list[Atoms], cfg: LearnConfig, store: LabelStore, origin: Origin,
-           split: str, run: Path, tag: str) -> int:
+           split: str, run: Run, tag: str) -> int:
     if not frames:
         return 0
     rep = run_label(frames, cfg.labeler, store, cfg.engine, origin,
-                    records=RecordLog(run / f"label-{tag}.records.jsonl"))
+                    records=RecordLog(run.label_records(tag)))
     rows = [r.id for r in store.rows(group=origin.group) if r.get("split") != split]
     store.set_split(rows, split)
     return rep.ok
@@ -241,12 +214,12 @@ def _split(store: LabelStore) -> tuple[list[Atoms], list[Atoms], list[Atoms]]:
 
 
 def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], results, store: LabelStore,
-                 run: Path) -> None:
+                 run: Run) -> None:
     """Label ``cfg.test_md`` random frames of the first trajectories that ran to their end
     (γ never above γ_break: physical MD, not the runaway part of a broken run), once: the
     frames are chosen once (``test-md.extxyz``), within the label budget, and labelled from
     that file, so a killed run labels the same ones."""
-    path = run / "test-md.extxyz"
+    path = run.test_md
     if cfg.test_md == 0 or (not path.exists() and store.count(group="test-md")):
         return
     if not path.exists():
@@ -262,15 +235,14 @@ def _md_test_set(cfg: LearnConfig, tasks: list[ExploreTask], results, store: Lab
         picked = [frames[i] for i in sorted(rng.choice(len(frames), n, replace=False))]
         for a in picked:
             a.info["source"] = f"held-out MD frame, {a.info.get('time_fs')} fs"
-        tmp = path.with_suffix(".tmp.extxyz")
-        ase.io.write(tmp, picked, format="extxyz")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            ase.io.write(tmp, picked, format="extxyz")
     picked = ase.io.read(path, index=":") if path.stat().st_size else []
     _label(picked, cfg, store, Origin(group="test-md"), "test-md", run, "test-md")
 
 
 def _explore_tasks(cfg: LearnConfig, starts: list[tuple[str, Path]], model_dir: Path,
-                   it_dir: Path, iteration: int) -> list[ExploreTask]:
+                   it_dir: IterationDir, iteration: int) -> list[ExploreTask]:
     e, tasks = cfg.explore, []
     for name, path in starts:
         for ens in e.ensembles:
@@ -284,7 +256,7 @@ def _explore_tasks(cfg: LearnConfig, starts: list[tuple[str, Path]], model_dir: 
                                     traj_stride=e.traj_stride,
                                     checkpoint_every=e.traj_stride * max(1, 200 // e.traj_stride))
                     tasks.append(ExploreTask(label, path, model_dir, md, cfg.gamma_select,
-                                             cfg.gamma_break, it_dir / "explore" / label))
+                                             cfg.gamma_break, it_dir.explore(label)))
     return tasks
 
 
@@ -299,17 +271,16 @@ def _select(model, tasks: list[ExploreTask], limit: int) -> list[Atoms]:
     return [candidates[k] for k in chosen]
 
 
-def _fitted(cfg: LearnConfig, run: Path, it: int, data: tuple[list, list], db: str,
+def _fitted(cfg: LearnConfig, run: Run, it: int, data: tuple[list, list], db: str,
             progress: bool) -> Path:
     """The folder of iteration ``it``'s model, fitted on ``data`` (training, test frames) from
     the previous iteration's model unless a rerun finds it there."""
-    it_dir = run / f"iter-{it:02d}"
-    model_dir = it_dir / "model"
+    it_dir = run.iteration(it)
+    model_dir = it_dir.model
     if not (model_dir / "model.json").exists():
-        previous = run / f"iter-{it - 1:02d}" / "model"
-        start = load_potential(previous) if it > 0 else None
+        start = load_potential(run.iteration(it - 1).model) if it > 0 else None
         model = cfg.potential.fit(data[0], progress=progress, start=start,
-                                  checkpoint=it_dir / "fit-checkpoint.pt")
+                                  checkpoint=it_dir.fit_checkpoint)
         record_provenance(model, db, *data)
         save_model(model, model_dir)
     return model_dir
@@ -321,16 +292,15 @@ def _selected(cfg: LearnConfig, model, tasks, budget_left: int, path: Path) -> l
     if not path.exists():
         selected = _select(model, tasks, min(cfg.max_select_per_iteration, budget_left)) \
             if budget_left > 0 else []
-        tmp = path.with_suffix(".tmp.extxyz")
-        ase.io.write(tmp, selected, format="extxyz")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            ase.io.write(tmp, selected, format="extxyz")
     return ase.io.read(path, index=":") if path.stat().st_size else []
 
 
-def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
-               progress: bool) -> dict:
-    it_dir = run / f"iter-{it:02d}"
-    it_dir.mkdir(exist_ok=True)
+def _iteration(cfg: LearnConfig, run: Run, store: LabelStore, starts, it: int,
+               progress: bool) -> IterationRecord:
+    it_dir = run.iteration(it)
+    it_dir.path.mkdir(exist_ok=True)
     times = {}
     t0 = time.perf_counter()
     train, test, _ = _split(store)
@@ -342,12 +312,12 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     t0 = time.perf_counter()
     tasks = _explore_tasks(cfg, starts, model_dir, it_dir, it)
     cfg.engine.map(explore, tasks, [t.name for t in tasks],
-                   records=RecordLog(it_dir / "explore.records.jsonl"))
+                   records=RecordLog(it_dir.explore_records))
     results = [read_result(t.out_dir) for t in tasks]
     missing = [t.name for t, r in zip(tasks, results) if r is None]
     if missing:
         raise SeiflowError(f"exploration failed for {', '.join(missing)}; see "
-                           f"{it_dir / 'explore.records.jsonl'}")
+                           f"{it_dir.explore_records}")
     _md_test_set(cfg, tasks, results, store, run)
     test_md = _split(store)[2]
     md_errors = error_table(predict(model, test_md))["all"] if test_md else {}
@@ -355,7 +325,7 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
 
     t0 = time.perf_counter()
     budget_left = cfg.label_budget - store.count()
-    selected = _selected(cfg, model, tasks, budget_left, it_dir / "selected.extxyz")
+    selected = _selected(cfg, model, tasks, budget_left, it_dir.selected)
     # clean MD: no trajectory broke (γ > γ_break) and no frame above γ_select enlarges the
     # active set any more (MaxVol selects nothing)
     converged = all(r.status == "finished" for r in results) and not selected \
@@ -365,49 +335,46 @@ def _iteration(cfg: LearnConfig, run: Path, store: LabelStore, starts, it: int,
     t0 = time.perf_counter()
     before = store.count()
     _label(selected, cfg, store, Origin(group="active", iteration=it), "train", run,
-           f"iter-{it:02d}")
+           it_dir.path.name)
     times["label"] = time.perf_counter() - t0
     cand_gammas = [float(a.info["gamma"]) for t in tasks for a in read_candidates(t.out_dir)]
-    report = {
-        "iteration": it, "train_structures": len(train), "test_structures": len(test),
-        "labels_added": store.count() - before, "labels_total": store.count(),
-        "test_errors": test_errors, "test_md_errors": md_errors,
-        "trajectories": [vars(r) for r in results],
-        "finished": sum(r.status == "finished" for r in results),
-        "broken": sum(r.status == "broken" for r in results),
-        "max_gamma": max(r.max_gamma for r in results),
-        "candidates": len(cand_gammas), "candidate_gammas": cand_gammas,
-        "selected": len(selected), "converged": converged,
-        "stage_wall_s": {k: round(v, 2) for k, v in times.items()},
-    }
-    _write_json(it_dir / "report.json", report)
-    return report
+    record = IterationRecord(
+        iteration=it, train_structures=len(train), test_structures=len(test),
+        labels_added=store.count() - before, labels_total=store.count(),
+        test_errors=test_errors, test_md_errors=md_errors,
+        trajectories=[vars(r) for r in results],
+        finished=sum(r.status == "finished" for r in results),
+        broken=sum(r.status == "broken" for r in results),
+        max_gamma=max(r.max_gamma for r in results),
+        candidates=len(cand_gammas), candidate_gammas=cand_gammas,
+        selected=len(selected), converged=converged,
+        stage_wall_s={k: round(v, 2) for k, v in times.items()})
+    it_dir.write_record(record)
+    return record
 
 
 def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None = None
               ) -> LearnReport:
-    run = cfg.run_dir
-    _save_config(cfg, run)
-    report = LearnReport(run)
+    run = Run(cfg.run_dir)
+    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"}))
+    report = LearnReport(run.root)
     inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
-    with RunSummary(run / "learn-summary.yml", "seiflow learn", inputs) as summary:
+    with RunSummary(run.summary_file, "seiflow learn", inputs) as summary:
         starts = _starting_structures(cfg, run, progress)
-        store = LabelStore(run / "labels.db")
+        store = LabelStore(run.labels_db)
         test, initial, cut = _initial_sets(cfg, [ase.io.read(p) for _, p in starts], run)
         if cut:
             summary.data["label_budget_cut"] = cut
         _label(test, cfg, store, Origin(group="test"), "test", run, "test")
         _label(initial, cfg, store, Origin(group="initial"), "train", run, "initial")
         for it in range(cfg.max_iterations):
-            path = run / f"iter-{it:02d}" / "report.json"
-            rep = json.loads(path.read_text()) if path.exists() else \
-                _iteration(cfg, run, store, starts, it, progress)
-            report.iterations.append(rep)
+            rec = run.iteration(it).record() or _iteration(cfg, run, store, starts, it, progress)
+            report.iterations.append(rec)
             _write_reports(cfg, run, report, store, "running")
             log.info("iteration %d: %d/%d trajectories finished, %d labels added (%d total)",
-                     it, rep["finished"], len(rep["trajectories"]), rep["labels_added"],
-                     rep["labels_total"])
-            if rep["converged"]:
+                     it, rec.finished, len(rec.trajectories), rec.labels_added,
+                     rec.labels_total)
+            if rec.converged:
                 report.converged = True
                 break
             if store.count() >= cfg.label_budget:
@@ -422,32 +389,33 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
     return report
 
 
-def _write_reports(cfg: LearnConfig, run: Path, report: LearnReport, store: LabelStore,
+def _write_reports(cfg: LearnConfig, run: Run, report: LearnReport, store: LabelStore,
                    status: str) -> None:
-    its = report.iterations
+    its = [r.to_dict() for r in report.iterations]
     if not its:
         return
-    learning_curves(its, run / "learning-curves.png")
+    learning_curves(its, run.learning_curves)
     gamma_histograms({r["iteration"]: r["candidate_gammas"] for r in its},
-                     run / "gamma-histograms.png", cfg.gamma_select, cfg.gamma_break)
-    meta = {"run_dir": str(run), "labeler": cfg.labeler.name,
+                     run.gamma_histograms, cfg.gamma_select, cfg.gamma_break)
+    meta = {"run_dir": str(run.root), "labeler": cfg.labeler.name,
             "potential": cfg.potential.describe(),
             "gamma_select": cfg.gamma_select, "gamma_break": cfg.gamma_break,
             "status": status, "labels_total": store.count(),
             "test_structures": its[-1]["test_structures"]}
-    markdown_report(its, meta, run / "report.md")
+    markdown_report(its, meta, run.report_md)
 
 
-def _final_evaluation(run: Path, store: LabelStore) -> dict:
+def _final_evaluation(run: Run, store: LabelStore) -> dict:
     """The final model on the held-out sets: errors.json, per-frame errors and parity plots
     (energy as errors) in ``run/evaluation``, linked from report.md."""
     _, test, test_md = _split(store)
     sets = {"test-rattled": test, "test-md": test_md}
-    errors, _ = evaluate(load_potential(final_model(run)), sets, run / "evaluation",
+    errors, _ = evaluate(load_potential(run.final_model()), sets, run.evaluation,
                          "final model on held-out")
     shown = [f"![{name}](evaluation/parity-{name}.png)" for name in errors]
-    with open(run / "report.md", "a") as report:
-        report.write("\n## Final model on the held-out sets\n\n" + "\n\n".join(shown) + "\n")
+    before = run.report_md.read_text() if run.report_md.exists() else ""
+    atomic_write(run.report_md, before +
+                 "\n## Final model on the held-out sets\n\n" + "\n\n".join(shown) + "\n")
     return {name: {f"{comp}_rmse": e["rmse"] for comp, e in table["all"].items()}
             for name, table in errors.items()}
 
@@ -456,22 +424,10 @@ def resume(run_dir: Path, progress: bool = True, max_iterations: int | None = No
            label_budget: int | None = None) -> LearnReport:
     """Continue a run; raising ``max_iterations`` or ``label_budget`` continues one that
     stopped at its limit."""
-    path = Path(run_dir) / CONFIG_COPY
-    if not path.exists():
-        raise SeiflowError(f"{run_dir} is not an active-learning run (no {CONFIG_COPY})")
-    cfg = load_config(path, LearnConfig)
-    cfg.run_dir = Path(run_dir)
+    run = Run.existing(run_dir)
+    cfg = load_config(run.config_file, LearnConfig)
+    cfg.run_dir = run.root
     for key, value in (("max_iterations", max_iterations), ("label_budget", label_budget)):
         if value is not None:
             setattr(cfg, key, value)
-    return run_learn(cfg, progress=progress, config_file=str(path))
-
-
-def final_model(run_dir: Path) -> Path:
-    """The model folder of the last iteration."""
-    its = sorted(Path(run_dir).glob("iter-*/model/model.json"))
-    if not its:
-        raise SeiflowError(f"{run_dir} has no fitted model yet")
-    return its[-1].parent
-
-
+    return run_learn(cfg, progress=progress, config_file=str(run.config_file))

@@ -49,7 +49,7 @@ from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.structures.interfaces import InterfaceSpec
 from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
-from seiflow.workflows.learn import CONFIG_COPY, final_model
+from seiflow.workflows.run import Run
 from seiflow.workflows.properties.base import PropertyFailed
 from seiflow.workflows.properties.diffusion import DiffusionSettings
 from seiflow.workflows.properties.elastic import ElasticSettings
@@ -185,7 +185,7 @@ class ValidateConfig(StrictModel):
     @field_validator("model")
     @classmethod
     def _final_model_of_a_run(cls, v: Path) -> Path:
-        return final_model(v) if (v / CONFIG_COPY).exists() else v
+        return Run(v).final_model() if Run.is_run(v) else v
 
     @field_validator("interfaces")
     @classmethod

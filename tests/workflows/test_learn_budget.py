@@ -64,7 +64,7 @@ def test_label_budget_is_a_hard_cap_and_the_cut_is_kept(tmp_path, caplog, no_fig
     report = resume(run, progress=False, label_budget=5)  # a higher budget: the same sets
     assert store.count(group="test") == 1 and store.count(group="initial") == 2
     assert store.count() <= 5 and store.count(group="active") >= 1
-    assert report.iterations[-1]["labels_total"] == store.count()
+    assert report.iterations[-1].labels_total == store.count()
 
 
 def test_test_set_gets_its_own_seed(tmp_path):

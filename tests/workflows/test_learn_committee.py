@@ -35,11 +35,11 @@ def test_committee_drives_the_loop(tmp_path):
     }
     report = run_learn(parse_config(cfg, LearnConfig), progress=False)
     its = report.iterations
-    assert its[0]["candidates"] > 0 and its[0]["labels_added"] > 0  # the committee disagreed
+    assert its[0].candidates > 0 and its[0].labels_added > 0  # the committee disagreed
     model = load_potential(tmp_path / "run" / "iter-00" / "model")
     assert model.backend == "committee" and len(model.members) == 2
     # the recorded grades are the committee's: force spread / 0.02 eV/Å
-    traj = next(t for t in its[0]["trajectories"] if t["candidates"])
+    traj = next(t for t in its[0].trajectories if t["candidates"])
     frames = ase.io.read(tmp_path / "run" / "iter-00" / "explore" / traj["name"] /
                          "candidates.extxyz", index=":")
     for frame in frames[:3]:
