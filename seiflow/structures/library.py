@@ -78,7 +78,7 @@ def list_phases() -> list[str]:
 
 
 # Short names for the ambient ground-state phase of a compound (e.g. on the command line)
-PHASE_ALIASES = {"li": "li-bcc", "li2co3": "li2co3-c2c", "li2edc": "li2edc-cell"}
+PHASE_ALIASES = {"li": "li-bcc", "li2co3": "li2co3-c2c", "li2edc": "li2edc-cell", "in": "in-bct"}
 
 
 def resolve_phase(name: str) -> str:

@@ -24,9 +24,12 @@ EXPECTED_SG = {
     "lif": 225,  # Fm-3m (rocksalt)
     "li2o": 225,  # Fm-3m (antifluorite)
     "li3incl6": 12,  # C2/m
+    "in-bct": 139,  # I4/mmm (A6, body-centred tetragonal In)
+    "licl": 225,  # Fm-3m (rocksalt)
 }
 # Handbook densities (CRC Handbook of Chemistry and Physics), independent of phases.yaml.
-HANDBOOK_DENSITY = {"li2co3-c2c": 2.11, "li-bcc": 0.534, "lif": 2.64, "li2o": 2.013}
+HANDBOOK_DENSITY = {"li2co3-c2c": 2.11, "li-bcc": 0.534, "lif": 2.64, "li2o": 2.013,
+                    "in-bct": 7.31, "licl": 2.07}
 CRYSTALS = sorted(EXPECTED_SG)
 
 
@@ -78,6 +81,8 @@ def _nearest(atoms, a, b, cutoff=4.0):
     ("li2o", ("Li", "O"), 1.95, 2.05),
     ("li3incl6", ("In", "Cl"), 2.45, 2.65),
     ("li-bcc", ("Li", "Li"), 2.95, 3.10),
+    ("in-bct", ("In", "In"), 3.20, 3.30),  # 4 neighbours at a = 3.25 Å, 8 at 3.38 Å
+    ("licl", ("Li", "Cl"), 2.50, 2.62),  # a / 2 = 2.565 Å
 ])
 def test_first_neighbour_distances_are_chemical(name, pair, lo, hi):
     d = _nearest(get_phase(name), *pair)
@@ -116,3 +121,22 @@ def test_li2edc_cell_is_periodic_single_molecule():
     assert atoms.pbc.all() and atoms.get_chemical_formula() == "C4H4Li2O6"
     i, j, d, shift = neighbor_list("ijdS", atoms, 3.0)
     assert not np.any(shift.any(axis=1)), "the molecule touches its periodic images"
+
+
+def test_reaction_products_of_li_li3incl6():
+    """In metal and LiCl, the products of Li + Li3InCl6 (Golov & Carrasco): tetragonal In
+    (c/a = 1.52, 4 + 8 neighbours, two shells) and rocksalt LiCl (6 Cl around each Li)."""
+    from seiflow.structures.library import resolve_phase
+
+    assert resolve_phase("in") == "in-bct"
+    indium = get_phase("in-bct")
+    a, _, c = indium.cell.lengths()
+    assert c / a == pytest.approx(1.521, abs=0.005)
+    i, d = neighbor_list("id", indium, 3.5)
+    assert np.bincount(i).tolist() == [12, 12]
+    assert np.sort(np.unique(np.round(d, 2))).tolist() == [3.25, 3.38]
+    licl = get_phase("licl")
+    sym = np.array(licl.get_chemical_symbols())
+    i, j = neighbor_list("ij", licl, 3.0)
+    for k in np.flatnonzero(sym == "Li"):
+        assert (sym[j[i == k]] == "Cl").sum() == 6
