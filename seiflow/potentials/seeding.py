@@ -1,7 +1,11 @@
-"""Seeding libraries that draw from the process-wide random generators, without leaving them
-seeded: ``with global_rngs_seeded(seed): ...`` seeds Python's ``random``, NumPy's legacy
-generator and torch's CPU (and CUDA) generators, and restores their states on exit, so a
-fit is reproducible and the caller's random streams are untouched."""
+"""Process-wide library state set for the length of a fit and restored on exit, whatever the
+exit (an error, a KeyboardInterrupt):
+
+``with global_rngs_seeded(seed): ...`` seeds Python's ``random``, NumPy's legacy generator and
+torch's CPU (and CUDA) generators, so a fit is reproducible and the caller's random streams are
+untouched; ``with torch_default_dtype(torch.float64): ...`` sets torch's default dtype (mace's own
+``default_dtype`` does not restore it when the body raises, which left float64 behind for every
+later torch model in the process)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+
+
+@contextmanager
+def torch_default_dtype(dtype) -> Iterator[None]:
+    import torch
+
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
 
 
 @contextmanager

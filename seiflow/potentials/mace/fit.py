@@ -35,7 +35,6 @@ from mace import modules
 from mace.data.utils import compute_average_E0s, estimate_e0s_from_foundation
 from mace.modules.utils import compute_avg_num_neighbors, compute_mean_rms_energy_forces
 from mace.tools import torch_geometric
-from mace.tools.torch_tools import default_dtype
 from mace.tools.train import evaluate
 from mace.tools.utils import AtomicNumberTable
 from torch_ema import ExponentialMovingAverage
@@ -50,7 +49,7 @@ from seiflow.potentials.base import check_species
 from seiflow.potentials.mace.model import (MACEModel, configuration, graphs, load_module,
                                            pick_device, species_of)
 from seiflow.potentials.mace.settings import MACESettings
-from seiflow.potentials.seeding import global_rngs_seeded
+from seiflow.potentials.seeding import global_rngs_seeded, torch_default_dtype
 
 log = logging.getLogger(__name__)
 _OUTPUTS = {"energy": True, "forces": True, "virials": False, "stress": True}
@@ -133,7 +132,7 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
     zs_train = sorted({int(z) for a in train for z in a.numbers})
     configs = [configuration(a, Label.from_atoms(a)) for a in train]
     origin = "new"
-    with default_dtype(dtype), global_rngs_seeded(s.seed):
+    with torch_default_dtype(dtype), global_rngs_seeded(s.seed):
         if start is not None:
             for atoms in train:
                 check_species(atoms, start.species, "the start model")

@@ -24,7 +24,6 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from mace.data import AtomicData
 from mace.data.utils import Configuration
 from mace.tools import torch_geometric
-from mace.tools.torch_tools import default_dtype
 from mace.tools.utils import AtomicNumberTable
 
 from seiflow.core.atomic import atomic_path
@@ -34,6 +33,7 @@ from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read
                                      write_model_json)
 from seiflow.potentials.graded import GradedCalculator
 from seiflow.potentials.mace.features import readout_features
+from seiflow.potentials.seeding import torch_default_dtype
 
 MACE_FILE = "mace.model"
 ACTIVE_FILE = "active_set.npz"
@@ -67,7 +67,7 @@ def configuration(atoms: Atoms, label: Label | None = None) -> Configuration:
 def graphs(configs: list[Configuration], z_table: AtomicNumberTable, r_max: float,
            dtype: torch.dtype) -> list[AtomicData]:
     """Neighbour graphs (mace's AtomicData) of ``configs``, with their labels."""
-    with default_dtype(dtype):
+    with torch_default_dtype(dtype):
         return [AtomicData.from_config(c, z_table=z_table, cutoff=r_max) for c in configs]
 
 
