@@ -1,5 +1,6 @@
-"""`seiflow analyze rdf|msd|diffusion|arrhenius|conductivity`: trajectories -> g(r), MSD, D,
-Ea and Nernst–Einstein conductivity, as tables, JSON and PNG plots."""
+"""`seiflow analyze rdf|msd|diffusion|arrhenius|conductivity|reaction`: trajectories -> g(r),
+MSD, D, Ea, Nernst–Einstein conductivity and the reaction analysis of an interface (profiles,
+fronts, clusters, phase labels, flux), as tables, JSON and PNG plots."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table
 
 from seiflow.cli.console import out_console
+from seiflow.cli.reaction import analyze_reaction
 from seiflow.workflows.transport import (
     analyze_arrhenius, analyze_conductivity, analyze_diffusion, analyze_msd, analyze_rdf,
 )
@@ -145,3 +147,43 @@ def conductivity_cmd(
     c = out_console()
     c.print(table)
     c.print(f"[yellow]caveat:[/] {r['caveat']}", highlight=False)
+
+
+@app.command("reaction")
+def reaction_cmd(
+    traj: Path = typer.Argument(..., help="trajectory of a reactive interface (extxyz, ...)"),
+    axis: str = typer.Option("z", "--axis", help="interface normal: x, y or z (cell a, b, c)"),
+    bin_width: float = typer.Option(1.0, "--bin-width", help="profile bin width, Å"),
+    frame_dt: float | None = FRAME_DT,
+    every: int = typer.Option(1, "--every", help="use every N-th frame"),
+    cluster_species: list[str] = typer.Option(["In"], "--cluster-species",
+                                              help="species of the metal clusters (repeatable)"),
+    cluster_cutoff: float = typer.Option(3.6, "--cluster-cutoff",
+                                         help="bond cutoff of a cluster, Å"),
+    front: str = typer.Option("Li3InCl6", "--front", help="phase label or species whose "
+                              "profile defines the reaction fronts"),
+    front_smooth: float = typer.Option(2.0, "--front-smooth", help="Gaussian smoothing of "
+                                       "that profile before the front search, Å (0: none)"),
+    plane: float | None = typer.Option(None, "--plane", help="height of the flux plane along "
+                                       "the axis, Å (default: the initial - front)"),
+    out: Path = _out("analysis"),
+) -> None:
+    """Profiles (atoms/Å³), fronts (Å), clusters, phase labels and Li flux against time (ps)."""
+    d = analyze_reaction(traj, out, axis, bin_width, frame_dt, every, tuple(cluster_species),
+                         cluster_cutoff, front, plane, front_smooth)
+    table = Table(title=f"reaction analysis of {d['n_frames']} frames ({out}/reaction.json)")
+    for col in ("time (ps)", *d["labels"]["names"], "clusters", "largest", "percolates",
+                "front - (Å)", "front + (Å)", "net Li crossings"):
+        table.add_column(col)
+    cl, fl, fr = d["clusters"], d["flux"], d["fronts"]
+    for k in sorted({0, d["n_frames"] - 1}):
+        perc = "".join(a for a, p in zip("abc", cl["largest_percolates_abc"][k]) if p) or "no"
+        table.add_row(f"{d['times_ps'][k]:.3g}",
+                      *(f"{x:.3f}" for x in d["labels"]["fractions"][k]),
+                      str(cl["n_clusters_min2"][k]), str(cl["largest"][k]), perc,
+                      _g(fr["-"]["position_A"][k], ".2f"), _g(fr["+"]["position_A"][k], ".2f"),
+                      "—" if fl is None else str(fl["cumulative_net"][k]))
+    c = out_console()
+    c.print(table)
+    for note in d["notes"]:
+        c.print(f"note: {note}", highlight=False)

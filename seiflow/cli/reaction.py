@@ -1,0 +1,96 @@
+"""`seiflow analyze reaction`: a trajectory of a reactive interface -> reaction.json and PNGs.
+
+Reads the frames (every ``every``-th), takes their times (``--frame-dt`` in fs, else each
+frame's ``info['time_fs']``), runs :func:`seiflow.analysis.reaction.reaction_series` and writes
+``reaction.json`` (units in the keys: Å, ps, atoms/Å³) and four figures into ``out``:
+``reaction-profiles.png``, ``reaction-clusters.png``, ``reaction-phases.png``,
+``reaction-fronts.png``. (A helper of the command, kept beside it while workflows/ is being
+reorganised.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+
+from seiflow.analysis.phase_labels import LABELS
+from seiflow.analysis.reaction import reaction_series
+from seiflow.core.atomic import write_json
+from seiflow.core.errors import SeiflowError, StructureError
+from seiflow.report.reaction import (
+    cluster_plot, front_flux_plot, phase_fraction_plot, profile_heatmaps,
+)
+
+FIGURES = ("reaction-profiles.png", "reaction-clusters.png", "reaction-phases.png",
+           "reaction-fronts.png")
+
+
+def read_frames(path: Path, every: int = 1) -> list:
+    """Every ``every``-th frame of a trajectory file, one-line errors for bad files."""
+    if every < 1:
+        raise SeiflowError(f"--every must be a positive number of frames, got {every}")
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"trajectory file not found: {path}")
+    try:
+        frames = ase.io.read(path, index=slice(None, None, every))
+    except Exception as exc:  # ASE raises many kinds on unreadable files
+        raise StructureError(f"{path} is not a trajectory file ASE can read: "
+                             f"{type(exc).__name__}: {exc}") from None
+    if not frames or any(len(a) == 0 for a in frames):
+        raise StructureError(f"{path}: no atoms")
+    return frames
+
+
+def frame_times_ps(frames: list, every: int, frame_dt_fs: float | None, path: Path) -> np.ndarray:
+    """Times (ps): ``frame_dt_fs`` x the original frame index, else info['time_fs']."""
+    if frame_dt_fs is not None:
+        if not frame_dt_fs > 0:
+            raise SeiflowError(f"--frame-dt must be positive (fs), got {frame_dt_fs}")
+        return np.arange(len(frames)) * every * frame_dt_fs / 1000.0
+    if all("time_fs" in f.info for f in frames):
+        return np.array([float(f.info["time_fs"]) for f in frames]) / 1000.0
+    raise SeiflowError(f"{path}: the frames carry no info time_fs; pass --frame-dt, the time "
+                       "between frames in fs")
+
+
+def analyze_reaction(traj: Path, out: Path, axis: str = "z", bin_width: float = 1.0,
+                     frame_dt_fs: float | None = None, every: int = 1,
+                     cluster_species: tuple[str, ...] = ("In",), cluster_cutoff: float = 3.6,
+                     front_of: str = "Li3InCl6", plane_A: float | None = None,
+                     front_smooth_A: float = 2.0) -> dict:
+    """Analyse ``traj`` and write ``reaction.json`` + figures into ``out``; returns the JSON."""
+    frames = read_frames(traj, every)
+    times = frame_times_ps(frames, every, frame_dt_fs, traj)
+    series = reaction_series(frames, times, axis=axis, bin_width=bin_width,
+                             cluster_species=cluster_species, cluster_cutoff=cluster_cutoff,
+                             front_of=front_of, front_smooth_A=front_smooth_A,
+                             plane_A=plane_A)
+    data = {"trajectory": str(traj), "every": every, **series.to_dict()}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "reaction.json", data)
+    _figures(series, out, Path(traj).name)
+    data["figures"] = [str(out / f) for f in FIGURES]
+    return data
+
+
+def _figures(series, out: Path, name: str) -> None:
+    p, c = series.profiles, series.clusters
+    fronts = {k: f.position_A for k, f in series.fronts.items()}
+    ax = "xyz"[p.axis]
+    profile_heatmaps(p.times_ps, p.edges_A, p.number_density, p.species, out / FIGURES[0],
+                     axis=ax, fronts=fronts, title=f"{name}: number density along {ax}")
+    cluster_plot(p.times_ps, c.n_clusters, c.largest_fraction, c.percolates, c.sizes[-1],
+                 out / FIGURES[1], species="-".join(c.species),
+                 title=f"{name}: clusters within {c.cutoff_A:g} Å")
+    phase_fraction_plot(p.times_ps, series.label_fractions, LABELS, out / FIGURES[2],
+                        title=f"{name}: phase labels")
+    flux = series.flux
+    front_flux_plot(p.times_ps, {k: f.advance_A for k, f in series.fronts.items()},
+                    None if flux is None else flux.cumulative, out / FIGURES[3],
+                    species=flux.species if flux else "Li",
+                    title=f"{name}: fronts of {series.front_of}"
+                    + (f", flux plane at {flux.plane_A:.2f} Å" if flux else ""))
