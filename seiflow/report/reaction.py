@@ -36,14 +36,15 @@ def profile_heatmaps(times_ps: np.ndarray, edges_A: np.ndarray, density: np.ndar
     positions (Å, per frame) to draw, wrapped into the cell."""
     density = np.asarray(density, float)
     ns = len(species)
-    fig, axes = plt.subplots(1, ns, figsize=(3.4 * ns + 0.6, 3.8), dpi=110, squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(1, ns, figsize=(3.9 * ns + 0.6, 3.8), dpi=110, squeeze=False,
+                             sharey=True, layout="constrained")
     te, edges = _time_edges(times_ps), np.asarray(edges_A, float)
     period = edges[-1] - edges[0]
     for k, (ax, name) in enumerate(zip(axes[0], species)):
         mesh = ax.pcolormesh(te, edges, density[:, k].T, cmap="viridis", shading="flat")
-        fig.colorbar(mesh, ax=ax, fraction=0.05, pad=0.02).set_label(f"{name} (atoms/Å³)",
-                                                                     fontsize=8)
+        bar = fig.colorbar(mesh, ax=ax, fraction=0.06, pad=0.02)
+        bar.set_label(f"{name} (atoms/Å³)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
         for n, (label, pos) in enumerate((fronts or {}).items()):
             y = edges[0] + np.mod(np.asarray(pos, float) - edges[0], period)
             ax.plot(times_ps, y, ".", ms=3, color=f"C{(n + 1) % 10}", label=f"front {label}")
