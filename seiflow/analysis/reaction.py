@@ -140,7 +140,8 @@ def _jsonable(x):
 
 
 def _front_dict(f: FrontResult) -> dict:
-    return {"direction": f.direction, "level": f.level, "start_A": f.start_A,
+    return {"direction": f.direction, "level": _jsonable(f.level),
+            "start_A": _jsonable(f.start_A),
             "smooth_A": f.smooth_A,
             "position_A": _jsonable(f.position_A), "advance_A": _jsonable(f.advance_A),
             "speed_A_ps": f.speed_A_ps}
@@ -184,8 +185,15 @@ def _fronts(values: np.ndarray, period: float, times: np.ndarray, bulk: float | 
             smooth_A: float, notes: list[str]) -> dict[str, FrontResult]:
     out = {}
     for name, direction in (("-", -1), ("+", 1)):
-        out[name] = follow_front(values, period, times, direction=direction, bulk=bulk,
-                                 smooth_A=smooth_A)
+        try:
+            out[name] = follow_front(values, period, times, direction=direction, bulk=bulk,
+                                     smooth_A=smooth_A)
+        except SeiflowError as exc:  # nothing to follow: the rest of the analysis still runs
+            notes.append(f"no {name} front: {exc}")
+            out[name] = FrontResult(times_ps=times, position_A=np.full(times.size, np.nan),
+                                    level=np.nan, start_A=np.nan, direction=direction,
+                                    smooth_A=smooth_A)
+            continue
         if np.isnan(out[name].position_A).any():
             notes.append(f"the {name} front is missing in some frames (the profile does not "
                          "cross its level within one period)")

@@ -71,7 +71,7 @@ def analyze_reaction(traj: Path, out: Path, axis: str = "z", bin_width: float = 
     data = {"trajectory": str(traj), "every": every, **series.to_dict()}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "reaction.json", data)
+    write_json(out / "reaction.json", data, allow_nan=False)  # NaN is null: strict JSON
     _figures(series, out, Path(traj).name)
     data["figures"] = [str(out / f) for f in FIGURES]
     return data

@@ -300,6 +300,13 @@ def test_reaction_series_of_an_interface_like_cell():
     d = json.loads(json.dumps(s.to_dict()))
     assert d["units"]["number_density"] == "atoms/Å³" and d["axis"] == "z"
     assert len(d["profiles"]["number_density_per_A3"]) == 4
+    # a trajectory without the front's phase: no fronts (noted), the rest still measured
+    li = [get_phase("li-bcc").repeat((3, 3, 3))] * 2
+    s = reaction_series(li, [0.0, 1.0])
+    assert np.isnan(s.fronts["-"].position_A).all() and s.flux is None
+    assert any("no - front" in n for n in s.notes)
+    assert s.label_fractions[:, LABELS.index("Li metal")].tolist() == [1.0, 1.0]
+    json.dumps(s.to_dict(), allow_nan=False)
 
 
 def _seiflow(*args, cwd):
@@ -312,7 +319,10 @@ def test_analyze_reaction_command(tmp_path):
     ase.io.write(traj, _interface_frames(), format="extxyz")
     r = _seiflow("analyze", "reaction", str(traj), "--axis", "z", "--out", "res", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    data = json.loads((tmp_path / "res" / "reaction.json").read_text())
+    def no_nan(name):
+        raise AssertionError(f"{name} in reaction.json")
+
+    data = json.loads((tmp_path / "res" / "reaction.json").read_text(), parse_constant=no_nan)
     assert data["n_frames"] == 4 and data["times_ps"][-1] == pytest.approx(0.3)
     for name in ("reaction-profiles.png", "reaction-clusters.png", "reaction-phases.png",
                  "reaction-fronts.png"):
