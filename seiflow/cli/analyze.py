@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from seiflow.cli.console import out_console
-from seiflow.cli.reaction import analyze_reaction
+from seiflow.workflows.reaction import analyze_reaction
 from seiflow.workflows.transport import (
     analyze_arrhenius, analyze_conductivity, analyze_diffusion, analyze_msd, analyze_rdf,
 )

@@ -1,11 +1,11 @@
-"""`seiflow analyze reaction`: a trajectory of a reactive interface -> reaction.json and PNGs.
+"""The reaction analysis of a trajectory of a reactive interface -> reaction.json and PNGs
+(`seiflow analyze reaction`).
 
 Reads the frames (every ``every``-th), takes their times (``--frame-dt`` in fs, else each
 frame's ``info['time_fs']``), runs :func:`seiflow.analysis.reaction.reaction_series` and writes
 ``reaction.json`` (units in the keys: Å, ps, atoms/Å³) and four figures into ``out``:
 ``reaction-profiles.png``, ``reaction-clusters.png``, ``reaction-phases.png``,
-``reaction-fronts.png``. (A helper of the command, kept beside it while workflows/ is being
-reorganised.)
+``reaction-fronts.png``.
 """
 
 from __future__ import annotations
