@@ -30,6 +30,7 @@ from seiflow.cli import (  # noqa: E402
     learn,
     md,
     phases,
+    properties,
     train,
     validate,
 )
@@ -52,6 +53,8 @@ app.command("resume")(learn.resume_cmd)
 app.command("md")(md.md)
 app.command("md-batched")(md.md_batched)
 app.command("validate")(validate.validate)
+for _name in ("singlepoint", "geomopt", "eos", "elastic", "phonons", "neb"):
+    app.command(_name)(getattr(properties, _name))
 app.command("export-lammps")(lammps.export_lammps_cmd)
 app.command("import-mtp", context_settings=lammps.IMPORT_SETTINGS)(lammps.import_mtp_cmd)
 app.add_typer(data.app, name="data")

@@ -185,3 +185,60 @@ def plot_arrhenius(results: Mapping[str, Any], path: Path, title: str = "") -> P
     ax.legend(fontsize=8)
     ax.set_title(title or "tracer diffusion (Arrhenius)", fontsize=10)
     return save_figure(fig, path)
+
+
+def plot_stress_strain(result: Any, path: Path, title: str = "") -> Path:
+    """One panel per Voigt strain mode (e1 … e6): the six stress components (GPa, ASE sign:
+    tensile positive) against the applied strain, points as computed and lines σ0 + C·e of the
+    fitted stiffness. ``result``: an elastic result dict with ``strains``, ``stresses_GPa``,
+    ``C_GPa`` and ``stress0_GPa``. Returns ``path``."""
+    d = _as_dict(result)
+    strains, stresses = np.asarray(d["strains"]), np.asarray(d["stresses_GPa"])
+    C, s0 = np.asarray(d["C_GPa"]), np.asarray(d["stress0_GPa"])
+    names = ["xx", "yy", "zz", "yz", "xz", "xy"]
+    fig, axes = plt.subplots(2, 3, figsize=(10.5, 6.0), dpi=110, sharey=True,
+                             layout="constrained")
+    for mode, ax in enumerate(axes.ravel()):
+        rows = np.flatnonzero(np.abs(strains[:, mode]) > 0)
+        e = strains[rows, mode]
+        line = np.linspace(min(e.min(initial=0.0), 0.0), max(e.max(initial=0.0), 0.0), 2)
+        for comp in range(6):
+            color = f"C{comp}"
+            ax.plot(e, stresses[rows, comp], "o", color=color, ms=4,
+                    label=f"σ{names[comp]}" if mode == 0 else None)
+            ax.plot(line, s0[comp] + C[comp, mode] * line, "-", color=color, lw=0.9)
+        ax.set_title(f"strain e{mode + 1} ({names[mode]})", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.locator_params(axis="x", nbins=5)
+        ax.axhline(0.0, color="0.6", lw=0.5)
+    for ax in axes[1]:
+        ax.set_xlabel("strain (Voigt, engineering)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("stress (GPa)")
+    fig.legend(loc="outside upper right", fontsize=8, ncol=6)
+    fig.suptitle(title or "stress–strain (lines: fitted Cij)", fontsize=10, x=0.02,
+                 ha="left")
+    return save_figure(fig, path)
+
+
+def plot_relaxation(energies_eV: list[float], fmax_eV_A: list[float], path: Path,
+                    max_stress_GPa: list[float] | None = None, title: str = "") -> Path:
+    """Energy (eV, relative to the start) and largest force (eV/Å; with a cell relaxation also
+    the largest stress component, GPa; log scale) against the optimizer step of one
+    relaxation. Returns ``path``."""
+    e = np.asarray(energies_eV, dtype=float)
+    steps = np.arange(len(e))
+    fig, (ax_e, ax_f) = plt.subplots(2, 1, figsize=(6.0, 5.0), dpi=110, sharex=True)
+    ax_e.plot(steps, e - e[0], "-o", ms=3, lw=1.0)
+    ax_e.set_ylabel("E − E(start) (eV)")
+    ax_f.semilogy(steps, np.maximum(np.asarray(fmax_eV_A, dtype=float), 1e-12), "-o", ms=3,
+                  lw=1.0, color="C1", label="largest force (eV/Å)")
+    if max_stress_GPa is not None:
+        ax_f.semilogy(steps, np.maximum(np.asarray(max_stress_GPa, dtype=float), 1e-12), "-s",
+                      ms=3, lw=1.0, color="C2", label="largest stress (GPa)")
+    ax_f.legend(fontsize=8)
+    ax_f.set_ylabel("eV/Å, GPa")
+    ax_f.xaxis.get_major_locator().set_params(integer=True)
+    ax_f.set_xlabel("optimizer step")
+    ax_e.set_title(title or "geometry optimisation", fontsize=10)
+    return save_figure(fig, path)

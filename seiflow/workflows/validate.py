@@ -41,7 +41,6 @@ from seiflow.analysis.comparison import agreement
 from seiflow.core.atomic import atomic_write, write_json
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
-from seiflow.core.fingerprint import file_fingerprint
 from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
@@ -49,6 +48,15 @@ from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.structures.interfaces import InterfaceSpec
 from seiflow.structures.library import resolve_phase
 from seiflow.workflows.build import PhaseSpec
+from seiflow.workflows.methods import (  # noqa: F401 - graded_calculator: imported from here
+    GradedFactory,
+    ReferenceFactory,
+    graded_calculator,
+    labeler_identity,
+    labeler_label,
+    model_digest,
+    model_label,
+)
 from seiflow.workflows.run import Run
 from seiflow.workflows.properties.base import PropertyFailed
 from seiflow.workflows.properties.diffusion import DiffusionSettings
@@ -67,7 +75,6 @@ from seiflow.workflows.properties.spec import (
     Context,
     TargetKind,
     ValidationProperty,
-    digest,
     settings_identity,
 )
 
@@ -197,79 +204,9 @@ class ValidateConfig(StrictModel):
         return v
 
 
-# --------------------------------------------------------------------------- factories
-def model_digest(model: Path) -> str:
-    """Hash of every file of a model folder: results of another model are never reused."""
-    files = sorted(p for p in Path(model).rglob("*") if p.is_file())
-    return digest(*(f"{p.relative_to(model)}:{file_fingerprint(p)}"
-                     for p in files))
-
-
-def graded_calculator(potential, seen: Callable[[float], None]):
-    """The potential's calculator, telling ``seen`` the grade γ (the largest per-atom
-    extrapolation grade; a committee's force spread where that is its grade) of every
-    evaluation. The one place that knows how a backend reports γ (``results["gamma"]``)."""
-    calc = potential.calculator(grade=True)
-    calculate = calc.calculate
-
-    def graded(*args, **kwargs):
-        calculate(*args, **kwargs)
-        if "gamma" in calc.results:
-            seen(float(calc.results["gamma"]))
-
-    calc.calculate = graded
-    return calc
-
-
-class GradedFactory:
-    """Calculators of the potential, grading every structure: ``max_gamma()`` is the largest
-    extrapolation grade among the final states of everything computed since the last call,
-    ``take_run_gamma()`` the largest met at any step (MD, optimizer, NEB band) since its last
-    call."""
-
-    def __init__(self, model: Path, identity: str):
-        self.potential = load_potential(model)
-        self.identity = identity
-        self._calcs: list = []
-        self._run_gamma: float | None = None
-
-    def _seen(self, gamma: float) -> None:
-        self._run_gamma = gamma if self._run_gamma is None else max(self._run_gamma, gamma)
-
-    def __call__(self, atoms: Atoms):
-        calc = graded_calculator(self.potential, self._seen)
-        self._calcs.append(calc)
-        return calc
-
-    def max_gamma(self) -> float | None:
-        values = [c.results["gamma"] for c in self._calcs if "gamma" in c.results]
-        self._calcs.clear()
-        return float(max(values)) if values else None
-
-    def take_run_gamma(self) -> float | None:
-        gamma, self._run_gamma = self._run_gamma, None
-        return gamma
-
-
-class ReferenceFactory:
-    """Calculators of the reference labeler (its ``check`` first: a cell it cannot treat is
-    refused with its reason)."""
-
-    def __init__(self, labeler, identity: str):
-        self.labeler = labeler
-        self.identity = identity
-
-    def __call__(self, atoms: Atoms):
-        self.labeler.check(atoms)
-        return self.labeler.calculator(atoms)
-
-
+# --------------------------------------------------------------------------- methods
 def method_label(cfg: ValidateConfig, method: str) -> str:
-    if method == "potential":
-        meta = json.loads((cfg.model / "model.json").read_text())
-        level = f" level {meta['level']}" if "level" in meta else ""
-        return f"{meta['backend'].upper()}{level}"
-    return getattr(cfg.reference, "method", None) or cfg.reference.name
+    return model_label(cfg.model) if method == "potential" else labeler_label(cfg.reference)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -318,7 +255,7 @@ def property_identity(task: Task, prop: type[ValidationProperty], method_id: str
 def method_identity(cfg: ValidateConfig, method: str) -> str:
     if method == "potential":
         return model_digest(cfg.model)
-    return f"{cfg.reference.name}:{cfg.reference.settings_hash()}"
+    return labeler_identity(cfg.reference)
 
 
 def _is_current(path: Path, identity: str) -> bool:

@@ -83,13 +83,14 @@ class Relaxed:
 
 def relax(atoms: Atoms, factory: CalcFactory, *, cell: bool = True, symmetry: bool = True,
           fmax: float = 0.01, smax: float = 0.01, max_steps: int = 500,
-          symprec: float = 1e-3, what: str = "relaxation") -> Relaxed:
+          symprec: float = 1e-3, what: str = "relaxation",
+          observe: Callable[[Atoms], None] | None = None) -> Relaxed:
     """Relax positions (and the cell when ``cell``) with BFGS on ASE's FrechetCellFilter,
     keeping the space group when ``symmetry`` (ASE FixSymmetry), until every force is below
     ``fmax`` (eV/Å) and every stress component below ``smax`` (GPa). Not converging within
     ``max_steps`` or exploding raises PropertyFailed: a relaxation is never used half done.
     Constraints of ``atoms`` are kept and returned with the result (forces on fixed atoms are
-    then zero in ``fmax``)."""
+    then zero in ``fmax``). ``observe(atoms)`` (optional) sees the start and every step."""
     from ase.constraints import FixSymmetry
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
@@ -114,6 +115,8 @@ def relax(atoms: Atoms, factory: CalcFactory, *, cell: bool = True, symmetry: bo
             warnings.filterwarnings("ignore", message="logm result may be inaccurate")
             # the filter's own criterion mixes stress × volume into "forces"; ours is explicit
             for _ in opt.irun(fmax=0.0, steps=max_steps):
+                if observe is not None:
+                    observe(work)
                 if done():
                     converged = True
                     break

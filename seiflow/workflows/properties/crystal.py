@@ -7,13 +7,20 @@ from __future__ import annotations
 from ase import Atoms
 from ase.io import read, write
 
-from seiflow.workflows.properties.base import relax
+from seiflow.workflows.properties.base import CalcFactory, Relaxed, relax
 from seiflow.workflows.properties.spec import (
     Context,
     TargetKind,
     ValidationProperty,
     settings_identity,
 )
+
+
+def relax_crystal(atoms: Atoms, factory: CalcFactory, lattice, what: str) -> Relaxed:
+    """The relaxation every crystal property starts from: positions and cell, space group
+    kept, to the ``lattice:`` settings' ``fmax`` (eV/Å), ``smax`` (GPa) and ``max_steps``."""
+    return relax(atoms, factory, fmax=lattice.fmax, smax=lattice.smax,
+                 max_steps=lattice.max_steps, what=what)
 
 
 def relaxed_crystal(target, ctx: Context) -> Atoms:
@@ -26,8 +33,7 @@ def relaxed_crystal(target, ctx: Context) -> Atoms:
         relaxed = read(path)
         if relaxed.info.get("identity") == relax_id:
             return relaxed
-    relaxed = relax(target.cell(), ctx.factory, fmax=lat.fmax, smax=lat.smax,
-                    max_steps=lat.max_steps, what=f"{target.name} relaxation").atoms
+    relaxed = relax_crystal(target.cell(), ctx.factory, lat, f"{target.name} relaxation").atoms
     relaxed.info["identity"] = relax_id
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path, relaxed)
