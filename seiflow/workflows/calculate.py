@@ -257,6 +257,10 @@ def _start(atoms: Atoms, factory: CalcFactory, lattice: LatticeSettings | None) 
     return relax_crystal(atoms, factory, lattice, "crystal relaxation").atoms
 
 
+def _relaxed(start: Atoms, lattice: LatticeSettings | None) -> dict[str, Atoms]:
+    return {"relaxed.extxyz": start} if lattice is not None else {}
+
+
 def elastic(atoms: Atoms, settings: ElasticSettings, lattice: LatticeSettings | None,
             label: str, progress: bool = False) -> Callable[[CalcFactory], Computed]:
     """``compute_elastic`` on the relaxed crystal (``lattice``: its relaxation; None: the
@@ -270,7 +274,7 @@ def elastic(atoms: Atoms, settings: ElasticSettings, lattice: LatticeSettings | 
         data = res.to_dict()
         figures = {"elastic.png": lambda p: plot_elastic({label: data}, p),
                    "stress-strain.png": lambda p: plot_stress_strain(data, p)}
-        return Computed(data, res.scalars(), figures, {"relaxed.extxyz": start})
+        return Computed(data, res.scalars(), figures, _relaxed(start, lattice))
 
     return compute
 
@@ -287,7 +291,7 @@ def phonons(atoms: Atoms, settings: PhononSettings, lattice: LatticeSettings | N
         data = res.to_dict()
         return Computed(data, res.scalars(),
                         {"phonons.png": lambda p: plot_phonons({label: data}, p)},
-                        {"relaxed.extxyz": start})
+                        _relaxed(start, lattice))
 
     return compute
 
