@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from seiflow.cli.console import out_console
+from seiflow.core.errors import SeiflowError
+from seiflow.workflows.compare import compare_arrhenius, compare_msd, compare_rdf
 from seiflow.workflows.reaction import analyze_reaction
 from seiflow.workflows.transport import (
     analyze_arrhenius, analyze_conductivity, analyze_diffusion, analyze_msd, analyze_rdf,
@@ -22,6 +24,10 @@ TRAJS = typer.Argument(..., help="trajectory files (all frames; extxyz from `sei
 SPECIES = typer.Option(..., "--species", help="element of the diffusing atoms, e.g. Li")
 FRAME_DT = typer.Option(None, "--frame-dt",
                         help="time between frames, fs (default: the frames' info time_fs)")
+COMPARE = typer.Option(False, "--compare", help="overlay all inputs in one figure "
+                       "(*-compare.png, *-compare.json): several temperatures or models")
+LABELS = typer.Option(None, "--labels", help="with --compare: comma-separated run names, one "
+                      "per input (default: file names, or folder names where those repeat)")
 TEMPERATURE = typer.Option(None, "--temperature",
                            help="K (default: md-summary.yml beside the trajectory)")
 
@@ -61,17 +67,26 @@ def rdf_cmd(
     pair: list[str] = typer.Option(..., "--pair", help="species pair A-B (repeatable), e.g. Li-O"),
     r_max: float = typer.Option(6.0, "--r-max", help="Å; at most half the smallest cell width"),
     nbins: int = typer.Option(200, "--nbins", help="histogram bins"),
+    compare: bool = COMPARE,
+    labels: str | None = LABELS,
     out: Path = _out("analysis"),
 ) -> None:
-    """g(r) and running coordination number; first minimum and first-shell CN per pair."""
-    data = analyze_rdf(trajs, pair, r_max, nbins, out)
-    table = Table(title=f"g(r) up to {r_max:g} Å ({out}/rdf.json)")
-    for col in ("trajectory", "pair", "frames", "peaks (Å)", "first minimum (Å)",
+    """g(r) and running coordination number (one panel per pair); first minimum and
+    first-shell CN per pair. With --compare: all trajectories overlaid in one figure."""
+    if compare:
+        data = compare_rdf(trajs, pair, r_max, nbins, out, labels)
+        name, key = "rdf-compare", "run"
+    else:
+        _no_labels(labels)
+        data = analyze_rdf(trajs, pair, r_max, nbins, out)
+        name, key = "rdf", "trajectory"
+    table = Table(title=f"g(r) up to {r_max:g} Å ({out}/{name}.json)")
+    for col in (key, "pair", "frames", "peaks (Å)", "first minimum (Å)",
                 "CN first shell (atoms)"):
         table.add_column(col)
     for r in data["results"]:
         peaks = ", ".join(f"{p:.2f}" for p in r["peaks_A"][:3])
-        table.add_row(r["trajectory"], r["pair"], str(r["n_frames"]), peaks,
+        table.add_row(r[key], r["pair"], str(r["n_frames"]), peaks,
                       _g(r["first_minimum_A"], ".3f"), _g(r["cn_first_shell"], ".2f"))
     c = out_console()
     c.print(table)
@@ -82,8 +97,17 @@ def rdf_cmd(
 
 @app.command("msd")
 def msd_cmd(trajs: list[Path] = TRAJS, species: str = SPECIES,
-            frame_dt: float | None = FRAME_DT, out: Path = _out("analysis")) -> None:
-    """Tracer MSD (centre-of-mass drift removed) and D from its diffusive window."""
+            frame_dt: float | None = FRAME_DT, compare: bool = COMPARE,
+            labels: str | None = LABELS, out: Path = _out("analysis")) -> None:
+    """Tracer MSD (centre-of-mass drift removed) and D from its diffusive window. With
+    --compare: all trajectories' MSD on one log–log plot, D of each in the legend."""
+    if compare:
+        data = compare_msd(trajs, species, out, frame_dt, labels)
+        rows = [{**r, "trajectory": r["run"]} for r in data["results"]]
+        title = f"{species} MSD ({out}/msd-compare.json, {out}/{data['plot']})"
+        out_console().print(_d_table(rows, title, False))
+        return
+    _no_labels(labels)
     data = analyze_msd(trajs, species, out, frame_dt)
     out_console().print(_d_table(data["results"], f"{species} MSD ({out}/msd.json)", False))
 
@@ -103,9 +127,17 @@ def arrhenius_cmd(
     inputs: list[str] = typer.Argument(..., help="diffusion.json files or T:D[:sigma] "
                                        "(T in K, D and sigma in cm²/s)"),
     at: float = typer.Option(300.0, "--at", help="extrapolate D to this temperature, K"),
+    compare: bool = typer.Option(False, "--compare", help="one fit per input, overlaid in "
+                                 "arrhenius-compare.png (an input: a diffusion.json or "
+                                 "comma-separated T:D[:sigma] points)"),
+    labels: str | None = LABELS,
     out: Path = _out("analysis"),
 ) -> None:
     """Fit D(T) = D0 exp(-Ea / kB T): Ea ± σ and D extrapolated with its 95 % interval."""
+    if compare:
+        _compare_arrhenius(inputs, out, labels)
+        return
+    _no_labels(labels)
     data = analyze_arrhenius(inputs, out, at)
     table = Table(title=f"Arrhenius fit of {data['n_points']} points ({out}/arrhenius.json)")
     for col in ("T (K)", "D (cm²/s)", "σ (cm²/s)"):
@@ -121,6 +153,23 @@ def arrhenius_cmd(
     c.print(f"Ea = {_pm(data['Ea_eV'], data['Ea_sigma_eV'], '.4f')} eV, "
             f"D0 = {data['D0_cm2_s']:.3e} cm²/s; D({x['T_K']:g} K) = {x['D_cm2_s']:.3e} cm²/s, "
             f"{ci}{note}", highlight=False)
+
+
+def _no_labels(labels: str | None) -> None:
+    if labels:
+        raise SeiflowError("--labels names the runs of --compare; add --compare")
+
+
+def _compare_arrhenius(inputs: list[str], out: Path, labels: str | None) -> None:
+    data = compare_arrhenius(inputs, out, labels)
+    table = Table(title=f"Arrhenius fits ({out}/arrhenius-compare.json, {out}/{data['plot']})")
+    for col in ("series", "points", "T range (K)", "Ea ± σ (eV)", "D0 (cm²/s)"):
+        table.add_column(col)
+    for r in data["results"]:
+        T = [p["T_K"] for p in r["points"]]
+        table.add_row(r["series"], str(r["n_points"]), f"{min(T):.0f}–{max(T):.0f}",
+                      _pm(r["Ea_eV"], r["Ea_sigma_eV"], ".4f"), f"{r['D0_cm2_s']:.3e}")
+    out_console().print(table)
 
 
 @app.command("conductivity")

@@ -69,13 +69,22 @@ def predict_frames(potential: Potential, frames: Sequence[Atoms], group_key: str
     with progress_bar(progress) as bar:
         task = bar.add_task(description, total=len(frames))
         for atoms in frames:
-            rows.append(_predict_one(atoms, calc, out, str(atoms.info.get(group_key, "all"))))
+            rows.append(_predict_one(atoms, calc, out, frame_group(atoms, group_key)))
             if grading:
                 gammas = _grade(potential, atoms)
                 grading = gammas is not None
                 rows[-1]["max_gamma"] = None if gammas is None else float(np.max(gammas))
             bar.update(task, advance=1)
     return out, rows
+
+
+def frame_group(atoms: Atoms, group_key: str = "group") -> str:
+    """The group a frame's errors are reported under: ``info[group_key]`` (the label store's
+    group), else its ``builder``, else "all"."""
+    for key in (group_key, "builder"):
+        if atoms.info.get(key) not in (None, ""):
+            return str(atoms.info[key])
+    return "all"
 
 
 def _predict_one(atoms: Atoms, calc, out: dict[str, Parity], group: str) -> dict:

@@ -40,43 +40,52 @@ def dataset_histograms(stats: DatasetStats, path: Path, title: str = "") -> Path
     return path
 
 
-def parity_plots(parity: dict, path: Path, title: str = "") -> Path:
-    """Predicted vs reference for forces (eV/Å) and stress (GPa); for energy (meV/atom) the
-    *error* (predicted - reference) against the reference energy relative to its mean, so a few
-    meV/atom stay visible on a range of hundreds. Coloured by group, RMSE/MAE in each panel.
-    ``parity``: {component: metrics.Parity}."""
-    from seiflow.potentials.metrics import COMPONENTS
+PARITY_UNITS = {"energy": "meV/atom", "forces": "eV/Å", "stress": "GPa"}
+# the reference's axis: energy per atom in eV/atom (absolute values of hundreds of eV/atom
+# stay readable), the error in meV/atom; forces and stress in their own unit on both axes
+_REF_AXIS = {"energy": ("reference energy (eV/atom)", 1e-3),
+             "forces": ("reference force component (eV/Å)", 1.0),
+             "stress": ("reference stress component (GPa)", 1.0)}
 
-    present = [c for c in COMPONENTS if parity.get(c) is not None and parity[c].ref]
-    fig, axes = plt.subplots(1, max(len(present), 1), figsize=(4.2 * max(len(present), 1), 4),
-                             dpi=110, squeeze=False)
+
+def parity_figure(parity: dict, title: str = ""):
+    """Error plots (the Figure, not saved): one panel per component with data (energy,
+    forces, stress), predicted − reference against the reference, one colour per group, each
+    group's RMSE and MAE in the legend. ``parity``: {component: metrics.Parity} (energy in
+    meV/atom, forces eV/Å, stress GPa)."""
+    present = [c for c in PARITY_UNITS if parity.get(c) is not None and parity[c].ref]
+    n = max(len(present), 1)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.2), dpi=110, squeeze=False)
     for ax, comp in zip(axes[0], present):
-        _parity_panel(ax, comp, parity[comp], COMPONENTS[comp])
+        _error_panel(ax, comp, parity[comp])
+    if not present:
+        axes[0][0].text(0.5, 0.5, "no labelled values", ha="center", va="center",
+                        transform=axes[0][0].transAxes)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _parity_panel(ax, comp: str, p, unit: str) -> None:
+def parity_plots(parity: dict, path: Path, title: str = "") -> Path:
+    """``parity_figure`` written as a PNG at ``path`` (the file name the reports link)."""
+    return save_figure(parity_figure(parity, title), path)
+
+
+def _error_panel(ax, comp: str, p) -> None:
+    unit = PARITY_UNITS[comp]
+    xlabel, scale = _REF_AXIS[comp]
     ref, pred, groups = np.asarray(p.ref), np.asarray(p.pred), np.asarray(p.group)
-    errors = comp == "energy"
-    x = ref - ref.mean() if errors else ref
-    y = pred - ref if errors else pred
-    for g in sorted(set(p.group)):
+    x, err = ref * scale, pred - ref
+    for k, g in enumerate(sorted(set(p.group))):
         keep = groups == g
-        ax.scatter(x[keep], y[keep], s=4, alpha=0.6, label=g)
-    if errors:
-        ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_xlabel(f"reference - mean ({unit})")
-        ax.set_ylabel(f"predicted - reference ({unit})")
-    else:
-        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
-        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-        ax.set_xlabel(f"reference ({unit})")
-        ax.set_ylabel(f"predicted ({unit})")
+        e = p.errors(g)
+        ax.scatter(x[keep], err[keep], s=6 if comp == "energy" else 3, alpha=0.6,
+                   color=f"C{k % 10}",
+                   label=f"{g} (n={e['n']}): RMSE {e['rmse']:.3g}, MAE {e['mae']:.3g}")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{comp} error, predicted − reference ({unit})")
     e = p.errors()
-    ax.set_title(f"{comp}: RMSE {e['rmse']:.3g}, MAE {e['mae']:.3g} {unit}", fontsize=9)
-    if len(set(p.group)) > 1:
-        ax.legend(fontsize=7, markerscale=2)
+    ax.set_title(f"{comp}: RMSE {e['rmse']:.3g} {unit}, MAE {e['mae']:.3g} {unit} "
+                 f"(n={e['n']})", fontsize=9)
+    ax.legend(fontsize=7, markerscale=2, title=f"group: RMSE, MAE ({unit})", title_fontsize=7)

@@ -20,38 +20,80 @@ import numpy as np  # noqa: E402
 from seiflow.report.figures import save_figure  # noqa: E402
 
 
-def rdf_plot(results: Sequence, path: Path,
-             minima: Sequence[tuple[float, float] | None] | None = None,
-             title: str = "") -> Path:
-    """g(r) of one or several pairs (left axis) with their running CN (twin right axis, dashed).
+def panel_grid(n: int, width: float = 4.4, height: float = 3.4):
+    """A figure with ``n`` panels on a grid of at most 3 columns (unused cells removed);
+    returns (fig, list of the ``n`` axes)."""
+    ncol = min(max(n, 1), 3)
+    nrow = -(-max(n, 1) // ncol)
+    fig, grid = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), dpi=110,
+                             squeeze=False)
+    flat = list(grid.ravel())
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    return fig, flat[:max(n, 1)]
+
+
+def mark_first_shell(ax, twin, r_min: float, cn_min: float, color: str = "0.3") -> None:
+    """The first minimum of g(r) as a labelled vertical threshold line, with the first-shell
+    coordination number printed beside the running CN there."""
+    ax.axvline(r_min, color=color, lw=0.9, ls=":", label=f"first minimum {r_min:.2f} Å")
+    twin.plot([r_min], [cn_min], "o", color=color, ms=5)
+    twin.annotate(f"CN = {cn_min:.2f}\nr_min = {r_min:.2f} Å", (r_min, cn_min),
+                  textcoords="offset points", xytext=(6, -22), fontsize=8, color=color,
+                  bbox={"fc": "white", "alpha": 0.8, "lw": 0})
+
+
+def rdf_panel(ax, res, mark: tuple[float, float] | None, color: str = "C0",
+              label: str | None = None):
+    """g(r) of one pair on ``ax`` and its running CN on a twin axis (dashed); the first minimum
+    marked when ``mark`` = (r_min in Å, CN at r_min). Returns the twin axis."""
+    twin = ax.twinx()
+    ax.plot(res.r, res.g, color=color, lw=1.3, label=label or "g(r)", gid="g")
+    twin.plot(np.asarray(res.edges)[1:], res.cn, color=color, lw=1.0, ls="--", gid="cn",
+              label="running CN")
+    if mark is not None:
+        mark_first_shell(ax, twin, *mark)
+    ax.set_xlim(0, float(np.asarray(res.edges)[-1]))
+    ax.set_ylim(bottom=0)
+    twin.set_ylim(bottom=0)
+    ax.set_xlabel("r (Å)")
+    ax.set_ylabel("g(r)")
+    twin.set_ylabel("running coordination number (atoms)")
+    ax.set_title(f"{res.pair[0]}–{res.pair[1]}", fontsize=10)
+    return twin
+
+
+def joint_legend(ax, twin, **kwargs) -> None:
+    """One legend on ``ax`` for the lines of ``ax`` and its twin axis."""
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = twin.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc=kwargs.pop("loc", "upper right"), **kwargs)
+
+
+def rdf_figure(results: Sequence, minima: Sequence[tuple[float, float] | None] | None = None,
+               title: str = ""):
+    """One panel per species pair (grid), g(r) with the running CN on a twin axis (dashed)
+    and the first-shell CN printed at the first minimum (a labelled threshold line).
 
     ``results``: objects with ``pair`` (A, B), ``r`` (bin centres, Å), ``edges`` (bin edges, Å),
     ``g`` (g(r)) and ``cn`` (running CN at ``edges[1:]``, atoms), e.g. ``analysis.RDFResult``.
     ``minima``: per result, the first minimum (r_min in Å, CN at r_min) to mark, or None.
     """
     minima = list(minima) if minima is not None else [None] * len(results)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    twin = ax.twinx()
-    for k, (res, mark) in enumerate(zip(results, minima)):
-        color = f"C{k % 10}"
-        label = f"{res.pair[0]}–{res.pair[1]}"
-        ax.plot(res.r, res.g, color=color, lw=1.3, label=label)
-        twin.plot(np.asarray(res.edges)[1:], res.cn, color=color, lw=1.0, ls="--")
-        if mark is not None:
-            r_min, cn_min = mark
-            ax.axvline(r_min, color=color, lw=0.8, ls=":")
-            twin.plot([r_min], [cn_min], "o", color=color, ms=5)
-            twin.annotate(f"CN = {cn_min:.2f} at {r_min:.2f} Å", (r_min, cn_min),
-                          textcoords="offset points", xytext=(6, -12), fontsize=8, color=color)
-    ax.set_xlabel("r (Å)")
-    ax.set_ylabel("g(r)")
-    twin.set_ylabel("running coordination number (atoms), dashed")
-    ax.set_xlim(0, max(float(np.asarray(r.edges)[-1]) for r in results))
-    ax.set_ylim(bottom=0)
-    twin.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(title or "radial distribution function", fontsize=10)
-    return save_figure(fig, path)
+    fig, axes = panel_grid(len(results))
+    for ax, res, mark in zip(axes, results, minima):
+        twin = rdf_panel(ax, res, mark)
+        joint_legend(ax, twin)
+    fig.suptitle(title or "radial distribution function", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def rdf_plot(results: Sequence, path: Path,
+             minima: Sequence[tuple[float, float] | None] | None = None,
+             title: str = "") -> Path:
+    """``rdf_figure`` written as a PNG at ``path``."""
+    return save_figure(rdf_figure(results, minima, title), path)
 
 
 def msd_plot(t_fs: np.ndarray, msd: np.ndarray, window_fs: tuple[float, float], D: float,

@@ -31,7 +31,7 @@ from seiflow.potentials.metrics import FRAME_COLUMNS, error_table, predict_frame
 from seiflow.potentials.registry import (MACESettings, MTPSettings, PotentialSettings,
                                          load_potential)
 from seiflow.report.figures import parity_plots
-from seiflow.report.learning import training_curve
+from seiflow.report.learning import committee_training_curve, training_curve
 from seiflow.workflows.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -173,13 +173,30 @@ def worst(rows: list[dict], key: str, n: int = 5) -> list[dict]:
 
 
 def save_model(model: Potential, folder: Path) -> Path:
-    """Save ``model`` to ``folder`` with ``training-curve.png`` beside it (loss against wall
-    time, for backends whose training record has that history)."""
+    """Save ``model`` to ``folder`` with ``training-curve.png`` beside it (loss or errors
+    against wall time or epoch, from the backend's training record); a committee gets one per
+    member in the member's folder and the members' curves together in its own."""
     model.save(folder)
-    training = model.record.get("training", {}) if isinstance(model.record, dict) else {}
-    training_curve(training, Path(folder) / "training-curve.png", f"{model.backend} fit: "
-                   f"{training.get('stop', '')}")
+    members = getattr(model, "members", None) or []
+    for k, member in enumerate(members):
+        training = _training_record(member)
+        training_curve(training, Path(folder) / f"member-{k:02d}" / "training-curve.png",
+                       f"member {k}: {member.backend} fit: {training.get('stop', '')}")
+    if members:
+        committee_training_curve([_training_record(m) for m in members],
+                                 Path(folder) / "training-curve.png",
+                                 f"committee of {len(members)} {members[0].backend} fits")
+    else:
+        training = _training_record(model)
+        training_curve(training, Path(folder) / "training-curve.png", f"{model.backend} fit: "
+                       f"{training.get('stop') or training.get('stopped') or ''}")
     return Path(folder)
+
+
+def _training_record(model: Potential) -> dict:
+    record = getattr(model, "record", None)
+    training = record.get("training") if isinstance(record, dict) else None
+    return training if isinstance(training, dict) else {}
 
 
 def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None = None) -> dict:
