@@ -2,7 +2,7 @@
 
 Every row holds the structure, its label (energy eV, forces eV/Å, stress eV/Å³ as an ASE
 single-point result) or the failure reason, the labeler and the hash of its settings, and the
-origin (group, builder, iteration, trajectory, extrapolation grade).
+origin (group, builder, iteration, trajectory, extrapolation grade, MD temperature and step).
 
 The store alone says what is labelled: a structure is done for a labeler iff the store has a row
 with its structure hash and the labeler's settings hash. Beside ASE's tables, the table
@@ -62,6 +62,8 @@ class Origin:
     iteration: int | None = None
     trajectory: str | None = None
     grade: float | None = None
+    temperature_K: float | None = None  # of the MD the frame was taken from
+    step: int | None = None  # its MD step
 
     def pairs(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

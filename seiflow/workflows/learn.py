@@ -24,6 +24,8 @@ from ase import Atoms
 from pydantic import Field, field_validator, model_validator
 
 from seiflow.active.explore import ExploreTask, explore, read_candidates, read_result
+from seiflow.active.reference_md import TEST_SPLIT as REFERENCE_MD_SPLIT
+from seiflow.active.reference_md import InitialMDSettings
 from seiflow.active.sampling import PerturbSettings, perturbed
 from seiflow.core.atomic import atomic_path, atomic_write
 from seiflow.core.config import MAX_PRESSURE_BAR, MAX_TEMPERATURE_K, StrictModel, load_config
@@ -40,6 +42,8 @@ from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.label import run_label
+from seiflow.workflows.reference_md import (compare_rdfs, rdf_markdown, reference_md_tasks,
+                                            run_reference_md)
 from seiflow.workflows.run import IterationDir, IterationRecord, Run
 from seiflow.workflows.summary import RunSummary
 from seiflow.workflows.train import evaluate, record_provenance, save_model
@@ -72,6 +76,9 @@ class LearnConfig(StrictModel):
     potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
+    initial_md: InitialMDSettings | None = Field(
+        None, description="initial frames from NVT MD with the labeler itself (its last "
+        "test_fraction held out), and g(r) of it against the final model's MD")
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
     gamma_break: float = Field(10.0, gt=1)
@@ -356,7 +363,9 @@ def _iteration(cfg: LearnConfig, run: Run, store: LabelStore, starts, it: int,
 def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None = None
               ) -> LearnReport:
     run = Run(cfg.run_dir)
-    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"}))
+    # a run folder of a seiflow without initial_md has no such key: it must still resume
+    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"} | (
+        {"initial_md"} if cfg.initial_md is None else set())))
     report = LearnReport(run.root)
     inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
     with RunSummary(run.summary_file, "seiflow learn", inputs) as summary:
@@ -367,6 +376,8 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
             summary.data["label_budget_cut"] = cut
         _label(test, cfg, store, Origin(group="test"), "test", run, "test")
         _label(initial, cfg, store, Origin(group="initial"), "train", run, "initial")
+        if cfg.initial_md is not None:
+            summary.data["initial_md"] = _initial_md(cfg, run, store, starts)
         for it in range(cfg.max_iterations):
             rec = run.iteration(it).record() or _iteration(cfg, run, store, starts, it, progress)
             report.iterations.append(rec)
@@ -384,6 +395,8 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
                          "iteration limit reached")
         _write_reports(cfg, run, report, store, report.status)
         summary.data["held_out_errors"] = _final_evaluation(run, store)
+        if cfg.initial_md is not None and cfg.initial_md.rdf:
+            summary.data["rdf_comparison"] = _rdf_comparison(cfg, run, store, starts)
         summary.data.update(status_learning=report.status, iterations=len(report.iterations),
                             labels=store.count())
     return report
@@ -409,7 +422,9 @@ def _final_evaluation(run: Run, store: LabelStore) -> dict:
     """The final model on the held-out sets: errors.json, per-frame errors and parity plots
     (energy as errors) in ``run/evaluation``, linked from report.md."""
     _, test, test_md = _split(store)
-    sets = {"test-rattled": test, "test-md": test_md}
+    sets = {"test-rattled": test, "test-md": test_md,
+            REFERENCE_MD_SPLIT: [a for a in store.frames()
+                                 if a.info.get("split") == REFERENCE_MD_SPLIT]}
     errors, _ = evaluate(load_potential(run.final_model()), sets, run.evaluation,
                          "final model on held-out")
     shown = [f"![{name}](evaluation/parity-{name}.png)" for name in errors]
@@ -418,6 +433,28 @@ def _final_evaluation(run: Run, store: LabelStore) -> dict:
                  "\n## Final model on the held-out sets\n\n" + "\n\n".join(shown) + "\n")
     return {name: {f"{comp}_rmse": e["rmse"] for comp, e in table["all"].items()}
             for name, table in errors.items()}
+
+
+def _initial_md(cfg: LearnConfig, run: Run, store: LabelStore, starts) -> dict:
+    """The frames of the reference MD, stored as they come (resumed, never relabelled)."""
+    tasks = reference_md_tasks(cfg.initial_md, starts, cfg.labeler, store.url, run.root)
+    done = run_reference_md(cfg.initial_md, tasks, cfg.engine, store, run.root)
+    if store.count() >= cfg.label_budget:
+        log.warning("label_budget %d is spent by the initial sets (%d labels, %d of them from "
+                    "reference MD): the loop will select nothing", cfg.label_budget,
+                    store.count(), done["frames_train"] + done["frames_test"])
+    return done
+
+
+def _rdf_comparison(cfg: LearnConfig, run: Run, store: LabelStore, starts) -> list[dict]:
+    """g(r) of each reference trajectory against the final model's MD, in evaluation/ and
+    report.md."""
+    tasks = reference_md_tasks(cfg.initial_md, starts, cfg.labeler, store.url, run.root)
+    records = compare_rdfs(cfg.initial_md, tasks, run.final_model(), run.evaluation)
+    atomic_write(run.report_md, run.report_md.read_text() + rdf_markdown(records))
+    return [{k: r[k] for k in ("trajectory", "failure") if k in r} |
+            {"rms_difference": {p: v["rms_difference"] for p, v in r.get("pairs", {}).items()}}
+            for r in records]
 
 
 def resume(run_dir: Path, progress: bool = True, max_iterations: int | None = None,

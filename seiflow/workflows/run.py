@@ -12,9 +12,12 @@ started from another input. ``Run`` is a ``seiflow learn`` run folder::
     initial-sets.json             the held-out and initial set sizes (the budget's cut)
     label-<tag>.records.jsonl     the labelling tasks' records
     test-md.extxyz                the held-out MD frames, chosen once
+    initial-md/<structure>-<T>K/  reference MD of ``initial_md:`` (trajectory, checkpoints,
+                                  result.json); initial-md.records.jsonl
     iter-NN/                      model/, fit-checkpoint.pt, explore/<trajectory>/,
                                   explore.records.jsonl, selected.extxyz, report.json
-    learning-curves.png, gamma-histograms.png, report.md, evaluation/
+    learning-curves.png, gamma-histograms.png, report.md, evaluation/ (with initial_md:
+                                  mlip-md/<trajectory>/, rdf-reference-vs-mlip.json, rdf-*.png)
 
 Every name here is on users' disks: a run folder written by an older seiflow must resume.
 """
