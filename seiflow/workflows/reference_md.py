@@ -6,7 +6,7 @@ cell at the same temperature, velocities and length (Golov & Carrasco's validati
 Layout in the run folder: ``initial-md/<structure>-<T>K/`` (trajectory.extxyz, thermo.csv,
 checkpoints, result.json), ``initial-md.records.jsonl``; ``evaluation/mlip-md/<trajectory>/``
 (the final model's MD), ``evaluation/rdf-reference-vs-mlip.json`` and
-``evaluation/rdf-<trajectory>.png``.
+``evaluation/rdf-<trajectory>.png`` (report/compare.py's overlay).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from seiflow.data.store import LabelStore
 from seiflow.execution import RecordLog
 from seiflow.md.runner import run_md
 from seiflow.potentials.registry import load_potential
-from seiflow.report.rdf_overlay import rdf_overlay_plot
+from seiflow.report.compare import rdf_compare_figure
+from seiflow.report.figures import save_figure
 from seiflow.structures.geometry import perpendicular_widths
 
 log = logging.getLogger(__name__)
@@ -107,18 +108,18 @@ def _compare(task: ReferenceMDTask, s: InitialMDSettings, model_dir: Path,
         return {**record, "failure": "no frames in the compared window"}
     r_max = min(s.rdf_r_max_A, 0.5 * float(perpendicular_widths(ref[0].cell).min()))
     nbins = max(2, int(round(r_max / RDF_BIN_A)))
-    pairs, curves = {}, {}
+    pairs, curves = {}, {"reference MD": [], "final model MD": []}
     for pair in _pairs(ref[0]):
         g_ref, g_mlip = (rdf(frames, pair, r_max, nbins) for frames in (ref, mlip))
-        key = f"{pair[0]}-{pair[1]}"
-        curves[key] = (g_ref.g, g_mlip.g)
-        pairs[key] = {"g_reference": np.round(g_ref.g, 5).tolist(),
+        curves["reference MD"].append(g_ref)
+        curves["final model MD"].append(g_mlip)
+        pairs[f"{pair[0]}-{pair[1]}"] = {"g_reference": np.round(g_ref.g, 5).tolist(),
                       "g_mlip": np.round(g_mlip.g, 5).tolist(),
                       "rms_difference": round(float(np.sqrt(np.mean((g_ref.g - g_mlip.g) ** 2))),
                                               5)}
-    png = rdf_overlay_plot(g_ref.r, curves, evaluation / f"rdf-{task.name}.png",
-                           title=f"{task.name}: reference MD vs final model MD "
-                           f"({len(ref)} / {len(mlip)} frames)")
+    png = save_figure(rdf_compare_figure(curves, title=f"{task.name}: reference MD vs final "
+                                         f"model MD ({len(ref)} / {len(mlip)} frames)"),
+                      evaluation / f"rdf-{task.name}.png")
     return {**record, "frames_reference": len(ref), "frames_mlip": len(mlip),
             "r_A": np.round(g_ref.r, 4).tolist(), "pairs": pairs, "plot": png.name}
 
