@@ -163,7 +163,7 @@ def _epoch_curve(h: dict):
                       f"{first:g}")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (weighted; dimensionless)")
+    ax.set_ylabel("loss (weighted E, F, S terms; see the backend's docs)")
     ax.legend(fontsize=8)
     ax_f = ax_e.twinx()
     ax_e.plot(epochs, h.get("valid_rmse_e_meV_per_atom") or [np.nan] * len(epochs), "C0.-",
@@ -211,7 +211,7 @@ def _main_series(training: dict) -> tuple[np.ndarray, np.ndarray, str, str] | No
     if training.get("epoch") and training.get("train_loss"):
         y = training.get("valid_loss") or training["train_loss"]
         return (np.asarray(training["epoch"]) + 1, np.asarray(y), "epoch",
-                "validation loss (dimensionless)")
+                "validation loss (weighted E, F, S terms)")
     mae = training.get("mae")
     if isinstance(mae, dict) and (mae.get("val") or {}).get("e"):
         y = 1000.0 * np.asarray(mae["val"]["e"], dtype=float)
@@ -232,6 +232,8 @@ def committee_training_curve(trainings: list[dict], path: Path, title: str = "")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if xlabel == "epoch":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     ax.set_title(title or f"committee of {len(trainings)}", fontsize=9)
     fig.tight_layout()

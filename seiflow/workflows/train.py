@@ -181,16 +181,21 @@ def save_model(model: Potential, folder: Path) -> Path:
     for k, member in enumerate(members):
         training = _training_record(member)
         training_curve(training, Path(folder) / f"member-{k:02d}" / "training-curve.png",
-                       f"member {k}: {member.backend} fit: {training.get('stop', '')}")
+                       f"member {k}: {_fit_title(member.backend, training)}")
     if members:
         committee_training_curve([_training_record(m) for m in members],
                                  Path(folder) / "training-curve.png",
                                  f"committee of {len(members)} {members[0].backend} fits")
     else:
         training = _training_record(model)
-        training_curve(training, Path(folder) / "training-curve.png", f"{model.backend} fit: "
-                       f"{training.get('stop') or training.get('stopped') or ''}")
+        training_curve(training, Path(folder) / "training-curve.png",
+                       _fit_title(model.backend, training))
     return Path(folder)
+
+
+def _fit_title(backend: str, training: dict) -> str:
+    stop = training.get("stop") or training.get("stopped")
+    return f"{backend} fit" + (f", stopped: {stop}" if stop else "")
 
 
 def _training_record(model: Potential) -> dict:
