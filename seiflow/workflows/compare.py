@@ -26,7 +26,7 @@ from seiflow.report.compare import (
 )
 from seiflow.report.figures import save_figure
 from seiflow.workflows.transport import (
-    _msd_chain, _rdf_record, _write_json, parse_arrhenius_inputs, parse_pair, read_trajectory,
+    msd_chain, rdf_record, write_result_json, parse_arrhenius_inputs, parse_pair, read_trajectory,
 )
 
 
@@ -68,14 +68,14 @@ def compare_rdf(trajs: Sequence[Path], pairs: Sequence[str], r_max: float, nbins
         frames = read_trajectory(path)
         curves[name], marks[name] = [], []
         for pair in parsed:
-            rec, res, mark = _rdf_record(frames, pair, r_max, nbins, Path(path))
+            rec, res, mark = rdf_record(frames, pair, r_max, nbins, Path(path))
             curves[name].append(res)
             marks[name].append(mark)
             rows.append({"run": name, "trajectory": str(path), **rec})
     out = Path(out)
     png = save_figure(rdf_compare_figure(curves, marks, f"g(r) of {len(names)} runs"),
                       out / "rdf-compare.png")
-    return _write_json(out / "rdf-compare.json", {"r_max_A": r_max, "nbins": nbins,
+    return write_result_json(out / "rdf-compare.json", {"r_max_A": r_max, "nbins": nbins,
                                                   "runs": names, "plot": png.name,
                                                   "results": rows})
 
@@ -87,7 +87,7 @@ def compare_msd(trajs: Sequence[Path], species: str, out: Path, dt_fs: float | N
     names = run_labels(trajs, labels)
     runs, rows = {}, []
     for path, name in zip(trajs, names):
-        _, res, d = _msd_chain(Path(path), species, dt_fs)
+        _, res, d = msd_chain(Path(path), species, dt_fs)
         runs[name] = {"t_fs": res.t_fs, "msd_A2": res.msd, "window_fs": d.window_fs,
                       "D_cm2_s": d.D_cm2_s, "D_sigma_cm2_s": d.D_sigma_cm2_s}
         rows.append({"run": name, "trajectory": str(path), "n_selected": res.n_selected,
@@ -98,7 +98,7 @@ def compare_msd(trajs: Sequence[Path], species: str, out: Path, dt_fs: float | N
     out = Path(out)
     png = save_figure(msd_compare_figure(runs, species, f"{species} MSD of {len(names)} runs"),
                       out / "msd-compare.png")
-    return _write_json(out / "msd-compare.json", {"species": species, "runs": names,
+    return write_result_json(out / "msd-compare.json", {"species": species, "runs": names,
                                                   "plot": png.name, "results": rows})
 
 
@@ -143,5 +143,5 @@ def compare_arrhenius(inputs: Sequence[str | Path], out: Path,
     out = Path(out)
     png = save_figure(arrhenius_compare_figure(series, title=f"Arrhenius fits of {len(names)} "
                                                "series"), out / "arrhenius-compare.png")
-    return _write_json(out / "arrhenius-compare.json", {"series": names, "plot": png.name,
+    return write_result_json(out / "arrhenius-compare.json", {"series": names, "plot": png.name,
                                                         "results": rows})

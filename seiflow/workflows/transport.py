@@ -234,7 +234,8 @@ def _jsonable(value):
     return value
 
 
-def _write_json(path: Path, data: dict) -> dict:
+def write_result_json(path: Path, data: dict) -> dict:
+    """``data`` as JSON (NumPy values converted) at ``path``, atomically; returns the clean data."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = _jsonable(data)
     write_json(path, clean, ensure_ascii=False)
@@ -255,8 +256,8 @@ def parse_pair(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _rdf_record(frames: list[Atoms], pair: tuple[str, str], r_max: float, nbins: int,
-                path: Path) -> tuple[dict, object, tuple[float, float] | None]:
+def rdf_record(frames: list[Atoms], pair: tuple[str, str], r_max: float, nbins: int,
+               path: Path) -> tuple[dict, object, tuple[float, float] | None]:
     try:
         res = rdf(frames, pair, r_max, nbins)
     except SeiflowError as exc:
@@ -290,21 +291,21 @@ def analyze_rdf(trajs: Sequence[Path], pairs: Sequence[str], r_max: float, nbins
         frames = read_trajectory(path)
         recs, curves, marks = [], [], []
         for pair in parsed:
-            rec, res, mark = _rdf_record(frames, pair, r_max, nbins, Path(path))
+            rec, res, mark = rdf_record(frames, pair, r_max, nbins, Path(path))
             recs.append(rec)
             curves.append(res)
             marks.append(mark)
         png = rdf_plot(curves, out / f"rdf-{label}.png", marks, title=f"{path}")
         results += [{"trajectory": str(path), "plot": png.name, **r} for r in recs]
-    return _write_json(out / "rdf.json", {"r_max_A": r_max, "nbins": nbins, "results": results})
+    return write_result_json(out / "rdf.json", {"r_max_A": r_max, "nbins": nbins, "results": results})
 
 
 # ---------------------------------------------------------------------------------------------
 # MSD and diffusion
 
 
-def _msd_chain(path: Path, species: str, dt_fs: float | None
-               ) -> tuple[list[Atoms], MSDResult, DiffusionResult]:
+def msd_chain(path: Path, species: str, dt_fs: float | None
+              ) -> tuple[list[Atoms], MSDResult, DiffusionResult]:
     """Read, unwrap, MSD of ``species`` (COM drift removed) and D of one trajectory."""
     check_element(species)
     frames = read_trajectory(path)
@@ -344,10 +345,10 @@ def analyze_msd(trajs: Sequence[Path], species: str, out: Path,
     out = Path(out)
     results = []
     for path, label in zip(trajs, _labels(trajs)):
-        _, res, d = _msd_chain(Path(path), species, dt_fs)
+        _, res, d = msd_chain(Path(path), species, dt_fs)
         rec = _diffusion_record(Path(path), species, label, res, d, out)
         results.append({**rec, "t_ps": res.t_ps, "msd_A2": res.msd})
-    return _write_json(out / "msd.json", {"species": species, "results": results})
+    return write_result_json(out / "msd.json", {"species": species, "results": results})
 
 
 def analyze_diffusion(trajs: Sequence[Path], species: str, out: Path,
@@ -357,11 +358,11 @@ def analyze_diffusion(trajs: Sequence[Path], species: str, out: Path,
     out = Path(out)
     results = []
     for path, label in zip(trajs, _labels(trajs)):
-        frames, res, d = _msd_chain(Path(path), species, dt_fs)
+        frames, res, d = msd_chain(Path(path), species, dt_fs)
         T, source = trajectory_temperature(Path(path), frames, temperature_K)
         rec = _diffusion_record(Path(path), species, label, res, d, out)
         results.append({**rec, "T_K": T, "temperature_source": source})
-    return _write_json(out / "diffusion.json", {"species": species, "results": results})
+    return write_result_json(out / "diffusion.json", {"species": species, "results": results})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +443,7 @@ def analyze_arrhenius(inputs: Sequence[str | Path], out: Path, at_K: float = 300
                               "ci_low_cm2_s": float(ext.ci_low),
                               "ci_high_cm2_s": float(ext.ci_high)},
             "plot": png.name}
-    return _write_json(out / "arrhenius.json", data)
+    return write_result_json(out / "arrhenius.json", data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +459,7 @@ def analyze_conductivity(traj: Path, species: str, z: int, out: Path,
     Writes ``conductivity.json`` (with the Haven-ratio caveat) and ``msd-<trajectory>.png``.
     """
     traj, out = Path(traj), Path(out)
-    frames, res, d = _msd_chain(traj, species, dt_fs)
+    frames, res, d = msd_chain(traj, species, dt_fs)
     T, source = trajectory_temperature(traj, frames, temperature_K)
     volume = float(np.mean([abs(f.cell.volume) for f in frames]))
     ne = nernst_einstein(d.D_cm2_s, res.n_selected, volume, T, z, haven_ratio)
@@ -469,4 +470,4 @@ def analyze_conductivity(traj: Path, species: str, z: int, out: Path,
             "haven_ratio": haven_ratio, "sigma_S_m": ne.sigma_S_m,
             "sigma_sigma_S_m": ne.sigma_S_m * rel, "sigma_mS_cm": ne.sigma_mS_cm,
             "sigma_sigma_mS_cm": ne.sigma_mS_cm * rel, "caveat": HAVEN_CAVEAT}
-    return _write_json(out / "conductivity.json", data)
+    return write_result_json(out / "conductivity.json", data)
