@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 @pytest.mark.parametrize("name, schema", [
     ("demo.yaml", LearnConfig), ("learn-gpaw.yaml", LearnConfig),
     ("lif-interstitial.yaml", LearnConfig), ("validate-li2co3-learn.yaml", LearnConfig),
-    ("learn-mace-committee.yaml", LearnConfig),
+    ("learn-mace-committee.yaml", LearnConfig), ("li-li3incl6.yaml", LearnConfig),
     ("validate-li2co3.yaml", ValidateConfig), ("demo-validate.yaml", ValidateConfig),
     ("lif-interstitial-validate.yaml", ValidateConfig), ("structures.yaml", BuildConfig), ("parsl-local.yaml", ParslSettings),
     ("parsl-slurm.yaml", ParslSettings),
@@ -31,4 +31,4 @@ def test_no_example_left_untested():
         "demo.yaml", "learn-gpaw.yaml", "lif-interstitial.yaml", "structures.yaml",
         "parsl-local.yaml", "parsl-slurm.yaml", "validate-li2co3-learn.yaml",
         "validate-li2co3.yaml", "learn-mace-committee.yaml", "demo-validate.yaml",
-        "lif-interstitial-validate.yaml"}
+        "lif-interstitial-validate.yaml", "li-li3incl6.yaml"}
