@@ -9,7 +9,8 @@ the label store at once, one row per frame, under the labeler's settings hash, w
 group ``initial-md``, builder ``reference-md``, the trajectory, its temperature and the step.
 Frames after ``(1 - test_fraction) x steps`` are held out (split ``test-reference-md``): the
 last stretch of each trajectory, less correlated with the training frames than interleaved
-ones would be.
+ones would be. ``test_steps`` adds an independent trajectory per structure and temperature
+(other velocities) whose frames are all held out, as a study validates on a separate AIMD run.
 
 Resumable like exploration: the MD checkpoints (md/runner.py); a rerun skips the steps the store
 already has for the trajectory and, once ``result.json`` exists, runs nothing.
@@ -57,6 +58,9 @@ class InitialMDSettings(StrictModel):
     seed: int = Field(0, ge=0, description="velocities of trajectory k: seed + k")
     test_fraction: float = Field(0.0, ge=0, lt=1, description="the last fraction of each "
                                  "trajectory's steps held out as the reference-MD test set")
+    test_steps: int = Field(0, ge=0, description="steps of an independent held-out "
+                            "trajectory per structure and temperature (velocities seeded "
+                            "seed + 1000 + k), all its frames held out; 0: none")
     rdf: bool = Field(True, description="compare g(r) of the reference MD with MD of the "
                       "final model at the same temperature and cell")
     rdf_r_max_A: float = Field(6.0, gt=0, description="g(r) range, Å (at most half the "
@@ -67,6 +71,9 @@ class InitialMDSettings(StrictModel):
         if self.stride > self.steps:
             raise ValueError(f"stride ({self.stride}) must not exceed steps ({self.steps}): "
                              "no frame would be kept")
+        if 0 < self.test_steps < self.stride:
+            raise ValueError(f"test_steps ({self.test_steps}) must be 0 or at least stride "
+                             f"({self.stride}): no frame would be kept")
         return self
 
     def temperatures(self, name: str) -> list[float]:
@@ -76,9 +83,9 @@ class InitialMDSettings(StrictModel):
         """Frames at steps above this are held out."""
         return self.steps - round(self.test_fraction * self.steps)
 
-    def md(self, temperature_K: float, seed: int) -> MDSettings:
+    def md(self, temperature_K: float, seed: int, steps: int | None = None) -> MDSettings:
         return MDSettings(ensemble="nvt", temperature_K=temperature_K,
-                          timestep_fs=self.timestep_fs, steps=self.steps,
+                          timestep_fs=self.timestep_fs, steps=steps or self.steps,
                           tdamp_fs=self.tdamp_fs, seed=seed, traj_stride=self.stride,
                           checkpoint_every=self.stride * max(1, 200 // self.stride))
 
@@ -90,7 +97,7 @@ class ReferenceMDTask:
     structure_name: str
     labeler: CalculatorLabeler
     md: MDSettings
-    test_after_step: int
+    test_after_step: int  # frames after this step are held out (0: all of them)
     store_url: str
     out_dir: Path
 
@@ -176,13 +183,13 @@ def reference_md(task: ReferenceMDTask) -> ReferenceMDResult:
     return result
 
 
-def settle_splits(store: LabelStore, test_after_step: int) -> None:
+def settle_splits(store: LabelStore, test_after: dict[str, int]) -> None:
     """Give every reference-MD row without a split its split (a run killed between a frame's
-    commit and its split leaves one)."""
+    commit and its split leaves one); ``test_after``: trajectory -> its test_after_step."""
     for split in (TRAIN_SPLIT, TEST_SPLIT):
         rows = [r.id for r in store.rows(group=GROUP) if r.get("split") is None
-                and r.get("step") is not None
-                and frame_split(r.get("step"), test_after_step) == split]
+                and r.get("step") is not None and r.get("trajectory") in test_after
+                and frame_split(r.get("step"), test_after[r.get("trajectory")]) == split]
         if rows:
             store.set_split(rows, split)
 

@@ -40,7 +40,8 @@ RDF_JSON, RDF_BIN_A = "rdf-reference-vs-mlip.json", 0.05
 
 def reference_md_tasks(s: InitialMDSettings, starts: list[tuple[str, Path]], labeler,
                        store_url: str, root: Path) -> list[ReferenceMDTask]:
-    """One trajectory per starting structure and temperature; velocities seeded seed + k."""
+    """One trajectory per starting structure and temperature, velocities seeded seed + k;
+    with ``test_steps`` a held-out one beside each (``<name>-<T>K-test``, seed + 1000 + k)."""
     names = {name for name, _ in starts}
     unknown = sorted(set(s.temperatures_for) - names)
     if unknown:
@@ -49,10 +50,14 @@ def reference_md_tasks(s: InitialMDSettings, starts: list[tuple[str, Path]], lab
     tasks = []
     for name, path in starts:
         for temp in s.temperatures(name):
-            label = f"{name}-{temp:g}K"
+            k, label = len(tasks), f"{name}-{temp:g}K"
             tasks.append(ReferenceMDTask(label, Path(path), name, labeler,
-                                         s.md(temp, s.seed + len(tasks)), s.test_after_step(),
+                                         s.md(temp, s.seed + k), s.test_after_step(),
                                          store_url, Path(root) / FOLDER / label))
+            if s.test_steps:
+                tasks.append(ReferenceMDTask(f"{label}-test", Path(path), name, labeler,
+                                             s.md(temp, s.seed + 1000 + k, s.test_steps), 0,
+                                             store_url, Path(root) / FOLDER / f"{label}-test"))
     return tasks
 
 
@@ -67,7 +72,7 @@ def run_reference_md(s: InitialMDSettings, tasks: list[ReferenceMDTask], engine,
     if missing:
         raise SeiflowError(f"reference MD failed for {', '.join(missing)}; see "
                            f"{Path(root) / RECORDS}")
-    settle_splits(store, s.test_after_step())
+    settle_splits(store, {t.name: t.test_after_step for t in tasks})
     return {"trajectories": len(results),
             "frames_train": sum(r.frames_train for r in results),
             "frames_test": sum(r.frames_test for r in results),
@@ -94,9 +99,10 @@ def _mlip_frames(task: ReferenceMDTask, model_dir: Path, out: Path) -> list[Atom
 
 def _compare(task: ReferenceMDTask, s: InitialMDSettings, model_dir: Path,
              evaluation: Path) -> dict:
-    """g(r) of every species pair in the compared window (the held-out stretch, else the
-    second half) of the reference and the model's MD; plot and record."""
-    first = task.test_after_step if s.test_fraction else task.md.steps // 2
+    """g(r) of every species pair in the compared window (the held-out stretch of a training
+    trajectory, else its second half) of the reference and the model's MD; plot and record."""
+    first = task.test_after_step if 0 < task.test_after_step < task.md.steps \
+        else task.md.steps // 2
     ref = _window(ase.io.read(task.out_dir / "trajectory.extxyz", index=":"), first)
     record = {"trajectory": task.name, "temperature_K": task.md.temperature_K,
               "window_fs": [first * task.md.timestep_fs, task.md.steps * task.md.timestep_fs]}
@@ -126,8 +132,10 @@ def _compare(task: ReferenceMDTask, s: InitialMDSettings, model_dir: Path,
 
 def compare_rdfs(s: InitialMDSettings, tasks: list[ReferenceMDTask], model_dir: Path,
                  evaluation: Path) -> list[dict]:
-    """``rdf-reference-vs-mlip.json`` and one overlay plot per reference trajectory."""
-    records = [_compare(t, s, model_dir, evaluation) for t in tasks]
+    """``rdf-reference-vs-mlip.json`` and one overlay plot per reference trajectory (the
+    held-out ones where there are)."""
+    held_out = [t for t in tasks if t.test_after_step == 0]
+    records = [_compare(t, s, model_dir, evaluation) for t in held_out or tasks]
     write_json(evaluation / RDF_JSON, {"units": {"r_A": "Å", "window_fs": "fs",
                                                  "g": "dimensionless"},
                                        "trajectories": records})

@@ -113,11 +113,35 @@ def test_a_killed_trajectory_resumes_without_relabelling(tmp_path):
     assert (first.frames_train, first.frames_test) == (again.frames_train, again.frames_test)
 
 
+def test_an_independent_held_out_trajectory(tmp_path):
+    """``test_steps``: beside each trajectory another one at other velocities, all held out."""
+    from seiflow.active.reference_md import InitialMDSettings
+    from seiflow.execution import InProcessSettings
+    from seiflow.workflows.reference_md import reference_md_tasks, run_reference_md
+
+    ase.io.write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True))
+    s = InitialMDSettings(temperatures_K=[600], steps=10, stride=5, test_steps=15,
+                          timestep_fs=2.0)
+    store = LabelStore(tmp_path / "l.db")
+    tasks = reference_md_tasks(s, [("cu", tmp_path / "cu.extxyz")], EMTSettings(), store.url,
+                               tmp_path)
+    assert [t.name for t in tasks] == ["cu-600K", "cu-600K-test"]
+    assert tasks[0].md.seed != tasks[1].md.seed and tasks[1].md.steps == 15
+    done = run_reference_md(s, tasks, InProcessSettings(progress=False), store, tmp_path)
+    assert (done["frames_train"], done["frames_test"]) == (2, 3)
+    split = {(r.get("trajectory"), r.get("step")): r.get("split") for r in store.rows()}
+    assert split == {("cu-600K", 5): "train", ("cu-600K", 10): "train",
+                     ("cu-600K-test", 5): "test-reference-md",
+                     ("cu-600K-test", 10): "test-reference-md",
+                     ("cu-600K-test", 15): "test-reference-md"}
+
+
 @pytest.mark.parametrize("change, message", [
     ({"steps": -5}, "steps"),
     ({"stride": 50}, "stride (50) must not exceed steps (20)"),
     ({"test_fraction": 1.0}, "test_fraction"),
     ({"temperatures_K": [-300]}, "temperatures_K"),
+    ({"test_steps": 3}, "test_steps (3) must be 0 or at least stride (5)"),
 ])
 def test_bad_settings_are_one_line(tmp_path, change, message):
     with pytest.raises(ConfigError) as err:
