@@ -65,6 +65,11 @@ def run_reference_md(s: InitialMDSettings, tasks: list[ReferenceMDTask], engine,
                      store: LabelStore, root: Path) -> dict:
     """Run (or resume) every trajectory; what they gave, for the run summary: frames kept
     for training and held out, and the reference's seconds per MD step on each cell."""
+    for task in tasks:  # a structure the labeler cannot treat: one line before any MD
+        try:
+            task.labeler.check(ase.io.read(task.structure))
+        except SeiflowError as exc:
+            raise SeiflowError(f"initial_md, {task.structure_name}: {exc}") from None
     engine.map(reference_md, tasks, [t.name for t in tasks],
                records=RecordLog(Path(root) / RECORDS))
     results = [read_result(t.out_dir) for t in tasks]

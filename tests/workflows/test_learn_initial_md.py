@@ -152,3 +152,19 @@ def test_bad_settings_are_one_line(tmp_path, change, message):
     assert "\n" not in text.strip()
     assert not (tmp_path / "r").exists()
 
+
+
+def test_a_structure_the_labeler_cannot_treat_is_one_line_before_any_md(tmp_path):
+    from seiflow.active.reference_md import InitialMDSettings
+    from seiflow.core.errors import SeiflowError
+    from seiflow.execution import InProcessSettings
+    from seiflow.workflows.reference_md import reference_md_tasks, run_reference_md
+
+    ase.io.write(tmp_path / "li.extxyz", bulk("Li", "bcc", a=3.51, cubic=True))
+    s = InitialMDSettings(steps=10, stride=5)
+    store = LabelStore(tmp_path / "l.db")
+    tasks = reference_md_tasks(s, [("li", tmp_path / "li.extxyz")], EMTSettings(), store.url,
+                               tmp_path)
+    with pytest.raises(SeiflowError, match="initial_md, li: EMT .* cannot treat element"):
+        run_reference_md(s, tasks, InProcessSettings(progress=False), store, tmp_path)
+    assert not (tmp_path / "initial-md").exists() and store.count() == 0
