@@ -32,7 +32,7 @@ from seiflow.core.atomic import write_json
 from seiflow.core.config import MAX_TEMPERATURE_K, StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.data.labels import Label
-from seiflow.data.store import LabelStore, Origin, structure_hash
+from seiflow.data.store import LabelStore, Origin
 from seiflow.md.runner import MDSettings, run_md
 from seiflow.reference.base import CalculatorLabeler, force_consistent_energy
 
