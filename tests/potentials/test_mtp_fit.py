@@ -80,10 +80,11 @@ def test_a_pass_stops_at_the_deadline(emt_mtp, emt_train):
 
 def test_max_time_is_a_real_limit(emt_train, caplog):
     """A fit with a budget and no other limit stops at it, with the best model so far; off a
-    terminal every step is a log line (step, loss per component, elapsed)."""
+    terminal every step is a log line (step, loss per component, elapsed), also with the
+    progress bar asked for (pytest's output is not a terminal: `seiflow train > log`)."""
     with caplog.at_level("INFO", logger="seiflow.potentials.mtp.fit"):
         model = fit_mtp(emt_train[:8], level=6, max_iter=100_000, tol=0, max_time=3.0,
-                        progress=False)
+                        progress=True)
     training = model.record["training"]
     assert training["stop"] == "time limit"
     assert training["time_s"][-1] <= 3.0

@@ -166,7 +166,7 @@ class _Recorder:
 def _show(bar, job, steps: int, text: str, progress: bool) -> None:
     """The fit's progress: the bar on a terminal, else one log line per step."""
     bar.update(job, completed=steps, description=f"MTP fit {text}")
-    if not progress or not bar.live.is_terminal:
+    if not progress or not bar.console.is_terminal:
         log.info("MTP fit step %d: %s", steps, text)
 
 
