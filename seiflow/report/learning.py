@@ -91,11 +91,10 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
              "fit / explore / select / label (s) |", "|---|---|---|---|---|---|---|---|"]
     for r in iterations:
         t = r["stage_wall_s"]
-        e, m = r["test_errors"], r.get("test_md_errors") or {}
+        e, m = r.get("test_errors") or {}, r.get("test_md_errors") or {}
 
-        def pair(comp: str) -> str:
-            md = f"{m[comp]['rmse']:.3g}" if m.get(comp) else "-"
-            return f"{e[comp]['rmse']:.3g} / {md}"
+        def pair(comp: str) -> str:  # "-" where a held-out set is empty
+            return " / ".join(f"{d[comp]['rmse']:.3g}" if d.get(comp) else "-" for d in (e, m))
 
         lines.append(
             f"| {r['iteration']} | {r['labels_added']} | {r['labels_total']} | "
