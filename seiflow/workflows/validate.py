@@ -15,11 +15,19 @@ Layout of ``out_dir``::
     validate-config.yaml          the resolved config
     <target>/<property>.<method>.json   one result or failure per property and method
     <target>/relaxed.<method>.extxyz    the relaxed crystal each method's properties start from
+    <target>/calcs/<key>.json           one reference calculation (relaxation, EOS volume,
+                                        strained cell, phonon supercell; workflows/fanout.py)
+    calcs.records.jsonl                 the engine's record of each of those calculations
     <target>/md.<method>/<hash>/<T>K/   the MD of a diffusion target (resumable)
     results.json, table.md, *.png       written by ``collect`` from the files above
 
 A rerun skips every property whose JSON exists, so a killed run resumes; a calculation that
 fails is written as failed with its reason and shows up in the table as such.
+
+A crystal's properties are made of independent single calculations (``properties/calcs.py``).
+For the reference they fan out: each is one task of the engine (Parsl runs them at once), kept
+in ``<target>/calcs/`` as it finishes, so a killed run redoes only unfinished calculations. The
+potential's side runs them in its task, one after another (cheap); the numbers are the same.
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ from seiflow.analysis.comparison import agreement
 from seiflow.core.atomic import atomic_write, write_json
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError, SeiflowError
-from seiflow.execution import EngineSettings, InProcessSettings
+from seiflow.execution import EngineSettings, InProcessSettings, RecordLog, TaskRecord
+from seiflow.execution.base import error_line
 from seiflow.potentials.base import check_species
 from seiflow.potentials.registry import load_potential
 from seiflow.reference import LabelerSettings, SevenNetLabeler
@@ -57,6 +66,7 @@ from seiflow.workflows.methods import (  # noqa: F401 - graded_calculator: impor
     model_digest,
     model_label,
 )
+from seiflow.workflows.fanout import CalculationCrashed, EngineRunner
 from seiflow.workflows.run import Run
 from seiflow.workflows.properties.base import PropertyFailed
 from seiflow.workflows.properties.diffusion import DiffusionSettings
@@ -236,6 +246,12 @@ class Task:
     def properties(self) -> list[type[ValidationProperty]]:
         return properties_of(self.target_kind, self.target)
 
+    @property
+    def fans_out(self) -> bool:
+        """Its single calculations go through the engine (the reference's, of a target kind
+        made of them); the task itself then runs in the calling process."""
+        return self.method == "reference" and self.target_kind.fans_out
+
 
 def result_path(out_dir: Path, target: str, prop: str, method: str) -> Path:
     return out_dir / target / f"{prop}.{method}.json"
@@ -270,8 +286,12 @@ def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
     except SeiflowError as exc:  # PropertyFailed, or a labeler refusing the structure
         data = {"status": "failed", "reason": str(exc)}
         log.warning("%s/%s: failed: %s", path.parent.name, path.name, exc)
+    except CalculationCrashed as exc:  # no identity: a rerun sends the calculation again
+        data = {"status": "failed", "reason": f"crashed: {exc}", "crashed_identity": identity}
+        log.error("%s/%s: %s", path.parent.name, path.name, exc)
     data["wall_s"] = round(time.perf_counter() - t0, 2)
-    data["identity"] = identity
+    if "crashed_identity" not in data:
+        data["identity"] = identity
     _write(path, data, factory)
 
 
@@ -305,7 +325,13 @@ def run_task(task: Task) -> str:
         factory = GradedFactory(cfg.model, identity)
     else:
         factory = ReferenceFactory(cfg.reference, identity)
-    ctx = Context(cfg, factory, task.method, cfg.out_dir)
+    runner = None
+    if task.fans_out:
+        runner = EngineRunner(cfg.engine, factory, identity,
+                              cfg.out_dir / task.target_key / "calcs",
+                              RecordLog(cfg.out_dir / "calcs.records.jsonl", resume=False),
+                              label=task.key)
+    ctx = Context(cfg, factory, task.method, cfg.out_dir, runner)
     start = _Start(task.target_kind, task.target, ctx)
     for prop in task.properties():
         path = result_path(cfg.out_dir, task.target_key, prop.name, task.method)
@@ -316,6 +342,10 @@ def run_task(task: Task) -> str:
             begin = start()
         except PropertyFailed as exc:  # nothing of this target can be computed
             _write(path, {"status": "failed", "reason": str(exc), "identity": prop_id}, factory)
+            continue
+        except CalculationCrashed as exc:  # the same for every property: a rerun tries again
+            _write(path, {"status": "failed", "reason": f"crashed: {exc}",
+                          "crashed_identity": prop_id})
             continue
         _record(path, lambda prop=prop, begin=begin: prop.compute(task.target, ctx, begin),
                 factory, prop_id)
@@ -341,6 +371,18 @@ def check_inputs(cfg: ValidateConfig) -> None:
                 check_species(atoms, potential.species, f"the model {cfg.model}")
 
 
+def _run_here(task: Task) -> TaskRecord:
+    """A task whose calculations are the engine's tasks, run in this process (an engine task
+    cannot start engine tasks of its own)."""
+    t0 = time.perf_counter()
+    try:
+        run_task(task)
+    except Exception as exc:  # recorded as the engine records a crashed task
+        return TaskRecord(task.key, "error", 1, error_line(exc),
+                          wall_s=round(time.perf_counter() - t0, 4))
+    return TaskRecord(task.key, "done", 1, wall_s=round(time.perf_counter() - t0, 4))
+
+
 def run_validate(cfg: ValidateConfig) -> dict:
     """Run (or resume) the suite and write the comparison; returns the collected results."""
     check_inputs(cfg)
@@ -348,7 +390,9 @@ def run_validate(cfg: ValidateConfig) -> dict:
     atomic_write(cfg.out_dir / "validate-config.yaml",
                  yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     tasks = plan(cfg)
-    records = cfg.engine.map(run_task, tasks, [t.key for t in tasks])
+    rest = [t for t in tasks if not t.fans_out]
+    records = cfg.engine.map(run_task, rest, [t.key for t in rest])
+    records += [_run_here(t) for t in tasks if t.fans_out]
     by_key = {t.key: t for t in tasks}
     ids = {m: method_identity(cfg, m) for m in METHODS}
     for rec in records:

@@ -28,16 +28,10 @@ from seiflow.analysis.elastic import (
     vrh_moduli,
 )
 from seiflow.core.config import StrictModel
-from seiflow.core.progress import progress_bar
 from seiflow.core.units import GPA
 from seiflow.structures.library import spacegroup_of
-from seiflow.workflows.properties.base import (
-    CalcFactory,
-    PropertyFailed,
-    check_sane,
-    relax,
-    single_point,
-)
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, Relaxed
+from seiflow.workflows.properties.calcs import Calc, Runner, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 
@@ -142,35 +136,31 @@ def _finite_or_none(a: np.ndarray) -> list:
     return [[float(x) if np.isfinite(x) else None for x in row] for row in np.asarray(a)]
 
 
-def _strained_stress(atoms: Atoms, factory: CalcFactory, settings: ElasticSettings,
-                     what: str) -> tuple[np.ndarray, int]:
-    """ASE Voigt stress (eV/Å³) of a strained cell, positions relaxed when asked."""
-    if settings.relax_ions:
-        res = relax(atoms, factory, cell=False, symmetry=False, fmax=settings.fmax,
-                    max_steps=settings.max_steps, what=what)
-        return np.asarray(res.atoms.get_stress(voigt=True)), res.steps
-    check_sane(atoms, what=what)
-    return np.asarray(single_point(atoms, factory).get_stress(voigt=True)), 0
-
-
-def compute_elastic(relaxed_atoms: Atoms, factory: CalcFactory, settings: ElasticSettings,
-                    progress: bool = False) -> ElasticResult:
-    """Elastic constants (GPa) of ``relaxed_atoms`` (a relaxed, stress-free crystal); see the
-    module docstring. A failed relaxation, calculation or fit raises PropertyFailed."""
+def elastic_calcs(relaxed_atoms: Atoms, settings: ElasticSettings) -> list[Calc]:
+    """The plan: one calculation per strained cell (positions relaxed when ``relax_ions``,
+    else a single point), in ``strain_set`` order."""
     if not relaxed_atoms.pbc.all():
         raise PropertyFailed("elastic constants need a cell periodic in all three directions")
+    calcs = []
+    for index, eps in strain_set(settings.magnitudes):
+        cell = strained_cell(relaxed_atoms, index, eps)
+        what = f"ionic relaxation at strain e{index + 1} = {eps:+g}"
+        if settings.relax_ions:
+            calcs.append(Calc("relax", cell, what, {
+                "cell": False, "symmetry": False, "fmax": settings.fmax,
+                "max_steps": settings.max_steps}))
+        else:
+            calcs.append(Calc("point", cell, what, {"stress": True, "check": True}))
+    return calcs
+
+
+def assemble_elastic(relaxed_atoms: Atoms, settings: ElasticSettings,
+                     outcomes: list[Relaxed]) -> ElasticResult:
+    """The fit of the strained cells' stresses (``outcomes``, in ``elastic_calcs`` order)."""
     points = strain_set(settings.magnitudes)
-    strains, stresses, steps = [], [], []
-    with progress_bar(progress) as bar:
-        task = bar.add_task("elastic constants", total=len(points))
-        for index, eps in points:
-            cell = strained_cell(relaxed_atoms, index, eps)
-            what = f"ionic relaxation at strain e{index + 1} = {eps:+g}"
-            stress, n = _strained_stress(cell, factory, settings, what)
-            strains.append(voigt_strain(index, eps))
-            stresses.append(stress)
-            steps.append(n)
-            bar.advance(task)
+    strains = [voigt_strain(index, eps) for index, eps in points]
+    stresses = [np.asarray(res.atoms.get_stress(voigt=True)) for res in outcomes]
+    steps = [res.steps for res in outcomes]
     try:
         fit = fit_elastic(np.array(strains), np.array(stresses))
     except ElasticFitError as exc:
@@ -185,6 +175,16 @@ def compute_elastic(relaxed_atoms: Atoms, factory: CalcFactory, settings: Elasti
                          stresses_GPa=np.array(stresses) / GPA, fit=fit, relax_steps=steps)
 
 
+def compute_elastic(relaxed_atoms: Atoms, factory: CalcFactory, settings: ElasticSettings,
+                    progress: bool = False, runner: Runner | None = None) -> ElasticResult:
+    """Elastic constants (GPa) of ``relaxed_atoms`` (a relaxed, stress-free crystal); see the
+    module docstring. The strained cells are computed by ``runner`` (default: one after
+    another with ``factory``). A failed relaxation, calculation or fit raises PropertyFailed."""
+    calcs = elastic_calcs(relaxed_atoms, settings)
+    run = runner or serial(factory, progress, "elastic constants")
+    return assemble_elastic(relaxed_atoms, settings, run(calcs))
+
+
 class Elastic(CrystalProperty):
     """Relaxed-ion elastic constants of the relaxed crystal; figure: Cij bars."""
 
@@ -194,7 +194,7 @@ class Elastic(CrystalProperty):
 
     @classmethod
     def compute(cls, target, ctx, start: Atoms) -> ElasticResult:
-        return compute_elastic(start, ctx.factory, ctx.cfg.elastic)
+        return compute_elastic(start, ctx.factory, ctx.cfg.elastic, runner=ctx.runner)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

@@ -22,9 +22,9 @@ from pydantic import Field
 from seiflow.analysis.elastic import crystal_system
 from seiflow.analysis.eos import EOSError, EOSFit, fit_birch_murnaghan
 from seiflow.core.config import StrictModel
-from seiflow.core.progress import progress_bar
 from seiflow.structures.library import spacegroup_of
-from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax, single_point
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, Relaxed
+from seiflow.workflows.properties.calcs import Calc, Runner, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 
@@ -136,33 +136,51 @@ def eos_scaled(atoms: Atoms, volume_factor: float) -> Atoms:
     return out
 
 
+def cell_relaxation(atoms: Atoms, settings: LatticeSettings) -> Calc:
+    """The first stage: positions and cell relaxed, space group kept."""
+    s = settings
+    return Calc("relax", atoms, "cell relaxation", {
+        "cell": True, "symmetry": True, "fmax": s.fmax, "smax": s.smax,
+        "max_steps": s.max_steps})
+
+
+def eos_calcs(relaxed: Atoms, settings: LatticeSettings) -> list[Calc]:
+    """The second stage: one calculation per EOS volume of the relaxed cell (positions relaxed
+    at the fixed scaled cell, symmetry kept, when ``eos_relax_ions``; else a single point)."""
+    s = settings
+    calcs = []
+    for f in 1.0 + np.linspace(-s.eos_range, s.eos_range, s.eos_points):
+        scaled = eos_scaled(relaxed, float(f))
+        if s.eos_relax_ions:
+            calcs.append(Calc("relax", scaled, f"EOS relaxation at {f:.3f} V0", {
+                "cell": False, "symmetry": True, "fmax": s.fmax, "max_steps": s.max_steps}))
+        else:
+            calcs.append(Calc("point", scaled, f"EOS point at {f:.3f} V0", {"stress": True}))
+    return calcs
+
+
 def compute_lattice(atoms: Atoms, factory: CalcFactory, settings: LatticeSettings,
-                    progress: bool = False) -> LatticeResult:
+                    progress: bool = False, runner: Runner | None = None) -> LatticeResult:
     """Relax ``atoms`` (positions and cell, space group kept) and fit its EOS; see the module
     docstring. a, b, c are those of the repeated cell when ``atoms.info["supercell"]`` says
-    ``atoms`` is a diagonal supercell. Any failed relaxation or EOS fit raises PropertyFailed."""
+    ``atoms`` is a diagonal supercell. The relaxation, then the EOS volumes, are computed by
+    ``runner`` (default: one after another with ``factory``). Any failed relaxation or EOS fit
+    raises PropertyFailed."""
     if not atoms.pbc.all():
         raise PropertyFailed("lattice parameters need a cell periodic in all three directions")
-    s = settings
-    factors = 1.0 + np.linspace(-s.eos_range, s.eos_range, s.eos_points)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("lattice + EOS", total=1 + len(factors))
-        rel = relax(atoms, factory, cell=True, symmetry=True, fmax=s.fmax, smax=s.smax,
-                    max_steps=s.max_steps, what="cell relaxation")
-        bar.advance(task)
-        relaxed = rel.atoms
-        volumes, energies = [], []
-        for f in factors:
-            scaled = eos_scaled(relaxed, float(f))
-            if s.eos_relax_ions:
-                energy = relax(scaled, factory, cell=False, symmetry=True, fmax=s.fmax,
-                               max_steps=s.max_steps,
-                               what=f"EOS relaxation at {f:.3f} V0").energy
-            else:
-                energy = float(single_point(scaled, factory).get_potential_energy())
-            volumes.append(float(scaled.get_volume()))
-            energies.append(energy)
-            bar.advance(task)
+    rel = (runner or serial(factory, progress, "lattice"))([cell_relaxation(atoms, settings)])[0]
+    calcs = eos_calcs(rel.atoms, settings)
+    points = (runner or serial(factory, progress, "EOS"))(calcs)
+    return assemble_lattice(atoms, rel, [c.atoms for c in calcs], points)
+
+
+def assemble_lattice(atoms: Atoms, rel: Relaxed, scaled: list[Atoms],
+                     points: list[Relaxed]) -> LatticeResult:
+    """The lattice of the relaxation ``rel`` of ``atoms`` and the EOS fitted to the energies
+    ``points`` at the volumes of the ``scaled`` cells."""
+    relaxed = rel.atoms
+    volumes = [float(cell.get_volume()) for cell in scaled]
+    energies = [res.energy for res in points]
     n = len(relaxed)
     try:
         eos = fit_birch_murnaghan(volumes, energies, n_atoms=n)
@@ -194,7 +212,7 @@ class Lattice(CrystalProperty):
 
     @classmethod
     def compute(cls, target, ctx, start: Atoms) -> LatticeResult:
-        return compute_lattice(start, ctx.factory, ctx.cfg.lattice)
+        return compute_lattice(start, ctx.factory, ctx.cfg.lattice, runner=ctx.runner)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

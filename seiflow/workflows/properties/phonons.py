@@ -16,9 +16,9 @@ from pydantic import Field, field_validator
 
 from seiflow.analysis.phonons import PhononError, PhononResult, phonon_result, phonon_setup
 from seiflow.core.config import StrictModel
-from seiflow.core.progress import progress_bar
 from seiflow.structures.geometry import supercell_repeats
-from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, single_point
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed
+from seiflow.workflows.properties.calcs import Calc, Runner, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 __all__ = ["PhononResult", "PhononSettings", "compute_phonons", "supercell_matrix_for"]
@@ -60,32 +60,46 @@ def supercell_matrix_for(atoms: Atoms, settings: PhononSettings) -> np.ndarray:
     return np.diag(supercell_repeats(atoms.cell, len(atoms), min_width=settings.min_width))
 
 
-def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: PhononSettings,
-                    progress: bool = False) -> PhononResult:
-    """Phonons of ``relaxed_atoms`` (THz); see the module docstring. A failed force
-    calculation, an unrelaxed input or unusable phonopy data raises PropertyFailed."""
+def phonon_plan(relaxed_atoms: Atoms, settings: PhononSettings):
+    """phonopy's displacements of ``relaxed_atoms`` (``analysis.phonons.PhononSetup``)."""
     if not relaxed_atoms.pbc.all():
         raise PropertyFailed("phonons need a cell periodic in all three directions")
     s = settings
     try:
-        setup = phonon_setup(relaxed_atoms, supercell_matrix_for(relaxed_atoms, s),
-                             s.displacement, symprec=s.symprec)
+        return phonon_setup(relaxed_atoms, supercell_matrix_for(relaxed_atoms, s),
+                            s.displacement, symprec=s.symprec)
     except PhononError as exc:
         raise PropertyFailed(str(exc)) from exc
     except (RuntimeError, ValueError) as exc:  # phonopy or seekpath refusing the data
         raise PropertyFailed(f"phonopy failed: {type(exc).__name__}: {exc}") from exc
-    with progress_bar(progress) as bar:
-        task = bar.add_task("phonon supercells", total=1 + len(setup.displaced))
-        residual = single_point(setup.supercell, factory, stress=False).get_forces()
-        bar.advance(task)
-        worst = float(np.linalg.norm(residual, axis=1).max())
-        if worst > s.max_residual_force:
-            raise PropertyFailed(f"input is not relaxed: a force of {worst:.3f} eV/Å in the "
-                                 f"undisplaced supercell (limit {s.max_residual_force} eV/Å)")
-        forces = []
-        for cell in setup.displaced:
-            forces.append(single_point(cell, factory, stress=False).get_forces())
-            bar.advance(task)
+
+
+def _forces(cell: Atoms, what: str) -> Calc:
+    return Calc("point", cell, what, {"stress": False})
+
+
+def residual_calc(setup) -> Calc:
+    """The first stage: forces of the undisplaced supercell (is the input relaxed?)."""
+    return _forces(setup.supercell, "undisplaced supercell")
+
+
+def displaced_calcs(setup) -> list[Calc]:
+    """The second stage: forces of every displaced supercell, in phonopy's order."""
+    return [_forces(cell, f"displaced supercell {i + 1}/{len(setup.displaced)}")
+            for i, cell in enumerate(setup.displaced)]
+
+
+def check_residual(residual: np.ndarray, settings: PhononSettings) -> None:
+    worst = float(np.linalg.norm(residual, axis=1).max())
+    if worst > settings.max_residual_force:
+        raise PropertyFailed(f"input is not relaxed: a force of {worst:.3f} eV/Å in the "
+                             f"undisplaced supercell (limit {settings.max_residual_force} eV/Å)")
+
+
+def assemble_phonons(setup, residual: np.ndarray, forces: list[np.ndarray],
+                     settings: PhononSettings) -> PhononResult:
+    """phonopy's bands, DOS and modes from the displaced supercells' ``forces``."""
+    s = settings
     try:
         return phonon_result(setup, forces,
                              residual_forces=residual if s.subtract_residual_forces else None,
@@ -98,6 +112,20 @@ def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: Phonon
         raise PropertyFailed(f"phonopy failed: {type(exc).__name__}: {exc}") from exc
 
 
+def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: PhononSettings,
+                    progress: bool = False, runner: Runner | None = None) -> PhononResult:
+    """Phonons of ``relaxed_atoms`` (THz); see the module docstring. The undisplaced, then the
+    displaced supercells are computed by ``runner`` (default: one after another with
+    ``factory``). A failed force calculation, an unrelaxed input or unusable phonopy data
+    raises PropertyFailed."""
+    setup = phonon_plan(relaxed_atoms, settings)
+    run = runner or serial(factory, progress, "phonon supercells")
+    residual = run([residual_calc(setup)])[0].atoms.get_forces()
+    check_residual(residual, settings)
+    forces = [res.atoms.get_forces() for res in run(displaced_calcs(setup))]
+    return assemble_phonons(setup, residual, forces, settings)
+
+
 class Phonons(CrystalProperty):
     """Phonon bands and DOS of the relaxed crystal; figure: bands + DOS overlaid."""
 
@@ -107,7 +135,7 @@ class Phonons(CrystalProperty):
 
     @classmethod
     def compute(cls, target, ctx, start: Atoms) -> PhononResult:
-        return compute_phonons(start, ctx.factory, ctx.cfg.phonons)
+        return compute_phonons(start, ctx.factory, ctx.cfg.phonons, runner=ctx.runner)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

@@ -21,7 +21,8 @@ from ase import Atoms
 from seiflow.analysis.comparison import ComparisonRow, compare
 from seiflow.core.config import StrictModel
 from seiflow.core.fingerprint import fingerprint
-from seiflow.workflows.properties.base import CalcFactory
+from seiflow.workflows.properties.base import CalcFactory, Relaxed
+from seiflow.workflows.properties.calcs import Calc, Runner, serial
 
 
 def digest(*parts: str) -> str:
@@ -37,12 +38,18 @@ def settings_identity(method_id: str, *settings: StrictModel) -> str:
 class Context:
     """What a calculation sees besides its target: the suite's config, the calculator factory
     of one method (``identity``: hash of the model or of the reference settings), the method
-    ("potential" or "reference") and the run folder."""
+    ("potential" or "reference"), the run folder, and the runner of a property's single
+    calculations (``calcs.py``; None: one after another with ``factory``, in this process)."""
 
     cfg: Any  # ValidateConfig (workflows.validate imports this module, not the reverse)
     factory: CalcFactory
     method: str
     out_dir: Path
+    runner: Runner | None = None
+
+    def run(self, calcs: list[Calc], label: str = "calculations") -> list[Relaxed]:
+        """The results of ``calcs``, in order, from this context's runner."""
+        return (self.runner or serial(self.factory, label=label))(calcs)
 
 
 def _own_key(target) -> str:
@@ -60,12 +67,16 @@ class TargetKind:
     ``key(target)`` names the target's folder and table rows; ``structures(target)`` are the
     structures whose elements the model must know; ``prepare(target, ctx)`` (optional) gives the
     start shared by every property of a target, computed at most once per target and method
-    (a PropertyFailed there fails every property of the target with that reason)."""
+    (a PropertyFailed there fails every property of the target with that reason).
+    ``fans_out``: its properties (and ``prepare``) are made of single calculations run by
+    ``Context.run`` (``calcs.py``), which the suite sends through the execution engine for the
+    reference, one task each."""
 
     field: str
     key: Callable[[Any], str] = _own_key
     structures: Callable[[Any], list[Atoms]] = _own_cell
     prepare: Callable[[Any, Context], Any] | None = None
+    fans_out: bool = False
 
 
 class ValidationProperty:
