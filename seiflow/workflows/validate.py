@@ -391,7 +391,7 @@ def run_validate(cfg: ValidateConfig) -> dict:
                  yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     tasks = plan(cfg)
     rest = [t for t in tasks if not t.fans_out]
-    records = cfg.engine.map(run_task, rest, [t.key for t in rest])
+    records = cfg.engine.map(run_task, rest, [t.key for t in rest]) if rest else []
     records += [_run_here(t) for t in tasks if t.fans_out]
     by_key = {t.key: t for t in tasks}
     ids = {m: method_identity(cfg, m) for m in METHODS}
