@@ -3,7 +3,9 @@
 ``map(fn, items, keys, on_result)`` runs ``fn(item)`` for every item, calls
 ``on_result(key, result)`` in the calling process as each finishes (so results are committed one
 at a time), retries a task whose function raised, and returns one TaskRecord per item. With a
-RecordLog, tasks recorded as done by an earlier (killed) run are skipped.
+RecordLog, tasks recorded as done by an earlier (killed) run are skipped. Inside
+``with engine.session():`` several ``map`` calls share the engine's workers (Parsl starts them,
+or submits their jobs, once).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +33,8 @@ class Engine(Protocol):
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], keys: Sequence[str],
             on_result: Callable[[str, Any], None] | None = None,
             records: RecordLog | None = None) -> list[TaskRecord]: ...
+
+    def session(self) -> AbstractContextManager: ...
 
 
 class RecordLog:

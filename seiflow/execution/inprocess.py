@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,10 @@ class InProcessSettings(StrictModel):
     name: Literal["inprocess"] = "inprocess"
     retries: int = Field(1, ge=0, description="extra attempts when a task raises")
     progress: bool = True
+
+    def session(self) -> contextlib.AbstractContextManager:
+        """Nothing to start: a context for symmetry with the other engines."""
+        return contextlib.nullcontext(self)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], keys: Sequence[str],
             on_result: Callable[[str, Any], None] | None = None,

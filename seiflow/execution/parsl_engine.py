@@ -7,6 +7,7 @@ label store is written from one place only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 def _call(fn, item):  # runs on a worker
     return fn(item)
+
+
+_SESSIONS: dict[int, object] = {}  # id(settings) -> its loaded Parsl DataFlowKernel
 
 
 class ParslSettings(StrictModel):
@@ -74,6 +78,22 @@ class ParslSettings(StrictModel):
         return Config(executors=[htex], retries=self.retries, run_dir=str(self.run_dir),
                       initialize_logging=False)
 
+    @contextlib.contextmanager
+    def session(self):
+        """Parsl loaded once for every ``map`` inside (workers, or SLURM blocks, started once);
+        a nested session reuses the outer one."""
+        import parsl
+
+        if id(self) in _SESSIONS:
+            yield self
+            return
+        with parsl.load(self.config()) as dfk:
+            _SESSIONS[id(self)] = dfk
+            try:
+                yield self
+            finally:
+                del _SESSIONS[id(self)]
+
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], keys: Sequence[str],
             on_result: Callable[[str, Any], None] | None = None,
             records: RecordLog | None = None) -> list[TaskRecord]:
@@ -83,7 +103,7 @@ class ParslSettings(StrictModel):
         done = records.done() if records else set()
         out: dict[str, TaskRecord] = {k: TaskRecord(k, "skipped") for k in keys if k in done}
         todo = [(k, it) for k, it in zip(keys, items) if k not in done]
-        with parsl.load(self.config()), progress_bar(self.progress) as bar:
+        with self.session(), progress_bar(self.progress) as bar:
             job = bar.add_task("tasks (parsl)", total=len(items), completed=len(out))
             app = parsl.python_app(_call, executors=["seiflow"])
             futures = {}

@@ -391,8 +391,9 @@ def run_validate(cfg: ValidateConfig) -> dict:
                  yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     tasks = plan(cfg)
     rest = [t for t in tasks if not t.fans_out]
-    records = cfg.engine.map(run_task, rest, [t.key for t in rest]) if rest else []
-    records += [_run_here(t) for t in tasks if t.fans_out]
+    with cfg.engine.session():  # Parsl workers (SLURM jobs) started once for every map
+        records = cfg.engine.map(run_task, rest, [t.key for t in rest]) if rest else []
+        records += [_run_here(t) for t in tasks if t.fans_out]
     by_key = {t.key: t for t in tasks}
     ids = {m: method_identity(cfg, m) for m in METHODS}
     for rec in records:
