@@ -65,11 +65,16 @@ def diffusive_window(msd_result: MSDResult, axes: tuple[int, ...] = (0, 1, 2),
     if not good.any():
         raise SeiflowError(
             f"no diffusive window: the MSD's log-log slope is never within 1 ± {slope_tol} "
-            f"(range {np.nanmin(alpha):.2f}..{np.nanmax(alpha):.2f}); run longer or pass window="
+            f"(range {np.nanmin(alpha):.2f}..{np.nanmax(alpha):.2f}); run longer (the motion "
+            "is not diffusive yet), or give a window (Python: window=)"
         )
     edges = np.diff(np.concatenate([[0], good.astype(int), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     best = int(np.argmax(stops - starts))
+    if stops[best] - starts[best] < 2:  # one lag is no window: say so, not "start < end"
+        raise SeiflowError(
+            f"no diffusive window: the MSD's log-log slope is within 1 ± {slope_tol} at "
+            f"isolated lags only ({', '.join(f'{x:g}' for x in t[good][:5])} fs); run longer")
     return float(t[starts[best]]), float(t[stops[best] - 1])
 
 
