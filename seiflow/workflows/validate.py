@@ -66,7 +66,7 @@ from seiflow.workflows.methods import (  # noqa: F401 - graded_calculator: impor
     model_digest,
     model_label,
 )
-from seiflow.workflows.fanout import CalculationCrashed, EngineRunner
+from seiflow.workflows.fanout import CalculationCrashed, EngineRunner, compute_together
 from seiflow.workflows.run import Run
 from seiflow.workflows.properties.base import PropertyFailed
 from seiflow.workflows.properties.diffusion import DiffusionSettings
@@ -279,7 +279,8 @@ def _is_current(path: Path, identity: str) -> bool:
 
 
 def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
-    """Run ``fn`` and write its result, or the failure with its reason."""
+    """Run ``fn`` and write its result, or the failure with its reason (``fn.wall_s``, if
+    set: the time it took, computed beforehand)."""
     t0 = time.perf_counter()
     try:
         data = {"status": "ok", "result": fn().to_dict()}
@@ -289,7 +290,7 @@ def _record(path: Path, fn: Callable[[], Any], factory, identity: str) -> None:
     except CalculationCrashed as exc:  # no identity: a rerun sends the calculation again
         data = {"status": "failed", "reason": f"crashed: {exc}", "crashed_identity": identity}
         log.error("%s/%s: %s", path.parent.name, path.name, exc)
-    data["wall_s"] = round(time.perf_counter() - t0, 2)
+    data["wall_s"] = getattr(fn, "wall_s", round(time.perf_counter() - t0, 2))
     if "crashed_identity" not in data:
         data["identity"] = identity
     _write(path, data, factory)
@@ -309,7 +310,7 @@ class _Start:
             try:
                 if self.kind.prepare is not None:
                     self._value = self.kind.prepare(self.target, self.ctx)
-            except PropertyFailed as exc:
+            except (PropertyFailed, CalculationCrashed) as exc:
                 self._error = exc
         if self._error is not None:
             raise self._error
@@ -333,6 +334,7 @@ def run_task(task: Task) -> str:
                               label=task.key)
     ctx = Context(cfg, factory, task.method, cfg.out_dir, runner)
     start = _Start(task.target_kind, task.target, ctx)
+    todo = []
     for prop in task.properties():
         path = result_path(cfg.out_dir, task.target_key, prop.name, task.method)
         prop_id = property_identity(task, prop, identity)
@@ -347,8 +349,12 @@ def run_task(task: Task) -> str:
             _write(path, {"status": "failed", "reason": f"crashed: {exc}",
                           "crashed_identity": prop_id})
             continue
-        _record(path, lambda prop=prop, begin=begin: prop.compute(task.target, ctx, begin),
-                factory, prop_id)
+        todo.append((prop, begin, path, prop_id))
+    together = compute_together([(p, b) for p, b, _, _ in todo], task.target, ctx)
+    for prop, begin, path, prop_id in todo:
+        compute = together.get(prop.name) or (
+            lambda prop=prop, begin=begin: prop.compute(task.target, ctx, begin))
+        _record(path, compute, factory, prop_id)
     return task.key
 
 

@@ -13,7 +13,8 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from seiflow.execution import ParslSettings
+from seiflow.execution import InProcessSettings, ParslSettings
+from seiflow.workflows import fanout
 from seiflow.reference.emt import EMTSettings
 from seiflow.workflows.properties.crystal import relax_crystal
 from seiflow.workflows.properties.elastic import compute_elastic
@@ -92,9 +93,20 @@ def _cached(cfg: ValidateConfig) -> list[dict]:
     return [json.loads(p.read_text()) for p in (cfg.out_dir / "cu" / "calcs").glob("*.json")]
 
 
-def test_fanned_out_results_equal_the_serial_code(tmp_path):
+def test_fanned_out_results_equal_the_serial_code(tmp_path, monkeypatch):
     cfg = _config(tmp_path)
+    sizes = []
+    inprocess_map = InProcessSettings.map
+
+    def counted_map(engine, fn, items, *args, **kwargs):
+        sizes.append(len(items))
+        return inprocess_map(engine, fn, items, *args, **kwargs)
+
+    monkeypatch.setattr(InProcessSettings, "map", counted_map)
     fanned = _reference(cfg)
+    # three rounds: the crystal relaxation; the lattice relaxation, 24 strained cells and the
+    # undisplaced phonon supercell together; the 7 EOS volumes and the displaced supercell
+    assert sizes == [1, 1 + 24 + 1, 7 + 1]
     for prop in PROPS:
         _approx_equal(PINNED[prop], fanned[prop])
     # the serial path (potential side, single-property commands): the same numbers, bit for bit
@@ -150,3 +162,52 @@ def test_parsl_local_workers_give_the_same_numbers(tmp_path):
     with cfg.engine.session():  # workers started once for the six stages, as validate does
         assert _reference(cfg) == inprocess
     assert len(_records(cfg)) == N_CALCS
+
+
+def _status(cfg: ValidateConfig, prop: str) -> dict:
+    return json.loads(result_path(cfg.out_dir, "cu", prop, "reference").read_text())
+
+
+def test_a_failed_calculation_fails_its_property_only(tmp_path, monkeypatch):
+    cfg = _config(tmp_path)
+    run_calc = fanout.run_calc_task
+
+    def scf_fails(job):  # as a labeler whose SCF does not converge on the sheared cells
+        if "strain e4" in job.calc.what:
+            return {"status": "failed", "reason": f"{job.calc.what}: SCF not converged"}
+        return run_calc(job)
+
+    monkeypatch.setattr(fanout, "run_calc_task", scf_fails)
+    run_task(Task("phases", 0, "reference", cfg))
+    elastic = _status(cfg, "elastic")
+    assert elastic["status"] == "failed"
+    assert elastic["reason"] == "ionic relaxation at strain e4 = -0.01: SCF not converged"
+    for prop in ("lattice", "phonons"):
+        _approx_equal(PINNED[prop], _status(cfg, prop)["result"])
+    # the failure is kept like a result: recomputing the property computes nothing
+    monkeypatch.setattr(fanout, "run_calc_task", run_calc)
+    count = Counting(monkeypatch)
+    result_path(cfg.out_dir, "cu", "elastic", "reference").unlink()
+    run_task(Task("phases", 0, "reference", cfg))
+    assert count.n == 0 and _status(cfg, "elastic")["reason"] == elastic["reason"]
+
+
+def test_a_crashed_calculation_is_sent_again_by_the_rerun(tmp_path, monkeypatch):
+    cfg = _config(tmp_path)
+    run_calc = fanout.run_calc_task
+
+    def crash_displaced(job):
+        if job.calc.what.startswith("displaced"):
+            raise RuntimeError("worker lost")
+        return run_calc(job)
+
+    monkeypatch.setattr(fanout, "run_calc_task", crash_displaced)
+    run_task(Task("phases", 0, "reference", cfg))
+    phonons = _status(cfg, "phonons")
+    assert phonons["status"] == "failed" and "worker lost" in phonons["reason"]
+    assert "identity" not in phonons  # not current: the rerun tries again
+    assert _status(cfg, "elastic")["status"] == "ok"
+    monkeypatch.setattr(fanout, "run_calc_task", run_calc)
+    count = Counting(monkeypatch)
+    _approx_equal(PINNED["phonons"], _reference(cfg)["phonons"])
+    assert count.n == 1  # only the displaced supercell

@@ -1,10 +1,12 @@
 """The single calculations a crystal property is made of: plan → calculations → assemble.
 
 A property (lattice/EOS, elastic constants, phonons, and the crystal relaxation they start
-from) first *plans* its independent calculations — each a ``Calc``: one structure, relaxed
+from) is a generator of *steps* (``Steps``): it first *plans* its independent calculations — each a ``Calc``: one structure, relaxed
 (``kind="relax"``, keyword arguments of ``base.relax``) or computed once (``kind="point"``) —
-hands the list to a *runner*, and *assembles* the result from what comes back (a ``Relaxed``
-per calculation, in order). The runner decides where calculations run:
+yields the list, receives what a *runner* made of it (a ``Relaxed`` per calculation, in
+order), may plan a second stage from that (the EOS volumes of the relaxed cell), and returns the
+*assembled* result; ``drive`` runs the steps with one runner. The runner decides where
+calculations run:
 
 - ``serial(factory)`` runs them one after another in this process (the potential's side of
   ``seiflow validate``, and the single-property commands), stopping at the first failure;
@@ -18,7 +20,7 @@ Either way a calculation is the same ``Calc.run``, so the numbers do not depend 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,17 @@ class Calc:
 
 
 Runner = Callable[[list[Calc]], list[Relaxed]]
+Steps = Generator[list[Calc], list[Relaxed], Any]  # yields calculations, returns the result
+
+
+def drive(steps: Steps, runner: Runner):
+    """The result of ``steps``, each stage's calculations computed by ``runner``."""
+    try:
+        calcs = next(steps)
+        while True:
+            calcs = steps.send(runner(calcs))
+    except StopIteration as stop:
+        return stop.value
 
 
 def serial(factory: CalcFactory, progress: bool = False, label: str = "calculations") -> Runner:

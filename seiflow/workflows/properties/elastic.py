@@ -31,7 +31,7 @@ from seiflow.core.config import StrictModel
 from seiflow.core.units import GPA
 from seiflow.structures.library import spacegroup_of
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, Relaxed
-from seiflow.workflows.properties.calcs import Calc, Runner, serial
+from seiflow.workflows.properties.calcs import Calc, Runner, Steps, drive, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 
@@ -175,14 +175,20 @@ def assemble_elastic(relaxed_atoms: Atoms, settings: ElasticSettings,
                          stresses_GPa=np.array(stresses) / GPA, fit=fit, relax_steps=steps)
 
 
+def elastic_steps(relaxed_atoms: Atoms, settings: ElasticSettings) -> Steps:
+    """Plan, the strained cells' outcomes, assemble (``calcs.Steps``)."""
+    calcs = elastic_calcs(relaxed_atoms, settings)
+    outcomes = yield calcs
+    return assemble_elastic(relaxed_atoms, settings, outcomes)
+
+
 def compute_elastic(relaxed_atoms: Atoms, factory: CalcFactory, settings: ElasticSettings,
                     progress: bool = False, runner: Runner | None = None) -> ElasticResult:
     """Elastic constants (GPa) of ``relaxed_atoms`` (a relaxed, stress-free crystal); see the
     module docstring. The strained cells are computed by ``runner`` (default: one after
     another with ``factory``). A failed relaxation, calculation or fit raises PropertyFailed."""
-    calcs = elastic_calcs(relaxed_atoms, settings)
-    run = runner or serial(factory, progress, "elastic constants")
-    return assemble_elastic(relaxed_atoms, settings, run(calcs))
+    return drive(elastic_steps(relaxed_atoms, settings),
+                 runner or serial(factory, progress, "elastic constants"))
 
 
 class Elastic(CrystalProperty):
@@ -193,8 +199,8 @@ class Elastic(CrystalProperty):
     result = ElasticResult
 
     @classmethod
-    def compute(cls, target, ctx, start: Atoms) -> ElasticResult:
-        return compute_elastic(start, ctx.factory, ctx.cfg.elastic, runner=ctx.runner)
+    def steps(cls, target, ctx, start: Atoms) -> Steps:
+        return elastic_steps(start, ctx.cfg.elastic)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

@@ -24,7 +24,7 @@ from seiflow.analysis.eos import EOSError, EOSFit, fit_birch_murnaghan
 from seiflow.core.config import StrictModel
 from seiflow.structures.library import spacegroup_of
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, Relaxed
-from seiflow.workflows.properties.calcs import Calc, Runner, serial
+from seiflow.workflows.properties.calcs import Calc, Runner, Steps, drive, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 
@@ -166,11 +166,17 @@ def compute_lattice(atoms: Atoms, factory: CalcFactory, settings: LatticeSetting
     ``atoms`` is a diagonal supercell. The relaxation, then the EOS volumes, are computed by
     ``runner`` (default: one after another with ``factory``). Any failed relaxation or EOS fit
     raises PropertyFailed."""
+    return drive(lattice_steps(atoms, settings), runner or serial(factory, progress, "lattice"))
+
+
+def lattice_steps(atoms: Atoms, settings: LatticeSettings) -> Steps:
+    """The cell relaxation, then the EOS volumes of the relaxed cell, assembled
+    (``calcs.Steps``)."""
     if not atoms.pbc.all():
         raise PropertyFailed("lattice parameters need a cell periodic in all three directions")
-    rel = (runner or serial(factory, progress, "lattice"))([cell_relaxation(atoms, settings)])[0]
+    rel = (yield [cell_relaxation(atoms, settings)])[0]
     calcs = eos_calcs(rel.atoms, settings)
-    points = (runner or serial(factory, progress, "EOS"))(calcs)
+    points = yield calcs
     return assemble_lattice(atoms, rel, [c.atoms for c in calcs], points)
 
 
@@ -211,8 +217,8 @@ class Lattice(CrystalProperty):
     result = LatticeResult
 
     @classmethod
-    def compute(cls, target, ctx, start: Atoms) -> LatticeResult:
-        return compute_lattice(start, ctx.factory, ctx.cfg.lattice, runner=ctx.runner)
+    def steps(cls, target, ctx, start: Atoms) -> Steps:
+        return lattice_steps(start, ctx.cfg.lattice)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

@@ -18,7 +18,7 @@ from seiflow.analysis.phonons import PhononError, PhononResult, phonon_result, p
 from seiflow.core.config import StrictModel
 from seiflow.structures.geometry import supercell_repeats
 from seiflow.workflows.properties.base import CalcFactory, PropertyFailed
-from seiflow.workflows.properties.calcs import Calc, Runner, serial
+from seiflow.workflows.properties.calcs import Calc, Runner, Steps, drive, serial
 from seiflow.workflows.properties.crystal import CrystalProperty
 
 __all__ = ["PhononResult", "PhononSettings", "compute_phonons", "supercell_matrix_for"]
@@ -118,11 +118,17 @@ def compute_phonons(relaxed_atoms: Atoms, factory: CalcFactory, settings: Phonon
     displaced supercells are computed by ``runner`` (default: one after another with
     ``factory``). A failed force calculation, an unrelaxed input or unusable phonopy data
     raises PropertyFailed."""
+    return drive(phonon_steps(relaxed_atoms, settings),
+                 runner or serial(factory, progress, "phonon supercells"))
+
+
+def phonon_steps(relaxed_atoms: Atoms, settings: PhononSettings) -> Steps:
+    """phonopy's displacements, the undisplaced supercell (is the input relaxed?), then the
+    displaced ones, assembled by phonopy (``calcs.Steps``)."""
     setup = phonon_plan(relaxed_atoms, settings)
-    run = runner or serial(factory, progress, "phonon supercells")
-    residual = run([residual_calc(setup)])[0].atoms.get_forces()
+    residual = (yield [residual_calc(setup)])[0].atoms.get_forces()
     check_residual(residual, settings)
-    forces = [res.atoms.get_forces() for res in run(displaced_calcs(setup))]
+    forces = [res.atoms.get_forces() for res in (yield displaced_calcs(setup))]
     return assemble_phonons(setup, residual, forces, settings)
 
 
@@ -134,8 +140,8 @@ class Phonons(CrystalProperty):
     result = PhononResult
 
     @classmethod
-    def compute(cls, target, ctx, start: Atoms) -> PhononResult:
-        return compute_phonons(start, ctx.factory, ctx.cfg.phonons, runner=ctx.runner)
+    def steps(cls, target, ctx, start: Atoms) -> Steps:
+        return phonon_steps(start, ctx.cfg.phonons)
 
     @classmethod
     def figure(cls, data: dict, path) -> bool:

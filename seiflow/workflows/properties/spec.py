@@ -22,7 +22,7 @@ from seiflow.analysis.comparison import ComparisonRow, compare
 from seiflow.core.config import StrictModel
 from seiflow.core.fingerprint import fingerprint
 from seiflow.workflows.properties.base import CalcFactory, Relaxed
-from seiflow.workflows.properties.calcs import Calc, Runner, serial
+from seiflow.workflows.properties.calcs import Calc, Runner, Steps, drive, serial
 
 
 def digest(*parts: str) -> str:
@@ -99,7 +99,14 @@ class ValidationProperty:
 
     @classmethod
     def compute(cls, target, ctx: Context, start: Any):
-        """The result for ``target`` with ``ctx.factory`` (``start``: the kind's ``prepare``)."""
+        """The result for ``target`` with ``ctx.factory`` (``start``: the kind's ``prepare``);
+        by default ``steps`` driven by the context's runner."""
+        return drive(cls.steps(target, ctx, start), ctx.run)
+
+    @classmethod
+    def steps(cls, target, ctx: Context, start: Any) -> Steps:
+        """A property made of single calculations (``calcs.py``) gives them as steps; the suite
+        then runs the stages of a target's properties together. Otherwise: ``compute``."""
         raise NotImplementedError
 
     @classmethod
