@@ -46,12 +46,6 @@ ALMTP = ROOT / "tests" / "data" / "mlip3_lif_level6.almtp"  # MLIP-3-trained, F 
 # ---------------------------------------------------------------------------------------------
 
 
-def _blocks(text: str) -> list[str]:
-    """Bodies of the shell and plain code blocks (not yaml, python, ...)."""
-    return [m.group(2) for m in re.finditer(r"^```([a-z]*)\n(.*?)^```", text, re.S | re.M)
-            if m.group(1) in ("", "bash", "sh", "shell", "console")]
-
-
 def _join_continuations(block: str) -> list[str]:
     lines, current = [], ""
     for raw in block.splitlines():
@@ -182,6 +176,16 @@ def test_every_documented_command_answers_help():
     for path in sorted(seen):
         code, out, err = seiflow(*path, "--help")
         assert code == 0 and "Usage" in out, (path, err)
+
+
+def test_command_lists_show_one_line_per_command():
+    """`seiflow --help` and `seiflow data --help` list each command with its docstring's
+    first paragraph as one line (typer would keep the docstring's line breaks there)."""
+    groups = [ROOT_COMMAND, *(c for c in ROOT_COMMAND.commands.values() if hasattr(c, "commands"))]
+    for group in groups:
+        for name, cmd in group.commands.items():
+            text = cmd.short_help or (cmd.help or "").split("\n\n")[0]
+            assert text.strip() and "\n" not in text, (name, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,8 +431,8 @@ def test_newcomer_walk(tmp_path, monkeypatch):
     Path("train.yaml").write_text(yaml.safe_dump(train_cfg))
     code, _, err = seiflow("train", "train.yaml")  # "# or: seiflow train train.yaml"
     assert code == 0 and Path("model-yaml/model.json").is_file(), err
-    doc("seiflow train --db labels.db --preset small --max-time 600 --weights 1 0.01 0",
-        sub={"--max-time 600": "--max-time 2 --out model-small"})
+    doc("seiflow train --db labels.db --preset small --max-time 600 --weights 1 0.01 0 "
+        "--out small", "small/model.json", sub={"--max-time 600": "--max-time 2"})
     doc("seiflow evaluate model --db labels.db", "model/evaluation/per-frame.csv",
         "model/evaluation/errors.json", "model/evaluation/parity-*.png")
 

@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # a PostgreSQL label store on a host that drops packets fails after 10 s instead of hanging
 os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
 
+import inspect  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -90,6 +91,20 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
 def version() -> None:
     """Print the seiflow version."""
     typer.echo(__version__)
+
+
+def _one_line_summaries(typer_app: typer.Typer) -> None:
+    """Each command's line in a ``--help`` list: its docstring's first paragraph on one line
+    (typer keeps the docstring's line breaks there, which splits sentences mid-way)."""
+    for info in typer_app.registered_commands:
+        if info.short_help is None and info.callback is not None:
+            doc = inspect.cleandoc(info.help or info.callback.__doc__ or "")
+            info.short_help = " ".join(doc.split("\n\n")[0].split()) or None
+    for group in typer_app.registered_groups:
+        _one_line_summaries(group.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
