@@ -4,8 +4,8 @@
    (line continuations joined, trailing ``# comments`` dropped) names a command that exists and
    uses only options that command accepts, with values its types take (a Choice, a number)
    and no missing required argument — parsed by the CLI's own parser, nothing run. Every
-   inline ```seiflow ...``` span of the prose names a command that exists and options it has.
-   Every command shown answers ``--help``.
+   inline `seiflow ...` span of the prose names a command that exists and options it has.
+   Every command shown answers ``--help``; the command lists show one line per command.
 2. The curated walk runs the documented commands in a newcomer's order on tiny inputs in a
    temporary folder — the docs' options kept, their file names and sizes replaced by tiny
    ones (fcc Cu/Al cells labelled by ASE's EMT, an MTP of level 2-4 fitted in seconds) — and
@@ -149,8 +149,26 @@ def test_the_docs_show_commands():
 SPANS = inline_spans()
 
 
+@pytest.mark.parametrize("line, needle", [
+    ("seiflow train --nope", "No such option"), ("seiflow trian x", "no command 'trian'"),
+    ("seiflow data", "no command a sub-command"), ("seiflow train --level x", "--level"),
+    ("seiflow train --weights 1 2", "3 arguments"), ("seiflow export-lammps m", "missing"),
+    ("seiflow grade m a.extxyz --out", "requires an argument"),
+    ("seiflow phases extra", "unexpected"),
+])
+def test_the_checks_catch_a_wrong_line(line, needle):
+    with pytest.raises(AssertionError, match=re.escape(needle)):
+        check_command_line(line)
+    with pytest.raises(AssertionError):
+        check_span("self-test", "seiflow train --no-such-option")
+
+
 @pytest.mark.parametrize("where, span", SPANS, ids=[f"{w}:{s[:40]}" for w, s in SPANS])
 def test_inline_span_names_a_command_and_its_options(where, span):
+    check_span(where, span)
+
+
+def check_span(where: str, span: str) -> None:
     words = span.replace("[", " ").replace("]", " ").split()[1:]
     if words and "|" in words[0]:  # `seiflow data import|export|stats|split`
         alternatives = words[0].split("|")
@@ -166,6 +184,17 @@ def test_inline_span_names_a_command_and_its_options(where, span):
         for w in rest:
             if w.startswith("--"):
                 assert w.split("=")[0] in known, f"{where}: `{span}`: no option {w}"
+
+
+def test_the_readme_build_config_is_valid():
+    """README's build config (what `seiflow build my-config.yaml` reads) passes the config
+    check; the walk builds a tiny one."""
+    from seiflow.core.config import parse_config
+    from seiflow.workflows.build import BuildConfig
+
+    block = re.findall(r"^```yaml\n(.*?)^```", (ROOT / "README.md").read_text(), re.S | re.M)[0]
+    cfg = parse_config(yaml.safe_load(block), BuildConfig, where="README.md")
+    assert cfg.phases and cfg.amorphous and cfg.defects and cfg.interfaces
 
 
 def test_every_documented_command_answers_help():
@@ -434,7 +463,8 @@ def test_newcomer_walk(tmp_path, monkeypatch):
     doc("seiflow train --db labels.db --preset small --max-time 600 --weights 1 0.01 0 "
         "--out small", "small/model.json", sub={"--max-time 600": "--max-time 2"})
     doc("seiflow evaluate model --db labels.db", "model/evaluation/per-frame.csv",
-        "model/evaluation/errors.json", "model/evaluation/parity-*.png")
+        "model/evaluation/per-frame.json", "model/evaluation/errors.json",
+        "model/evaluation/parity-*.png")
 
     # -- MD: docs/md-transport.md's md.yaml, 60 steps, with the MTP ("mtp") and EMT ("mace") -
     md_cfg = _doc_yaml("md-transport.md", "structure:")
@@ -442,7 +472,8 @@ def test_newcomer_walk(tmp_path, monkeypatch):
     md_cfg.update(structure="alloy.extxyz", potential="li-l16", out_dir="mtp")
     md_cfg["md"].update(steps=40, traj_stride=2, timestep_fs=1.0)
     Path("md.yaml").write_text(yaml.safe_dump(md_cfg))
-    doc("seiflow md md.yaml", "mtp/trajectory.extxyz", "mtp/md-summary.yml")
+    doc("seiflow md md.yaml", "mtp/trajectory.extxyz", "mtp/checkpoint.extxyz",
+        "mtp/md-summary.yml")
     emt_cfg = {k: v for k, v in md_cfg.items() if k != "potential"}
     emt_cfg.update(calculator={"name": "emt"}, out_dir="mace")
     Path("md-emt.yaml").write_text(yaml.safe_dump(emt_cfg))
@@ -508,7 +539,8 @@ def test_newcomer_walk(tmp_path, monkeypatch):
     doc("seiflow neb initial.extxyz final.extxyz --model li-l16 --images 5",
         sub={"--model li-l16": "--labeler emt", "5": "3"})
     doc("seiflow neb --phase li2co3 --mechanism knockoff --model li-l16 --min-width 7.5",
-        sub={"--phase li2co3": "cu.extxyz --species Cu --images 3", "knockoff": "vacancy",
+        "runs/neb/neb-cu-knockoff/neb.json",
+        sub={"--phase li2co3": "cu.extxyz --species Cu --images 3",
              "--model li-l16": "--labeler emt", "7.5": "7"})
 
     # -- LAMMPS and MLIP (docs/lammps.md) -----------------------------------------------------
