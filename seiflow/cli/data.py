@@ -139,7 +139,8 @@ def export(db: str = typer.Argument(..., help="label store (.db or postgresql://
 def split(db: str = typer.Argument(..., help="label store (.db or postgresql://)"),
           test_fraction: float = typer.Option(0.1, "--test-fraction"),
           seed: int = typer.Option(0, "--seed"),
-          mode: str = typer.Option("stratified", "--mode", help="stratified | grouped"),
+          mode: str = typer.Option("stratified", "--mode", help="stratified: each group "
+                                   "split by the fraction | grouped: whole groups go to test"),
           force: bool = typer.Option(False, "--force", help="replace a split that came with "
                                      "imported data (data import --split, or the file's own)"),
           ) -> None:
