@@ -28,15 +28,13 @@ from typing import Any
 import ase.io
 import numpy as np
 from ase import Atoms
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from seiflow.core.atomic import write_json
 from seiflow.core.config import MAX_WIDTH_A, StrictModel
 from seiflow.core.errors import ConfigError
 from seiflow.core.units import GPA
 from seiflow.structures.io import read_structure
-from seiflow.structures.library import resolve_phase
-from seiflow.workflows.build import PhaseSpec
 from seiflow.workflows.methods import MethodSpec
 from seiflow.workflows.properties.base import CalcFactory, relax, single_point
 from seiflow.workflows.properties.crystal import relax_crystal
@@ -45,38 +43,21 @@ from seiflow.workflows.properties.lattice import LatticeSettings, atoms_to_dict,
 from seiflow.workflows.properties.neb import NEBSettings, compute_neb, neb_endpoints
 from seiflow.workflows.properties.phonons import PhononSettings, compute_phonons
 from seiflow.workflows.summary import RunSummary
-from seiflow.workflows.validate import NEBTarget
+from seiflow.workflows.validate import CrystalSource, NEBTarget
 
 Scalars = dict[str, tuple[float, str]]
 
 
-class StructureSpec(StrictModel):
+class StructureSpec(CrystalSource):
     """A library ``phase`` (key or alias) or a structure ``file``, repeated to ``min_width``
     when given (else used as it is)."""
 
-    phase: str | None = Field(None, description="library phase or alias (lif, li2co3, ...)")
-    file: Path | None = Field(None, description="structure file (any format ASE reads)")
     min_width: float | None = Field(None, gt=0, le=MAX_WIDTH_A,
                                     description="repeat the cell to this perpendicular width, Å")
 
-    @field_validator("phase")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        return None if v is None else resolve_phase(v)
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.phase is None) == (self.file is None):
-            raise ValueError("give exactly one of a structure file or --phase")
-        return self
-
-    @property
-    def name(self) -> str:
-        return self.phase or self.file.stem
-
     def atoms(self) -> Atoms:
         """Loaded as ``seiflow build`` and ``seiflow validate`` load a phase."""
-        return PhaseSpec(name=self.phase, file=self.file, min_width=self.min_width).atoms()
+        return self.cell()
 
 
 class NEBPath(StrictModel):

@@ -95,8 +95,9 @@ CrystalProperty = Literal[names_of("phases")]  # lattice, elastic, phonons
 Mechanism = Literal["vacancy", "knockoff", "frenkel"]
 
 
-class _Crystal(StrictModel):
-    """A library phase (``phase``: key or alias such as li2co3, li) or a structure ``file``."""
+class CrystalSource(StrictModel):
+    """A library phase (``phase``: key or alias such as li2co3, li) or a structure ``file``,
+    repeated to ``min_width`` (the single-property commands' StructureSpec is one too)."""
 
     phase: str | None = Field(None, description="library phase or alias (li2co3, li, ...)")
     file: Path | None = Field(None, description="structure file (any format ASE reads)")
@@ -111,7 +112,7 @@ class _Crystal(StrictModel):
     @model_validator(mode="after")
     def _one_source(self):
         if (self.phase is None) == (self.file is None):
-            raise ValueError("give exactly one of phase or file")
+            raise ValueError("give exactly one of a phase or a structure file")
         return self
 
     @property
@@ -123,7 +124,7 @@ class _Crystal(StrictModel):
         return PhaseSpec(name=self.phase, file=self.file, min_width=self.min_width).atoms()
 
 
-class PhaseTarget(_Crystal):
+class PhaseTarget(CrystalSource):
     """A crystal: relaxed (symmetry kept), then the listed properties."""
 
     properties: list[CrystalProperty] = Field(
@@ -134,7 +135,7 @@ class PhaseTarget(_Crystal):
         return self.name
 
 
-class NEBTarget(_Crystal):
+class NEBTarget(CrystalSource):
     """A Li transport mechanism in a crystal (Li et al. 2025, Fig. 5: vacancy hop, interstitial
     knock-off, Frenkel-pair formation), at the given (library: experimental) lattice."""
 
@@ -148,7 +149,7 @@ class NEBTarget(_Crystal):
         return f"neb-{self.name}-{self.mechanism}"
 
 
-class DiffusionTarget(_Crystal):
+class DiffusionTarget(CrystalSource):
     """A small cell for short MD at the diffusion temperatures, with both methods and the same
     settings; ``species`` is the tracer (a ``file:`` gives a cell with a defect)."""
 
