@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,29 @@ class StoreLock:
         self.release()
 
     def _create(self) -> bool:
+        """Take the lock file with its owner already in it: the owner is written to a private
+        file first, which is then hard-linked to the lock path (fails if the lock exists, like
+        O_EXCL). A process killed at any moment leaves either no lock or one naming it, never
+        an empty one that only its age could break (a kill -9 between O_EXCL and the write
+        left one: the rerun then waited ``stale_after_s``)."""
+        tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+        try:
+            os.write(fd, f"{owner_id()} {time.time():.3f} {self.note}".strip().encode() + b"\n")
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                os.close(fd)
+                return False
+            except OSError:  # no hard links on this file system: O_EXCL, then the owner
+                os.close(fd)
+                return self._create_exclusive()
+        finally:
+            os.remove(tmp)
+        self.fd = fd
+        return True
+
+    def _create_exclusive(self) -> bool:
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:

@@ -11,7 +11,7 @@ from ase.build import bulk, molecule
 
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import dataset_stats, split_by_group
-from seiflow.data.locking import owner_id
+from seiflow.data.locking import StoreLock, owner_id
 from seiflow.data.store import LabelStore, Origin, structure_hash
 from seiflow.data.labels import Label
 
@@ -213,6 +213,33 @@ def test_old_lock_without_owner_is_broken_a_fresh_one_times_out(tmp_path, caplog
     with pytest.raises(SeiflowError, match="gave up after") as err:
         store.add(*_cu(1), "emt", "h")
     assert time.perf_counter() - t0 < 5 and "\n" not in str(err.value)
+
+
+def test_a_kill_while_taking_the_lock_never_leaves_an_ownerless_lock(tmp_path, monkeypatch):
+    """The owner is in the lock file from the moment the file exists: killed just before the
+    lock is taken there is no lock, just after it there is one naming this process (an empty
+    one, from a kill between O_EXCL and the write, was only broken after 120 s)."""
+    lock = StoreLock(tmp_path / "s.db.lock")
+    real_link = os.link
+
+    def killed_before(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", killed_before)
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire()
+    assert list(tmp_path.iterdir()) == []  # no lock, no leftover owner file
+
+    def killed_after(src, dst):
+        real_link(src, dst)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", killed_after)
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.db.lock"]
+    assert (tmp_path / "s.db.lock").read_text().split()[0] == owner_id()
+    monkeypatch.setattr(os, "link", real_link)
 
 
 def test_lock_of_a_live_process_is_waited_for_then_one_line(tmp_path):
