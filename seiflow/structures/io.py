@@ -35,14 +35,15 @@ def write_structure(atoms: Atoms, stem: Path, formats: list[Format]) -> list[Pat
     return paths
 
 
-def read_all(path: str | Path, what: str = "structure file") -> list[Atoms]:
-    """Every frame of a file ASE reads, with one-line errors naming ``what`` for a missing,
-    unreadable or empty file."""
+def read_all(path: str | Path, what: str = "structure file",
+             index: str | slice = ":") -> list[Atoms]:
+    """Every frame (or the frames ``index`` selects) of a file ASE reads, with one-line errors
+    naming ``what`` for a missing, unreadable or empty file."""
     path = Path(path)
     if not path.is_file():
         raise StructureError(f"{what} not found: {path}")
     try:
-        frames = ase.io.read(path, index=":")
+        frames = ase.io.read(path, index=index)
     except Exception as exc:  # ASE raises many kinds on unreadable files
         raise StructureError(f"{path} is not a {what} ASE can read: "
                              f"{type(exc).__name__}: {exc}") from None

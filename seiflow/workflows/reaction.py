@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ase.io
 import numpy as np
 
 from seiflow.analysis.phase_labels import LABELS
 from seiflow.analysis.reaction import reaction_series
 from seiflow.core.atomic import write_json
-from seiflow.core.errors import SeiflowError, StructureError
+from seiflow.core.errors import SeiflowError
 from seiflow.report.reaction import (
     cluster_plot, front_flux_plot, phase_fraction_plot, profile_heatmaps,
 )
+from seiflow.structures.io import read_all
+from seiflow.workflows.transport import frame_times_fs
 
 FIGURES = ("reaction-profiles.png", "reaction-clusters.png", "reaction-phases.png",
            "reaction-fronts.png")
@@ -31,29 +32,13 @@ def read_frames(path: Path, every: int = 1) -> list:
     """Every ``every``-th frame of a trajectory file, one-line errors for bad files."""
     if every < 1:
         raise SeiflowError(f"--every must be a positive number of frames, got {every}")
-    path = Path(path)
-    if not path.is_file():
-        raise StructureError(f"trajectory file not found: {path}")
-    try:
-        frames = ase.io.read(path, index=slice(None, None, every))
-    except Exception as exc:  # ASE raises many kinds on unreadable files
-        raise StructureError(f"{path} is not a trajectory file ASE can read: "
-                             f"{type(exc).__name__}: {exc}") from None
-    if not frames or any(len(a) == 0 for a in frames):
-        raise StructureError(f"{path}: no atoms")
-    return frames
+    return read_all(path, "trajectory file", index=slice(None, None, every))
 
 
 def frame_times_ps(frames: list, every: int, frame_dt_fs: float | None, path: Path) -> np.ndarray:
     """Times (ps): ``frame_dt_fs`` x the original frame index, else info['time_fs']."""
-    if frame_dt_fs is not None:
-        if not frame_dt_fs > 0:
-            raise SeiflowError(f"--frame-dt must be positive (fs), got {frame_dt_fs}")
-        return np.arange(len(frames)) * every * frame_dt_fs / 1000.0
-    if all("time_fs" in f.info for f in frames):
-        return np.array([float(f.info["time_fs"]) for f in frames]) / 1000.0
-    raise SeiflowError(f"{path}: the frames carry no info time_fs; pass --frame-dt, the time "
-                       "between frames in fs")
+    step_fs = None if frame_dt_fs is None else frame_dt_fs * every
+    return frame_times_fs(frames, path, step_fs) / 1000.0
 
 
 def analyze_reaction(traj: Path, out: Path, axis: str = "z", bin_width: float = 1.0,
