@@ -36,6 +36,7 @@ from ase.build import bulk
 from ase.io import read, write
 
 from seiflow.cli.app import app, run
+from tests.walkers import li_walkers
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -362,19 +363,12 @@ WALK_EA, WALK_D1200 = 0.35, 3.1e-5  # eV; cm²/s at 1200 K, the docs' extra Arrh
 def _random_walk(T: float, n_frames: int = 200, dt_fs: float = 10.0, box: float = 15.0):
     """60 Li random walkers among 20 fixed F in a cubic box, D(T) Arrhenius with WALK_EA
     through WALK_D1200; frames carry time_fs and temperature_K as `seiflow md` writes them."""
-    from ase import Atoms
     from ase.units import kB
 
     d_a2_fs = WALK_D1200 * np.exp(-WALK_EA / kB * (1 / T - 1 / 1200)) * 1e16 / 1e15
-    rng = np.random.default_rng(int(T))
-    start = rng.random((80, 3)) * box
-    steps = rng.normal(0.0, np.sqrt(2 * d_a2_fs * dt_fs), (n_frames - 1, 80, 3))
-    steps[:, 60:] = 0.0
-    frames = []
-    for k, p in enumerate(np.concatenate([start[None], start + np.cumsum(steps, axis=0)])):
-        atoms = Atoms("Li60F20", positions=p % box, cell=[box] * 3, pbc=True)
-        atoms.info.update(time_fs=k * dt_fs, temperature_K=float(T))
-        frames.append(atoms)
+    frames = li_walkers(np.sqrt(2 * d_a2_fs * dt_fs), 60, 20, n_frames, box, dt_fs, int(T))
+    for atoms in frames:
+        atoms.info["temperature_K"] = float(T)
     return frames
 
 

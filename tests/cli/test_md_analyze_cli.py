@@ -19,6 +19,7 @@ from seiflow.core.errors import SeiflowError
 from seiflow.workflows.transport import (
     analyze_diffusion, analyze_msd, analyze_rdf, trajectory_temperature,
 )
+from tests.walkers import li_walkers
 
 N_LI, N_F, N_FRAMES = 100, 20, 600
 STEP, DT, BOX = 0.1, 10.0, 15.0  # Gaussian step per axis (Å), time per frame (fs), box (Å)
@@ -51,17 +52,7 @@ def _fails(r, message):
 
 def _walk_frames(n_frames=N_FRAMES, seed=7) -> list[Atoms]:
     """Li random walkers (known D) among fixed F atoms, wrapped into a cubic box."""
-    rng = np.random.default_rng(seed)
-    start = rng.random((N_LI + N_F, 3)) * BOX
-    steps = rng.normal(0.0, STEP, (n_frames - 1, N_LI + N_F, 3))
-    steps[:, N_LI:] = 0.0
-    pos = np.concatenate([start[None], start + np.cumsum(steps, axis=0)])
-    frames = []
-    for k, p in enumerate(pos):
-        atoms = Atoms(f"Li{N_LI}F{N_F}", positions=p % BOX, cell=[BOX] * 3, pbc=True)
-        atoms.info["time_fs"] = k * DT
-        frames.append(atoms)
-    return frames
+    return li_walkers(STEP, N_LI, N_F, n_frames, BOX, DT, seed)
 
 
 @pytest.fixture(scope="module")

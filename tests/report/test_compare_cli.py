@@ -14,22 +14,13 @@ from ase.units import kB
 
 from seiflow.core.errors import SeiflowError
 from seiflow.workflows.compare import compare_arrhenius, compare_rdf, run_labels
+from tests.walkers import li_walkers
 
 BOX, DT = 12.0, 10.0  # Å, fs between frames
 
 
 def _walk(step: float, seed: int, n_li=40, n_f=10, n_frames=200) -> list[Atoms]:
-    rng = np.random.default_rng(seed)
-    start = rng.random((n_li + n_f, 3)) * BOX
-    steps = rng.normal(0.0, step, (n_frames - 1, n_li + n_f, 3))
-    steps[:, n_li:] = 0.0
-    pos = np.concatenate([start[None], start + np.cumsum(steps, axis=0)])
-    frames = []
-    for k, p in enumerate(pos):
-        atoms = Atoms(f"Li{n_li}F{n_f}", positions=p % BOX, cell=[BOX] * 3, pbc=True)
-        atoms.info["time_fs"] = k * DT
-        frames.append(atoms)
-    return frames
+    return li_walkers(step, n_li, n_f, n_frames, BOX, DT, seed)
 
 
 @pytest.fixture(scope="module")
