@@ -152,7 +152,7 @@ class StoreLock:
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
         try:
-            os.write(fd, f"{owner_id()} {time.time():.3f} {self.note}".strip().encode() + b"\n")
+            os.write(fd, self._owner_line())
             try:
                 os.link(tmp, self.path)
             except FileExistsError:
@@ -166,12 +166,15 @@ class StoreLock:
         self.fd = fd
         return True
 
+    def _owner_line(self) -> bytes:
+        return f"{owner_id()} {time.time():.3f} {self.note}".strip().encode() + b"\n"
+
     def _create_exclusive(self) -> bool:
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        os.write(fd, f"{owner_id()} {time.time():.3f} {self.note}".strip().encode() + b"\n")
+        os.write(fd, self._owner_line())
         self.fd = fd
         return True
 
