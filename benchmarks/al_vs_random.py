@@ -29,7 +29,8 @@ from seiflow.data.store import LabelStore, Origin  # noqa: E402
 from seiflow.potentials.metrics import error_table, predict  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.label import run_label  # noqa: E402
-from seiflow.workflows.learn import CONFIG_COPY, LearnConfig, final_model  # noqa: E402
+from seiflow.workflows.learn import LearnConfig  # noqa: E402
+from seiflow.workflows.run import Run  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "al_vs_random.json"
 
@@ -41,7 +42,7 @@ def labelled(frames, cfg, store, group):
 
 def main() -> None:
     run = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/demo")
-    cfg = load_config(run / CONFIG_COPY, LearnConfig)
+    cfg = load_config(Run(run).config_file, LearnConfig)
     store = LabelStore(run / "labels.db")
     initial = store.frames(group="initial")
     active = store.frames(group="active")
@@ -73,7 +74,7 @@ def main() -> None:
               f"{errs['test_rattle']['energy']['rmse']:.2f} meV/atom, "
               f"{errs['test_rattle']['forces']['rmse']:.3f} eV/Å", flush=True)
 
-    score("active", load_potential(final_model(run)), len(initial) + n_active)
+    score("active", load_potential(Run(run).final_model()), len(initial) + n_active)
     order = rng.permutation(len(pool))
     for factor in (1, 3):
         n = min(factor * n_active, len(pool))

@@ -48,7 +48,7 @@ from seiflow.md.gamma import GammaBreak  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.report.transport import arrhenius_plot, msd_plot  # noqa: E402
 from seiflow.structures import DefectSpec, make_defect  # noqa: E402
-from seiflow.workflows.learn import final_model  # noqa: E402
+from seiflow.workflows.run import Run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "runs" / "lif-interstitial"
@@ -174,7 +174,7 @@ def main() -> None:
     _seiflow("learn", "examples/lif-interstitial.yaml")
     if not args.skip_validate:
         _seiflow("validate", str(RUN), "--config", "examples/lif-interstitial-validate.yaml")
-    model_dir = str(final_model(RUN))
+    model_dir = str(Run(RUN).final_model())
     OUT.mkdir(exist_ok=True)
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run_temperature, args.temperatures,
