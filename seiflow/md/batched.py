@@ -18,9 +18,10 @@ Units are torch-sim's "metal" units, the same as ASE's: Å, eV, amu, time in Å�
 2·E_kin / (3N k_B), as in ASE and torch-sim (no correction for the removed centre-of-mass
 motion); the Nosé–Hoover chain uses the same 3N degrees of freedom.
 
-Outputs in ``out_dir``: ``replica-NNN.extxyz`` (positions wrapped into the cell, momenta, cell,
-energy and optionally forces; ``info`` holds step and time_fs) every ``traj_stride`` steps,
-``thermo.csv`` (one row per replica and frame), ``checkpoint.npz`` and ``summary.json``.
+Outputs in ``out_dir`` (md/output.py, the writer of every MD path): ``replica-NNN.extxyz``
+(positions wrapped into the cell, momenta, cell, energy and optionally forces; ``info`` holds
+step and time_fs) every ``traj_stride`` steps, ``thermo.csv`` (one row per replica and frame),
+``checkpoint.extxyz`` with ``checkpoint-state.npz``, and ``summary.json``.
 With a gradable seiflow model (an active set), every frame written is graded: ``info["gamma"]``
 is its largest per-atom extrapolation grade, and the result and summary hold each replica's
 largest γ (md/gamma.py's watch; batched MD records γ, it does not stop a replica).
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -47,36 +47,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-import ase.io
 import numpy as np
 import torch
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import Field
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch_sim.integrators.md import MDState
 from torch_sim.models.interface import ModelInterface
 
-from seiflow.core.atomic import atomic_path, atomic_write
+from seiflow.core.atomic import atomic_write
 from seiflow.core.errors import SeiflowError
-from seiflow.md.gamma import GammaWatch, frame_grader
+from seiflow.md.gamma import frame_grader
 from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
+from seiflow.md.loop import drive
+from seiflow.md.output import MDOutput, replica_names
 from seiflow.md.settings import MDCommon
-from seiflow.md.thermo import THERMO, append_thermo, fresh_thermo, truncate_thermo
-
-log = logging.getLogger(__name__)
-
-CHECKPOINT = "checkpoint.npz"
 
 
 class BatchedMDSettings(MDCommon):
-    """Batched MD (torch-sim): the shared settings (md/settings.py) plus device and dtype."""
+    """Batched MD (torch-sim): the shared settings (md/settings.py) plus device and dtype.
+    Ensembles: nve (velocity Verlet), nvt (a Nosé–Hoover chain of 3 links per replica),
+    langevin (BAOAB with friction 1/tdamp_fs)."""
 
     NOT_KEYED: ClassVar[frozenset[str]] = frozenset({"steps", "device"})
+    ENSEMBLES: ClassVar[tuple[str, ...]] = ("nve", "nvt", "langevin")
 
-    ensemble: Literal["nve", "nvt", "langevin"] = Field(
-        "nvt", description="nve: velocity Verlet; nvt: Nosé–Hoover chain (3 links) per "
-        "replica; langevin: BAOAB with friction 1/tdamp_fs")
     traj_forces: bool = Field(False, description="also write forces (eV/Å) into the frames")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda if torch sees a GPU, else cpu")
@@ -278,92 +273,36 @@ def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float) -
              f"{volumes[r]:.8g}", ""] for r in range(n)]  # no stress: no pressure
 
 
-def _check_finite(state: MDState, step: int) -> None:
-    if not (torch.isfinite(state.positions).all() and torch.isfinite(state.momenta).all()):
-        raise SeiflowError(f"batched MD became unstable by step {step}: non-finite positions "
-                           "or momenta (the potential extrapolates, or the time step is too "
-                           "large); the last checkpoint is intact")
+class TorchIntegrator:
+    """The batched integrator (md/integrators.py) over all replicas of one torch-sim
+    ``MDState``, as an integrator backend of the MD loop (md/loop.py)."""
 
+    def __init__(self, md: MDState, integ: _NVE, structures: list[Atoms],
+                 settings: BatchedMDSettings):
+        self.md, self.integ, self.structures, self.settings = md, integ, structures, settings
 
-class _Output:
-    """Per-replica extxyz trajectories and the long thermo CSV. With a ``grader`` (a seiflow
-    model's ``grade``) every frame written is graded: ``info["gamma"]`` (max over atoms) in
-    the frame, and one ``GammaWatch`` per replica records them."""
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            self.md = self.integ.step(self.md)
 
-    def __init__(self, out: Path, n: int, grader: Callable[[Atoms], np.ndarray] | None = None):
-        width = max(3, len(str(n - 1)))
-        self.trajectories = [out / f"replica-{r:0{width}d}.extxyz" for r in range(n)]
-        self.thermo = out / THERMO
-        self.grader = grader
-        self.watches = [GammaWatch() for _ in range(n)]
+    def finite(self) -> bool:
+        return bool(torch.isfinite(self.md.positions).all()
+                    and torch.isfinite(self.md.momenta).all())
 
-    def max_gammas(self) -> list[float] | None:
-        return [float(w.max_gamma) for w in self.watches] if self.grader is not None else None
+    def frames(self, step: int) -> list[Atoms]:
+        return _frames(self.md, self.structures, step, self.settings.timestep_fs,
+                       self.settings.traj_forces)
 
-    def fresh(self) -> None:
-        for path in self.trajectories:
-            path.unlink(missing_ok=True)
-        fresh_thermo(self.thermo)
+    def thermo_rows(self, step: int) -> list[list]:
+        return _thermo_rows(self.md, self.integ, len(self.structures), step,
+                            self.settings.timestep_fs)
 
-    def truncate(self, step: int) -> None:
-        """Drop what was written after the checkpoint at ``step``."""
-        for path, watch in zip(self.trajectories, self.watches, strict=True):
-            frames = ase.io.read(path, index=":") if path.exists() else []
-            kept = [f for f in frames if f.info["step"] <= step]
-            for frame in kept:  # the frames before the checkpoint count in the maximum
-                watch.max_gamma = max(watch.max_gamma, frame.info.get("gamma", 0.0))
-            if kept:
-                ase.io.write(path, kept, format="extxyz")
-            else:
-                path.unlink(missing_ok=True)
-        truncate_thermo(self.thermo, step)
+    def state(self) -> dict[str, np.ndarray]:
+        def host(x: torch.Tensor) -> np.ndarray:
+            return x.detach().cpu().double().numpy()
 
-    def write(self, frames: list[Atoms], rows: list[list]) -> None:
-        if self.grader is not None:
-            for atoms, watch in zip(frames, self.watches, strict=True):
-                gammas = np.asarray(self.grader(atoms))
-                atoms.info["gamma"] = float(gammas.max())
-                watch.record(atoms, int(atoms.info["step"]), atoms.info["gamma"], gammas)
-        for path, atoms in zip(self.trajectories, frames, strict=True):
-            ase.io.write(path, atoms, format="extxyz", append=True)
-        append_thermo(self.thermo, rows)
-
-
-def _save_checkpoint(path: Path, state: MDState, integ: _NVE, step: int, key: str) -> None:
-    _check_finite(state, step)  # never checkpoint a blown-up state
-    counts = torch.bincount(state.system_idx).cpu().numpy()
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, step=step, settings_key=key, counts=counts,
-                 numbers=state.atomic_numbers.cpu().numpy(),
-                 positions=state.positions.detach().cpu().double().numpy(),
-                 momenta=state.momenta.detach().cpu().double().numpy(),
-                 cell=state.cell.detach().cpu().double().numpy(),
-                 **{f"integrator_{k}": v for k, v in integ.arrays().items()})
-
-
-def _load_checkpoint(path: Path, key: str, structures: list[Atoms]) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        ckpt = dict(data)
-    if str(ckpt["settings_key"]) != key:
-        raise SeiflowError(f"{path.parent} holds a batched run with other settings; use "
-                           "another folder")
-    numbers = np.concatenate([a.numbers for a in structures])
-    if (ckpt["counts"].tolist() != [len(a) for a in structures]
-            or not np.array_equal(ckpt["numbers"], numbers)):
-        raise SeiflowError(f"{path.parent} holds a batched run of other structures; use "
-                           "another folder")
-    return ckpt
-
-
-def _restore(structures: list[Atoms], ckpt: dict[str, np.ndarray]) -> None:
-    """Put the checkpoint's positions, momenta and cells back on the replicas."""
-    start = 0
-    for r, atoms in enumerate(structures):
-        sl = slice(start, start + len(atoms))
-        start = sl.stop
-        atoms.set_cell(ckpt["cell"][r].T)
-        atoms.positions = ckpt["positions"][sl]
-        atoms.set_momenta(ckpt["momenta"][sl], apply_constraint=False)
+        return dict(positions=host(self.md.positions), momenta=host(self.md.momenta),
+                    cell=host(self.md.cell.transpose(1, 2)), **self.integ.arrays())
 
 
 def _sync(device: torch.device) -> None:
@@ -387,33 +326,17 @@ def _write_summary(out: Path, settings: BatchedMDSettings, result: BatchedMDResu
 
 # ---------------------------------------------------------------- the run
 
-def _advance(state: MDState, integ: _NVE, settings: BatchedMDSettings, structures: list[Atoms],
-             output: _Output, start: int, ckpt_path: Path, progress: bool, what: str
-             ) -> tuple[MDState, int]:
-    """Step from ``start`` to ``settings.steps``: a frame every ``traj_stride`` steps, a
-    checkpoint every ``checkpoint_every`` and at the end; returns the state and its step."""
-    n, dt_fs, stride = len(structures), settings.timestep_fs, settings.traj_stride
-    step, t0 = start, time.perf_counter()
-    with Progress(TextColumn("[bold]MD {task.fields[what]}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                  disable=not progress) as bar:
-        job = bar.add_task("md", total=settings.steps, completed=start, rate="", what=what)
-        while step < settings.steps:
-            chunk = min(stride - step % stride, settings.steps - step)
-            for _ in range(chunk):
-                state = integ.step(state)
-            step += chunk
-            if step % stride == 0:
-                _check_finite(state, step)
-                output.write(_frames(state, structures, step, dt_fs, settings.traj_forces),
-                             _thermo_rows(state, integ, n, step, dt_fs))
-            if step % settings.checkpoint_every == 0 or step == settings.steps:
-                _save_checkpoint(ckpt_path, state, integ, step, settings.key())
-            elapsed = time.perf_counter() - t0
-            rate = (step - start) * dt_fs * 1e-6 * 86400 / elapsed if elapsed > 0 else 0.0
-            bar.update(job, completed=step, rate=f"{rate:.3g} ns/day")
-    return state, step
+def _start(structures: list[Atoms], settings: BatchedMDSettings, output: MDOutput
+           ) -> tuple[int, dict[str, np.ndarray] | None]:
+    """Put the checkpoint's state (or fresh velocities) on ``structures``; return the step and
+    the integrator's saved variables (None: start it afresh)."""
+    ckpt = output.resume(settings.key(), structures)
+    if ckpt is not None:
+        return ckpt.step, ckpt.restore(structures)
+    if settings.init_velocities:
+        _maxwell_boltzmann(structures, settings.temperature_K, settings.seed)
+    output.fresh()
+    return 0, None
 
 
 def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettings,
@@ -423,44 +346,26 @@ def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettin
     n = len(structures)
     device, dtype = resolve_device(settings.device), getattr(torch, settings.dtype)
     ts_model = _torchsim_model(model, device, dtype, settings)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    output, ckpt_path = _Output(out, n, frame_grader(model)), out / CHECKPOINT
-
-    start, ckpt = 0, None
-    if ckpt_path.exists():
-        ckpt = _load_checkpoint(ckpt_path, settings.key(), structures)
-        start = int(ckpt["step"])
-        _restore(structures, ckpt)
-        output.truncate(start)
-        log.info("resuming %s from step %d", out, start)
-    elif settings.init_velocities:
-        _maxwell_boltzmann(structures, settings.temperature_K, settings.seed)
+    output = MDOutput(out_dir, replica_names(n), frame_grader(model))
+    start, variables = _start(structures, settings, output)
     state = _evaluate(_state(structures, device, dtype), ts_model)
     integ = _integrator(settings, ts_model, state, n)
-    if ckpt is not None:
-        integ.load({k.removeprefix("integrator_"): v for k, v in ckpt.items()
-                    if k.startswith("integrator_")}, start)
-
-    dt_fs = settings.timestep_fs
-    if start == 0:
-        output.fresh()
-        output.write(_frames(state, structures, 0, dt_fs, settings.traj_forces),
-                     _thermo_rows(state, integ, n, 0, dt_fs))
+    if variables is not None:
+        integ.load(variables, start)
+    backend = TorchIntegrator(state, integ, structures, settings)
     _sync(device)
     t0 = time.perf_counter()
-    state, step = _advance(state, integ, settings, structures, output, start, ckpt_path,
-                           progress, f"{settings.ensemble.upper()} ×{n} on {device.type}")
+    step = drive(backend, output, settings, start, progress=progress,
+                 what=f"{settings.ensemble.upper()} ×{n} on {device.type}")
     _sync(device)
     wall = time.perf_counter() - t0
-    done = step - start
+    done, dt_fs = step - start, settings.timestep_fs
     result = BatchedMDResult(
-        atoms=_frames(state, structures, step, dt_fs, forces=True),
+        atoms=_frames(backend.md, structures, step, dt_fs, forces=True),
         steps_done=step, restarted_from=start, wall_s=wall,
         atom_steps_per_s=state.n_atoms * done / wall if wall > 0 else 0.0,
         ns_per_day=done * dt_fs * 1e-6 * 86400 / wall if wall > 0 else 0.0,
         device=device_name(device), trajectories=output.trajectories, thermo=output.thermo,
         max_gamma=output.max_gammas())
-    _write_summary(out, settings, result, state.n_atoms)
+    _write_summary(output.out, settings, result, state.n_atoms)
     return result
-

@@ -1,10 +1,12 @@
 """The settings every MD path shares (``seiflow md`` on ASE, batched MD on torch-sim): one
-schema for temperature, time step, thermostat time constant, seed, output and checkpoint
-strides; each path adds its own ensembles and options."""
+schema for the ensemble, temperature, time step, thermostat time constant, seed, output and
+checkpoint strides; each integrator backend names the ensembles it runs (``ENSEMBLES``) and
+adds its own options (ASE: barostat and Langevin friction; batched: device, dtype, forces in
+the frames)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,14 +26,23 @@ class MDCommon(StrictModel):
                                   "start (False: the momenta the structures carry)")
     traj_stride: int = Field(10, ge=1, description="steps between frames and thermo rows")
     checkpoint_every: int = Field(1000, ge=1, description="steps; a multiple of traj_stride")
+    # last: the field order is that of the settings' JSON, which validation identities hash
+    ensemble: Literal["nve", "nvt", "npt", "langevin"] = Field(
+        "nvt", description="nve: velocity Verlet; nvt: Nosé–Hoover chain; npt: MTK barostat "
+        "with Nosé–Hoover chains (ASE only); langevin")
 
     # fields that do not shape the trajectory: a restart may change them
     NOT_KEYED: ClassVar[frozenset[str]] = frozenset({"steps"})
+    # the ensembles this backend runs
+    ENSEMBLES: ClassVar[tuple[str, ...]] = ("nve", "nvt", "npt", "langevin")
 
     @model_validator(mode="after")
     def _multiple(self):
         if self.checkpoint_every % self.traj_stride:
             raise ValueError("checkpoint_every must be a multiple of traj_stride")
+        if self.ensemble not in self.ENSEMBLES:
+            raise ValueError(f"ensemble {self.ensemble!r} is not one of this MD's: "
+                             f"{', '.join(self.ENSEMBLES)}")
         return self
 
     def key(self) -> str:

@@ -203,7 +203,8 @@ def test_output_files(lj, tmp_path):
             assert f.get_potential_energy() == pytest.approx(float(row["Epot_eV"]), abs=1e-8)
             assert f.get_temperature() == pytest.approx(float(row["T_K"]), rel=1e-6)
     assert res.steps_done == 20 and res.atom_steps_per_s > 0 and res.ns_per_day > 0
-    assert (tmp_path / "checkpoint.npz").exists() and (tmp_path / "summary.json").exists()
+    assert (tmp_path / "checkpoint.extxyz").exists() and (tmp_path / "summary.json").exists()
+    assert (tmp_path / "checkpoint-state.npz").exists()
 
 
 @pytest.mark.parametrize("ensemble", ["nve", "nvt", "langevin"])
@@ -229,6 +230,30 @@ def test_restart_after_kill_continues_exactly(lj, tmp_path, ensemble):
     longer = run_batched_md(replicas, lj, s.model_copy(update={"steps": 70}),
                             tmp_path / "run", progress=False)
     assert longer.restarted_from == 60 and longer.steps_done == 70
+
+
+def test_checkpoint_without_its_state_and_an_old_checkpoint(lj, tmp_path, caplog):
+    """The checkpoint format of every MD path (md/output.py): without its full-precision state
+    file a restart continues from the extxyz (a warning; frames after it dropped, the steps
+    right); a batched checkpoint.npz of an older seiflow is an error, never overwritten."""
+    s = BatchedMDSettings(ensemble="nvt", temperature_K=40, timestep_fs=8.0, steps=40,
+                          traj_stride=10, checkpoint_every=20, dtype="float64", seed=3)
+    replicas = [argon(), argon(0.05, seed=1)]
+    with pytest.raises(KeyboardInterrupt):
+        run_batched_md(replicas, DiesAfter(lj, 26), s, tmp_path / "run", progress=False)
+    saved = ase.io.read(tmp_path / "run" / "checkpoint.extxyz", index=":")
+    assert [f.info["step"] for f in saved] == [20, 20] and len(saved[1]) == 32
+    (tmp_path / "run" / "checkpoint-state.npz").unlink()
+    with caplog.at_level("WARNING"):
+        res = run_batched_md(replicas, lj, s, tmp_path / "run", progress=False)
+    assert "not bit-identically" in caplog.text
+    assert res.restarted_from == 20 and res.steps_done == 40
+    steps = [f.info["step"] for f in ase.io.read(res.trajectories[0], index=":")]
+    assert steps == [0, 10, 20, 30, 40]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "checkpoint.npz").write_bytes(b"")
+    with pytest.raises(SeiflowError, match="older seiflow"):
+        run_batched_md(replicas, lj, s, tmp_path / "old", progress=False)
 
 
 def test_settings_or_structures_changed_in_the_same_folder(lj, tmp_path):
