@@ -19,18 +19,25 @@ with the largest grades are taken.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from pydantic import Field
 
+from seiflow.core.atomic import atomic_write, temporary_path
 from seiflow.core.config import StrictModel
+from seiflow.core.fingerprint import Fingerprint, canonical_json
 from seiflow.core.progress import progress_bar
+from seiflow.data.labels import Label
 from seiflow.potentials.base import (MODEL_FILE, Gradable, ModelError, Potential, implements,
                                      read_model_json, write_model_json)
 from seiflow.potentials.backends import load_potential
@@ -68,32 +75,123 @@ class CommitteeSettings(StrictModel):
         return f"committee of {self.size} × {self.member.describe()}"
 
     def fit(self, train: Sequence[Atoms], progress: bool = True,
-            start: Potential | None = None, checkpoint: Path | None = None) -> CommitteeModel:
+            start: Potential | None = None, checkpoint: Path | None = None,
+            engine=None) -> CommitteeModel:
         """Fit every member (continuing from ``start``'s members when given), then measure
-        their spread on ``train``. ``checkpoint``: member k checkpoints to ``<checkpoint>-k``."""
+        their spread on ``train``. Each member's fit is one task (``fit_member``), sent to
+        ``engine`` (any ``seiflow.execution`` Engine; None: one after another here) and saved
+        to ``<checkpoint>-members/member-KK`` as soon as it finishes, so a killed committee
+        fit redoes only the members that had not finished; member k checkpoints its own fit
+        to ``<checkpoint>-k``. Without ``checkpoint`` the members go to a temporary folder."""
         if start is not None and not isinstance(start, CommitteeModel):
             raise ModelError(f"a committee continues from a committee, not a {start.backend} "
                              "model")
-        rng = np.random.default_rng(self.seed)
-        n_sub = max(2, int(round(self.subsample * len(train))))
-        members = []
-        with progress_bar(progress) as bar:
-            task = bar.add_task("committee", total=self.size)
-            for k in range(self.size):
-                idx = np.sort(rng.choice(len(train), min(n_sub, len(train)), replace=False))
-                settings = self.member.model_copy(update={"seed": self.member.seed + k})
-                begin = start.members[k] if start is not None and k < len(start.members) \
-                    else None
-                ckpt = None if checkpoint is None else Path(f"{checkpoint}-{k}")
-                members.append(settings.fit([train[i] for i in idx], progress=False,
-                                            start=begin, checkpoint=ckpt))
-                bar.update(task, advance=1)
-        committee = CommitteeModel(members=members)
+        with contextlib.ExitStack() as stack:
+            root = Path(f"{checkpoint}-members") if checkpoint is not None else \
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="committee-")))
+            jobs = self.member_jobs(train, start, root, checkpoint)
+            run_members([j for j in jobs if not j.done()], engine, progress)
+            committee = CommitteeModel(members=[load_potential(j.folder) for j in jobs])
         spread = committee.training_spread(train)
         committee.force_scale = self.force_scale_eV_per_A or spread["max_eV_per_A"]
         committee.record = {"settings": self.model_dump(mode="json"),
                             "training_force_spread": spread}
+        shutil.rmtree(root, ignore_errors=True)  # the fit is complete
         return committee
+
+    def member_jobs(self, train: Sequence[Atoms], start: CommitteeModel | None, root: Path,
+                    checkpoint: Path | None) -> list[MemberJob]:
+        """Member k's fit: seed ``member.seed + k``, its own random subset of ``train`` (drawn
+        in order from ``seed``), ``start``'s member k to continue from."""
+        rng = np.random.default_rng(self.seed)
+        n_sub = max(2, int(round(self.subsample * len(train))))
+        jobs = []
+        for k in range(self.size):
+            idx = np.sort(rng.choice(len(train), min(n_sub, len(train)), replace=False))
+            begin = start.members[k] if start is not None and k < len(start.members) else None
+            jobs.append(MemberJob(
+                k, self.member.model_copy(update={"seed": self.member.seed + k}),
+                [train[i] for i in idx], begin, root / f"member-{k:02d}",
+                None if checkpoint is None else Path(f"{checkpoint}-{k}")))
+        return jobs
+
+
+KEY_FILE = "fit-key"  # in a member's folder: what it was fitted from (MemberJob.key)
+
+
+@dataclass
+class MemberJob:
+    """One member's fit, as an engine task: its settings, frames, starting model, the folder
+    its fitted model is saved to and its own fit checkpoint."""
+
+    index: int
+    settings: Any  # the member backend's settings (seed already member k's)
+    frames: list[Atoms]
+    start: Potential | None
+    folder: Path
+    checkpoint: Path | None = None
+    key: str = ""
+
+    def __post_init__(self):
+        if not self.key:
+            self.key = member_key(self.settings, self.frames, self.start)
+
+    def done(self) -> bool:
+        """Whether the folder holds this very fit (same settings, frames and start)."""
+        path = self.folder / KEY_FILE
+        return path.exists() and path.read_text() == self.key and \
+            (self.folder / MODEL_FILE).exists()
+
+
+def member_key(settings, frames: Sequence[Atoms], start: Potential | None) -> str:
+    """Fingerprint of a member's fit: its settings, its frames with their labels and the
+    saved files of the model it starts from (whatever the engine or progress display)."""
+    h = Fingerprint(canonical_json(settings.model_dump(mode="json")))
+    for atoms in frames:
+        label = Label.from_atoms(atoms)
+        h.update(atoms.positions, atoms.cell.array, atoms.numbers, repr(label.energy))
+        for tag, value in (("forces", label.forces), ("stress", label.stress)):
+            if value is not None:
+                h.update(tag, value)
+    if start is not None:
+        with tempfile.TemporaryDirectory(prefix="committee-start-") as tmp:
+            start.save(tmp)
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    h.update(path.relative_to(tmp).as_posix(), path.read_bytes())
+    return h.hex()
+
+
+def fit_member(job: MemberJob) -> str:
+    """Fit one member and save it to ``job.folder`` with its key, whole or not at all (runs as
+    an engine task, on a worker with Parsl); returns the folder."""
+    model = job.settings.fit(job.frames, progress=False, start=job.start,
+                             checkpoint=job.checkpoint)
+    tmp = temporary_path(job.folder)
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(tmp)
+    atomic_write(tmp / KEY_FILE, job.key)
+    shutil.rmtree(job.folder, ignore_errors=True)  # a member of another fit
+    os.replace(tmp, job.folder)
+    return str(job.folder)
+
+
+def run_members(jobs: list[MemberJob], engine, progress: bool) -> None:
+    """Fit ``jobs``: on ``engine`` (each a task keyed ``member-KK``), else here in order. A
+    member that failed on the engine raises ModelError with the engine's error line."""
+    if engine is None:
+        with progress_bar(progress) as bar:
+            task = bar.add_task("committee", total=len(jobs))
+            for job in jobs:
+                fit_member(job)
+                bar.update(task, advance=1)
+        return
+    records = engine.map(fit_member, jobs, [f"member-{j.index:02d}" for j in jobs])
+    failed = [r for r in records if r.status == "error"]
+    if failed:
+        raise ModelError(f"committee {failed[0].key} failed: {failed[0].error} "
+                         f"({len(failed)} of {len(jobs)} members failed; a rerun fits only "
+                         "those)")
 
 
 @dataclass

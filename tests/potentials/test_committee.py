@@ -96,3 +96,85 @@ def test_contract_invariance_no_mutation_grade_and_nve(committee, emt_test):
     check_no_mutation(committee, atoms)
     check_grade(committee, atoms)
     check_nve_drift(committee, atoms, steps=40, max_drift=5e-4)
+
+
+class _Killed(Exception):
+    pass
+
+
+class _ShippingEngine:
+    """Sends each task through pickle (as Parsl ships it) to the in-process engine, records
+    the keys it was given, and with ``kill_after`` dies after that many tasks (kill -9)."""
+
+    def __init__(self, kill_after: int | None = None):
+        from seiflow.execution import InProcessSettings
+
+        self.inner, self.kill_after, self.sent = InProcessSettings(progress=False), kill_after, []
+
+    def map(self, fn, items, keys, on_result=None, records=None):
+        import pickle
+
+        def task(item):
+            if self.kill_after is not None and len(self.sent) >= self.kill_after:
+                raise _Killed
+            self.sent.append(keys[items.index(item)])
+            return fn(pickle.loads(pickle.dumps(item)))
+
+        if self.kill_after is not None:  # no retry, no record: the process is gone
+            return [task(item) for item in items]
+        return self.inner.map(task, items, keys, on_result, records)
+
+
+def _same(a: CommitteeModel, b: CommitteeModel, atoms) -> None:
+    assert a.force_scale == b.force_scale and a.record == b.record
+    for p, q in zip(a.predictions(atoms), b.predictions(atoms)):
+        assert p["energy"] == q["energy"]
+        assert np.array_equal(p["forces"], q["forces"])
+        assert np.array_equal(p["stress"], q["stress"])
+
+
+def test_members_are_engine_tasks_resumed_one_by_one(committee, emt_train, emt_test,
+                                                     tmp_path):
+    """Each member's fit is one engine task; a committee fit killed after its first member
+    redoes only the other two, and gives the serial fit's numbers exactly."""
+    settings = CommitteeSettings(**SETTINGS)
+    ckpt = tmp_path / "fit-checkpoint.pt"
+    with pytest.raises(_Killed):
+        settings.fit(emt_train, progress=False, checkpoint=ckpt, engine=_ShippingEngine(1))
+    members = tmp_path / "fit-checkpoint.pt-members"
+    assert sorted(p.name for p in members.iterdir()) == ["member-00"]
+    engine = _ShippingEngine()
+    again = settings.fit(emt_train, progress=False, checkpoint=ckpt, engine=engine)
+    assert engine.sent == ["member-01", "member-02"]
+    _same(again, committee, emt_test[0])
+    assert not members.exists()  # the fit is complete
+
+
+def test_a_member_fitted_from_other_data_is_refitted(emt_train, tmp_path):
+    from seiflow.potentials.committee import MemberJob
+
+    settings = CommitteeSettings(**SETTINGS)
+    job = settings.member_jobs(emt_train, None, tmp_path, None)[0]
+    job.folder.mkdir()
+    (job.folder / "model.json").write_text("{}")
+    (job.folder / "fit-key").write_text(job.key)
+    assert job.done()
+    other = MemberJob(0, job.settings, job.frames[1:], None, job.folder)
+    assert other.key != job.key and not other.done()
+    seeded = MemberJob(0, job.settings.model_copy(update={"seed": 7}), job.frames, None,
+                       job.folder)
+    assert not seeded.done()
+
+
+def test_a_failed_member_is_one_line(emt_train, tmp_path):
+    from seiflow.execution.base import TaskRecord
+
+    class Failing:
+        def map(self, fn, items, keys, on_result=None, records=None):
+            return [TaskRecord(keys[0], "error", 2, "RuntimeError: singular matrix")] + \
+                [TaskRecord(k, "done", 1) for k in keys[1:]]
+
+    with pytest.raises(ModelError, match=r"committee member-00 failed: RuntimeError: "
+                                         r"singular matrix \(1 of 3 members failed"):
+        CommitteeSettings(**SETTINGS).fit(emt_train, progress=False,
+                                          checkpoint=tmp_path / "ck", engine=Failing())
