@@ -45,13 +45,11 @@ class GammaWatch:
 
     def __call__(self, atoms: Atoms, step: int) -> None:
         """The MD observer: γ of the calculation at the current positions."""
-        calc = graded_of(atoms.calc)
-        if calc is None:  # an ungraded calculator (built-in, or a model without a grade)
+        graded = current_gamma(atoms)
+        if graded is None:  # an ungraded calculator (built-in, or a model without a grade)
             self.last_step = step
             return
-        gamma = float(calc.get_property("gamma", atoms) if calc is atoms.calc
-                      else calc.results["gamma"])
-        self.record(atoms, step, gamma, calc.results["gammas"])
+        self.record(atoms, step, *graded)
 
     def record(self, atoms: Atoms, step: int, gamma: float, gammas: np.ndarray) -> None:
         """Record one graded structure at ``step``; select it, or break, by the thresholds."""
@@ -69,6 +67,19 @@ class GammaWatch:
     def above(self, threshold: float) -> int:
         """How many observed steps had γ above ``threshold``."""
         return sum(g > threshold for g in self.gammas)
+
+
+def current_gamma(atoms: Atoms) -> tuple[float, np.ndarray] | None:
+    """γ (largest over atoms) and per-atom γ of the calculation at ``atoms``' current state,
+    from the GradedCalculator on it (also through wrappers such as an applied field): its
+    results of this state are read, so nothing is graded twice (a state it has not seen is
+    computed once). None: the calculator grades nothing."""
+    calc = graded_of(atoms.calc)
+    if calc is None:
+        return None
+    gamma = float(calc.get_property("gamma", atoms) if calc is atoms.calc
+                  else calc.results["gamma"])
+    return gamma, calc.results["gammas"]
 
 
 def frame_grader(model) -> Callable[[Atoms], np.ndarray] | None:

@@ -5,7 +5,8 @@ trajectories, ``thermo.csv``, the checkpoint, and what a restart drops.
   ``replica-NNN.extxyz`` for a batch), a frame every ``traj_stride`` steps with ``info`` step
   and time_fs (and the energy). With a ``grader`` (a seiflow model's per-atom ``grade``) every
   frame written is graded: ``info["gamma"]`` is its largest γ, and a ``GammaWatch`` per replica
-  records it.
+  records it. The ASE backend needs no grader: its frames already carry ``info["gamma"]``,
+  read from the GradedCalculator's results of that step (md/gamma.py ``current_gamma``).
 - ``thermo.csv`` (md/thermo.py): one row per replica and frame.
 - The checkpoint, two files written at the same step: ``checkpoint.extxyz`` (one frame per
   replica, with ``step`` and the settings key: readable by any tool) and

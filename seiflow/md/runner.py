@@ -31,6 +31,7 @@ from pydantic import Field
 from seiflow.core.config import MAX_PRESSURE_BAR
 from seiflow.core.errors import SeiflowError
 from seiflow.core.units import BAR
+from seiflow.md.gamma import current_gamma
 from seiflow.md.loop import drive
 from seiflow.md.output import TRAJECTORY, MDOutput
 from seiflow.md.settings import MDCommon
@@ -121,12 +122,16 @@ class AseIntegrator:
                     and np.isfinite(self.work.get_momenta()).all())
 
     def frames(self, step: int) -> list[Atoms]:
-        """The frame to write: positions, momenta, cell, step, time (fs), potential energy."""
+        """The frame to write: positions, momenta, cell, step, time (fs), potential energy
+        and, with a graded calculator, ``gamma`` (the largest γ, read from its results)."""
         snap = self.work.copy()
         snap.calc = None
         snap.info.update(step=step, time_fs=round(step * self.dt_fs, 6))
         if self.work.calc is not None:  # cached after a step; computed once for the first
             snap.info["epot_eV"] = float(self.work.get_potential_energy())
+            graded = current_gamma(self.work)  # the same calculation's γ: never graded again
+            if graded is not None:
+                snap.info["gamma"] = graded[0]
         return [snap]
 
     def thermo_rows(self, step: int) -> list[list]:

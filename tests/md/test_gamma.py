@@ -126,6 +126,31 @@ def test_watch_reads_through_a_field_and_ignores_ungraded(tmp_path):
     assert plain.gammas == [] and plain.last_step == 10  # nothing to grade, nothing raised
 
 
+def test_ase_frames_carry_gamma_without_grading_twice(tmp_path):
+    """The ASE backend's frames carry info["gamma"] (as batched frames do), read from the
+    graded calculation of that step: one grading per force evaluation (NVE: steps + 1), with
+    a watch observing too, and through a field; frames of an ungraded run carry none."""
+    import ase.io
+
+    s = MDSettings(ensemble="nve", temperature_K=300, timestep_fs=1.0, steps=20, traj_stride=5,
+                   checkpoint_every=10, seed=1)
+    watch = GammaWatch()
+    calc = graded_calculator(ToyPotential())
+    res = run_md(_cell(), calc, s, tmp_path / "a", observers=[(watch, 1)], progress=False)
+    frames = ase.io.read(res.trajectory, index=":")
+    assert [f.info["step"] for f in frames] == [0, 5, 10, 15, 20]
+    assert calc.n_graded == s.steps + 1
+    assert [f.info["gamma"] for f in frames] == [watch.gammas[f.info["step"]] for f in frames]
+    for frame in frames:
+        assert frame.info["gamma"] == pytest.approx(ToyPotential().grade(frame).max(), rel=1e-6)
+    field = FieldCalculator(graded_calculator(ToyPotential()), (0.0, 0.0, 0.05), {"Cu": 1.0})
+    res = run_md(_cell(), field, s, tmp_path / "f", progress=False)
+    assert field.base.n_graded == s.steps + 1
+    assert all(f.info["gamma"] > 0 for f in ase.io.read(res.trajectory, index=":"))
+    res = run_md(_cell(), EMT(), s, tmp_path / "p", progress=False)
+    assert all("gamma" not in f.info for f in ase.io.read(res.trajectory, index=":"))
+
+
 def test_restart_steps_are_recorded_not_selected():
     picked = []
     watch = GammaWatch(1.0, None, lambda a, step, g, gs: picked.append(step), skip_until=20)
