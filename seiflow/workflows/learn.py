@@ -36,6 +36,7 @@ from seiflow.md.runner import MDSettings
 from seiflow.potentials.metrics import error_table, predict
 from seiflow.potentials.active import select_add
 from seiflow.potentials.base import Gradable
+from seiflow.potentials.committee import CommitteeSettings
 from seiflow.potentials.registry import (MTPSettings, PotentialSettings, load_potential,
                                          require_gradable)
 from seiflow.reference import LabelerSettings, SevenNetLabeler
@@ -286,8 +287,10 @@ def _fitted(cfg: LearnConfig, run: Run, it: int, data: tuple[list, list], db: st
     model_dir = it_dir.model
     if not (model_dir / "model.json").exists():
         start = load_potential(run.iteration(it - 1).model) if it > 0 else None
+        # a committee sends each member's fit through the run's engine (Parsl: in parallel)
+        fan_out = {"engine": cfg.engine} if isinstance(cfg.potential, CommitteeSettings) else {}
         model = cfg.potential.fit(data[0], progress=progress, start=start,
-                                  checkpoint=it_dir.fit_checkpoint)
+                                  checkpoint=it_dir.fit_checkpoint, **fan_out)
         record_provenance(model, db, *data)
         save_model(model, model_dir)
     return model_dir
