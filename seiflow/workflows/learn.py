@@ -76,6 +76,10 @@ class LearnConfig(StrictModel):
     labeler: LabelerSettings = Field(default_factory=SevenNetLabeler)  # the PBE-trained teacher
     potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
+    initial_strained: PerturbSettings | None = Field(
+        None, description="more initial frames: strained copies with little or no rattle, "
+        "e.g. {per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7}: the "
+        "near-equilibrium stress-strain data elastic constants need (docs/demo.md)")
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
     initial_md: InitialMDSettings | None = Field(
         None, description="initial frames from NVT MD with the labeler itself (its last "
@@ -119,11 +123,15 @@ class LearnConfig(StrictModel):
         if self.gamma_select >= self.gamma_break:
             raise ValueError(f"gamma_select ({self.gamma_select}) must be below gamma_break "
                              f"({self.gamma_break})")
-        if self.test_set.seed == self.initial.seed and self.test_set.per_structure \
-                and self.initial.per_structure:
-            raise ValueError(f"test_set.seed and initial.seed are both {self.initial.seed}: the "
-                             "held-out frames would repeat the training frames; give them "
-                             "different seeds")
+        sets = {"test_set": self.test_set, "initial": self.initial,
+                "initial_strained": self.initial_strained}
+        drawn = [(k, v.seed) for k, v in sets.items() if v is not None and v.per_structure]
+        for i, (a, seed) in enumerate(drawn):
+            for b, other in drawn[i + 1:]:
+                if seed == other:
+                    raise ValueError(f"{a}.seed and {b}.seed are both {seed}: they would draw "
+                                     "the same displacements and strains; give them different "
+                                     "seeds")
         return self
 
 
@@ -187,6 +195,8 @@ def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Run
     cut (empty if nothing)."""
     test = perturbed(structures, cfg.test_set, "test rattle")
     initial = perturbed(structures, cfg.initial, "initial rattle")
+    if cfg.initial_strained is not None:
+        initial += perturbed(structures, cfg.initial_strained, "initial strain")
     saved = run.read_initial_sets()
     if saved is not None:
         n_test, n_initial = int(saved["test"]), int(saved["initial"])
@@ -366,9 +376,9 @@ def _iteration(cfg: LearnConfig, run: Run, store: LabelStore, starts, it: int,
 def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None = None
               ) -> LearnReport:
     run = Run(cfg.run_dir)
-    # a run folder of a seiflow without initial_md has no such key: it must still resume
-    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"} | (
-        {"initial_md"} if cfg.initial_md is None else set())))
+    # run folders of a seiflow without these optional blocks have no such keys: they resume
+    unset = {k for k in ("initial_md", "initial_strained") if getattr(cfg, k) is None}
+    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"} | unset))
     report = LearnReport(run.root)
     inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
     with RunSummary(run.summary_file, "seiflow learn", inputs) as summary:

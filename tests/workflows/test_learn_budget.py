@@ -5,6 +5,7 @@ set's seed."""
 import json
 
 import ase.io
+import numpy as np
 import pytest
 import yaml
 from ase.build import bulk
@@ -77,3 +78,23 @@ def test_test_set_gets_its_own_seed(tmp_path):
     assert len(held_out) == len(training) == 2 and not held_out & training
     with pytest.raises(ConfigError, match="test_set.seed and initial.seed are both 7"):
         _config(tmp_path, initial={"seed": 7}, test_set={"seed": 7})
+
+
+def test_initial_strained_frames_join_the_initial_set(tmp_path):
+    from seiflow.workflows.learn import _initial_sets
+    from seiflow.workflows.run import Run
+
+    cfg = _config(tmp_path, initial={"per_structure": 2, "seed": 7},
+                  initial_strained={"per_structure": 3, "rattle_A": [0, 0.01], "strain": 0.02,
+                                    "seed": 3})
+    cell = ase.io.read(tmp_path / "cu.extxyz")
+    _, initial, _ = _initial_sets(cfg, [cell], Run(tmp_path / "run"))
+    strained = [a for a in initial if a.info["source"].startswith("initial strain")]
+    assert len(initial) == 5 and len(strained) == 3
+    for a in strained:  # strained cells, atoms within 0.05 Å of their strained sites
+        frac = np.linalg.solve(a.cell.T, a.positions.T).T
+        ideal = np.linalg.solve(cell.cell.T, cell.positions.T).T
+        assert np.abs(a.cell.array - cell.cell.array).max() > 1e-3
+        assert np.abs((frac - ideal) @ a.cell.array).max() < 0.05
+    with pytest.raises(ConfigError, match="initial.seed and initial_strained.seed are both 7"):
+        _config(tmp_path, initial={"seed": 7}, initial_strained={"seed": 7})
