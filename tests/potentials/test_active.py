@@ -47,3 +47,29 @@ def test_level16_mtp_basis_has_one_identity_that_leaves_the_grade_alone():
     assert active.missing == 1
     assert active.grades(rows[:-54]).max() == pytest.approx(1.0, abs=1e-3)
     assert active.grades(rows[-54:]).max() < 3  # an unseen cell of the same kind
+
+
+def test_select_add_meets_maxvols_stopping_rule_over_every_candidate_row():
+    """The selection passes over rows graded above 1 end where MaxVol over all rows ends: no
+    candidate row is graded above 1 + threshold against the grown set, whose volume is at
+    least as large as the active set's and close to full MaxVol's."""
+    from motep.grade.maxvol import _maxvol
+
+    from seiflow.potentials.active import _MAXVOL_THRESHOLD, grow_active_rows, select_add
+
+    rng = np.random.default_rng(3)
+    active = ActiveSet.from_matrix(rng.normal(size=(300, 8)))
+    # 40 frames of 50 rows: most interpolate, a few frames hold wider rows
+    blocks = [rng.normal(size=(50, 8)) * (2.5 if k % 9 == 0 else 0.6) for k in range(40)]
+    rows = np.vstack(blocks) / active.scale
+    grades = np.max(np.abs(rows @ active.inverse), axis=1)
+    basis, picked = grow_active_rows(active, rows, grades)
+    assert np.max(np.abs(rows @ np.linalg.inv(basis))) <= 1 + _MAXVOL_THRESHOLD + 1e-9
+    full = _maxvol(np.vstack([active.rows, rows]), np.arange(8), threshold=_MAXVOL_THRESHOLD)
+    logvol = [np.linalg.slogdet(b)[1] for b in (active.rows, basis, full.submatrix)]
+    assert logvol[1] > logvol[0] and logvol[1] == pytest.approx(logvol[2], abs=0.5)
+    chosen = select_add(active, blocks)
+    owners = {int(i) // 50 for i in picked if i >= 0}
+    assert set(chosen) == owners and all(k % 9 == 0 for k in chosen)
+    assert select_add(active, blocks, max_frames=2) == chosen[:2]
+    assert select_add(active, [b * 0.01 for b in blocks]) == []  # all interpolations
