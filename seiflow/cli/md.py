@@ -30,9 +30,12 @@ def md(
         info = run_md_config(cfg, progress=progress, config_file=str(config))
     resumed = f", resumed from step {info['restarted_from']}" if info["restarted_from"] else ""
     t_kin = info["mean_kinetic_temperature_K"]
+    end = cfg.md.temperature_end_K
+    temperature = (f"{info['temperature_K']:.1f} K" if end is None
+                   else f"{cfg.md.temperature_K:g} → {end:g} K (ramp)")
     out_console().print(
         f"{info['ensemble'].upper()} MD: {info['steps_done']} steps{resumed}, "
-        f"{info['ns_per_day']:.3g} ns/day; T = {info['temperature_K']:.1f} K"
+        f"{info['ns_per_day']:.3g} ns/day; T = {temperature}"
         + (f" (mean kinetic {t_kin:.1f} K)" if t_kin is not None else "")
         + f"; trajectory {info['trajectory']}; summary {cfg.out_dir / MD_SUMMARY}",
         highlight=False)

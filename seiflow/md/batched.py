@@ -71,6 +71,7 @@ class BatchedMDSettings(MDCommon):
 
     NOT_KEYED: ClassVar[frozenset[str]] = frozenset({"steps", "device"})
     ENSEMBLES: ClassVar[tuple[str, ...]] = ("nve", "nvt", "langevin")
+    RAMPS: ClassVar[bool] = False  # one target temperature (the batched integrators' kT)
 
     traj_forces: bool = Field(False, description="also write forces (eV/Å) into the frames")
     device: Literal["auto", "cpu", "cuda"] = Field(
@@ -262,7 +263,8 @@ def _frames(state: MDState, structures: list[Atoms], step: int, dt_fs: float,
     return out
 
 
-def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float) -> list[list]:
+def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float,
+                 target_K: float | None) -> list[list]:
     ekin = _kinetic(state, n)
     temp = 2 * ekin / (integ.dof * units.kB)
     etot = state.energy + ekin
@@ -270,7 +272,8 @@ def _thermo_rows(state: MDState, integ: _NVE, n: int, step: int, dt_fs: float) -
     cols = torch.stack([temp, state.energy, ekin, etot, conserved]).detach().cpu().double()
     volumes = torch.linalg.det(state.cell).abs().detach().cpu().double().tolist()
     return [[step, round(step * dt_fs, 6), r, *(f"{v:.10g}" for v in cols[:, r].tolist()),
-             f"{volumes[r]:.8g}", ""] for r in range(n)]  # no stress: no pressure
+             f"{volumes[r]:.8g}", "",  # no stress: no pressure
+             "" if target_K is None else f"{target_K:.10g}"] for r in range(n)]
 
 
 class TorchIntegrator:
@@ -295,7 +298,7 @@ class TorchIntegrator:
 
     def thermo_rows(self, step: int) -> list[list]:
         return _thermo_rows(self.md, self.integ, len(self.structures), step,
-                            self.settings.timestep_fs)
+                            self.settings.timestep_fs, self.settings.target_K(step))
 
     def state(self) -> dict[str, np.ndarray]:
         def host(x: torch.Tensor) -> np.ndarray:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import ase.io
 import numpy as np
 from ase import Atoms
 
@@ -89,3 +91,15 @@ def frame_grader(model) -> Callable[[Atoms], np.ndarray] | None:
         return model.grade
     warn_if_ungraded(model, "this MD")
     return None
+
+
+def gamma_trace(trajectory: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(time in fs, largest γ) of the frames of a trajectory that carry ``info["gamma"]``
+    (None: no frame graded, e.g. a built-in calculator)."""
+    points = [(f.info["time_fs"], f.info["gamma"])
+              for f in ase.io.iread(trajectory, index=":") if "gamma" in f.info] \
+        if Path(trajectory).is_file() else []
+    if not points:
+        return None
+    t, g = np.array(points, float).T
+    return t, g

@@ -1,10 +1,12 @@
 """The ASE integrator backend of the MD loop (md/loop.py): NVE (velocity Verlet), NVT
 (Nosé-Hoover chain), NPT (MTK barostat with Nosé-Hoover chains) and Langevin, for any ASE
 calculator, with the run folder written by md/output.py: ``trajectory.extxyz`` (a frame every
-``traj_stride`` steps: positions, momenta, cell, step, time_fs, ``epot_eV``), ``thermo.csv``,
+``traj_stride`` steps: positions, momenta, cell, step, time_fs, ``epot_eV``, the thermostat's
+``target_K``), ``thermo.csv``,
 ``checkpoint.extxyz`` with ``checkpoint-state.npz`` (the Nosé-Hoover chain and barostat
 variables and the Langevin noise generator's state travel in it), observers and a progress bar
-in ns/day.
+in ns/day. A temperature ramp (``temperature_end_K``) sets the thermostat's target before every
+step from the absolute step number (md/ramp.py), so a resumed ramp is the uninterrupted one.
 
 Defaults follow Li et al., Mater. Horiz. 2025: 0.5 fs time step, thermostat τ = 100 fs,
 barostat τ = 500 fs.
@@ -34,6 +36,7 @@ from seiflow.core.units import BAR
 from seiflow.md.gamma import current_gamma
 from seiflow.md.loop import drive
 from seiflow.md.output import TRAJECTORY, MDOutput
+from seiflow.md.ramp import ThermostatTarget
 from seiflow.md.settings import MDCommon
 from seiflow.md.thermo import ase_thermo_row
 
@@ -108,25 +111,38 @@ def _restore_dynamics(dyn, state: dict[str, np.ndarray]) -> None:
 
 
 class AseIntegrator:
-    """One ASE dynamics over one ``Atoms`` as an integrator backend of the MD loop."""
+    """One ASE dynamics over one ``Atoms``, at step ``start``, as an integrator backend of the
+    MD loop; with a ramp, each step runs with the target of the step it ends at."""
 
-    def __init__(self, work: Atoms, dyn, dt_fs: float):
-        self.work, self.dyn, self.dt_fs = work, dyn, dt_fs
+    def __init__(self, work: Atoms, dyn, settings: MDSettings, start: int):
+        self.work, self.dyn, self.settings, self.step = work, dyn, settings, start
+        self.dt_fs = settings.timestep_fs
         self.conserved = getattr(dyn, "get_conserved_energy", None)
+        self.target = ThermostatTarget(dyn, settings.temperature_K) if settings.ramp else None
 
     def run(self, n: int) -> None:
-        self.dyn.run(n)
+        if self.target is None:
+            self.dyn.run(n)
+            self.step += n
+            return
+        for _ in range(n):
+            self.step += 1
+            self.target.set(self.settings.target_K(self.step))
+            self.dyn.run(1)
 
     def finite(self) -> bool:
         return bool(np.isfinite(self.work.positions).all()
                     and np.isfinite(self.work.get_momenta()).all())
 
     def frames(self, step: int) -> list[Atoms]:
-        """The frame to write: positions, momenta, cell, step, time (fs), potential energy
-        and, with a graded calculator, ``gamma`` (the largest γ, read from its results)."""
+        """The frame to write: positions, momenta, cell, step, time (fs), the thermostat's
+        target (K), potential energy and, with a graded calculator, ``gamma`` (the largest γ,
+        read from its results)."""
         snap = self.work.copy()
         snap.calc = None
         snap.info.update(step=step, time_fs=round(step * self.dt_fs, 6))
+        if self.settings.target_K(step) is not None:
+            snap.info["target_K"] = self.settings.target_K(step)
         if self.work.calc is not None:  # cached after a step; computed once for the first
             snap.info["epot_eV"] = float(self.work.get_potential_energy())
             graded = current_gamma(self.work)  # the same calculation's γ: never graded again
@@ -136,7 +152,8 @@ class AseIntegrator:
 
     def thermo_rows(self, step: int) -> list[list]:
         return [ase_thermo_row(self.work, step, step * self.dt_fs,
-                               self.conserved() if self.conserved else None)]
+                               self.conserved() if self.conserved else None,
+                               self.settings.target_K(step))]
 
     def state(self) -> dict[str, np.ndarray]:
         return dict(positions=self.work.positions, momenta=self.work.get_momenta(),
@@ -171,7 +188,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
     dyn = _dynamics(work, settings, rng)
     if variables:
         _restore_dynamics(dyn, variables)
-    integ = AseIntegrator(work, dyn, settings.timestep_fs)
+    integ = AseIntegrator(work, dyn, settings, start)
     t0 = time.perf_counter()
     step = drive(integ, output, settings, start,
                  [(lambda step, fn=fn: fn(work, step), every) for fn, every in observers or []],

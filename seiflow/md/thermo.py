@@ -4,7 +4,8 @@ Columns (units in the names): step, time_fs, replica, T_K (2·E_kin / 3N k_B), E
 Etot_eV, conserved_eV (the integrator's conserved quantity: E_tot plus the thermostat and
 barostat energies; E_tot where it has none), volume_A3, pressure_GPa (instantaneous: the
 calculator's virial stress of the step plus the kinetic part 2 E_kin / 3V; positive =
-compressed; empty when the calculator gave no stress or the cell is not periodic). A restart
+compressed; empty when the calculator gave no stress or the cell is not periodic), target_K
+(the thermostat's target temperature of the step, which a ramp moves; empty for NVE). A restart
 drops the rows after its checkpoint, as it drops the frames.
 """
 
@@ -19,7 +20,7 @@ from ase import Atoms, units
 
 THERMO = "thermo.csv"
 THERMO_COLUMNS = ("step", "time_fs", "replica", "T_K", "Epot_eV", "Ekin_eV", "Etot_eV",
-                  "conserved_eV", "volume_A3", "pressure_GPa")
+                  "conserved_eV", "volume_A3", "pressure_GPa", "target_K")
 
 
 def fresh_thermo(path: Path) -> None:
@@ -51,7 +52,8 @@ def read_thermo(path: Path) -> dict[str, np.ndarray]:
             for c in THERMO_COLUMNS}
 
 
-def ase_thermo_row(atoms: Atoms, step: int, time_fs: float, conserved: float | None) -> list:
+def ase_thermo_row(atoms: Atoms, step: int, time_fs: float, conserved: float | None,
+                   target_K: float | None = None) -> list:
     """The row of one ASE MD step: energies from the calculator's cached results."""
     epot = float(atoms.get_potential_energy())
     ekin = float(atoms.get_kinetic_energy())
@@ -65,4 +67,5 @@ def ase_thermo_row(atoms: Atoms, step: int, time_fs: float, conserved: float | N
     etot = epot + ekin
     return [step, round(time_fs, 6), 0, f"{temp:.10g}", f"{epot:.10g}", f"{ekin:.10g}",
             f"{etot:.10g}", f"{etot if conserved is None else conserved:.10g}",
-            volume if volume == "" else f"{volume:.8g}", pressure]
+            volume if volume == "" else f"{volume:.8g}", pressure,
+            "" if target_K is None else f"{target_K:.10g}"]

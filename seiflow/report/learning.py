@@ -38,12 +38,15 @@ def learning_curves(iterations: list[dict], path: Path) -> Path:
     return path
 
 
-def gamma_thresholds(ax, select: float, brk: float, axis: str = "x") -> None:
+def gamma_thresholds(ax, select: float, brk: float | None, axis: str = "x") -> None:
     """γ_select and γ_break as labelled threshold lines on a γ axis (``axis`` "x": vertical
-    lines, as on a histogram; "y": horizontal, as on a γ trace), with their legend entries."""
+    lines, as on a histogram; "y": horizontal, as on a γ trace), with their legend entries
+    (``brk`` None: no break line)."""
     line = ax.axvline if axis == "x" else ax.axhline
     for value, color, name, what in ((select, "k", "γ_select", "keep as candidate"),
                                      (brk, "r", "γ_break", "stop the trajectory")):
+        if value is None:
+            continue
         line(value, color=color, ls="--", lw=0.9, label=f"{name} = {value:g} ({what})",
              gid=name)
         xy = (value, 0.98) if axis == "x" else (0.01, value)

@@ -1,5 +1,6 @@
 """Transport and structure plots (matplotlib, Agg backend): g(r) with the running coordination
-number, log–log MSD with the fitted diffusive window, and Arrhenius plots.
+number, log–log MSD with the fitted diffusive window, Arrhenius plots, the MD thermo log and
+the γ trace of a graded MD run.
 
 Data in, PNG out. The report layer sits below ``analysis``, so these functions take plain arrays
 (or any object with the listed attributes) rather than importing the analysis result classes.
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from seiflow.report.figures import save_figure  # noqa: E402
+from seiflow.report.learning import gamma_thresholds  # noqa: E402
 
 
 def panel_grid(n: int, width: float = 4.4, height: float = 3.4):
@@ -196,4 +198,22 @@ def thermo_plot(columns: dict[str, np.ndarray], path: Path, title: str = "") -> 
         ax.tick_params(labelsize=8)
     axes[-1].set_xlabel("time (ps)")
     axes[0].set_title(title or "MD thermo log", fontsize=10)
+    return save_figure(fig, path)
+
+
+def gamma_trace_plot(time_fs: np.ndarray, gamma: np.ndarray, path: Path, select: float,
+                     brk: float | None = None, title: str = "") -> Path:
+    """The largest extrapolation grade γ of each MD frame against time (ps), log γ axis, with
+    γ_select and γ_break (None: none) as labelled horizontal lines."""
+    t_ps, g = np.asarray(time_fs, float) / 1000.0, np.asarray(gamma, float)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=110)
+    ax.plot(t_ps, g, lw=0.9, marker=".", ms=3, color="C0", label="max γ of the frame")
+    gamma_thresholds(ax, select, brk, axis="y")
+    ax.set_yscale("log")
+    top = max([g.max() if g.size else 1.0, select, brk or 0.0])
+    ax.set_ylim(min(g.min() if g.size else 1.0, 1.0) * 0.8, top * 1.5)
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel("max γ (extrapolation grade)")
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.set_title(title or "extrapolation grade along the trajectory", fontsize=10)
     return save_figure(fig, path)

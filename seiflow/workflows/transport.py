@@ -33,11 +33,13 @@ from seiflow.core.config import StrictModel
 from seiflow.core.elements import check_element
 from seiflow.core.errors import SeiflowError
 from seiflow.md import FieldCalculator, GammaBreak, GammaWatch, MDSettings, run_md
+from seiflow.md.gamma import gamma_trace
 from seiflow.potentials.base import check_species
 from seiflow.potentials.graded import warn_if_ungraded
 from seiflow.potentials.registry import load_potential
 from seiflow.md.thermo import THERMO, read_thermo
-from seiflow.report.transport import arrhenius_plot, msd_plot, rdf_plot, thermo_plot
+from seiflow.report.transport import (arrhenius_plot, gamma_trace_plot, msd_plot, rdf_plot,
+                                      thermo_plot)
 from seiflow.structures.io import read_all, read_structure
 from seiflow.workflows.calculators import CalculatorSettings
 from seiflow.workflows.summary import RunSummary
@@ -118,11 +120,28 @@ def _mean_kinetic_temperature(trajectory: Path, n_frames: int) -> float | None:
     return float(np.mean([f.get_temperature() for f in frames]))
 
 
+def _md_title(cfg: MDConfig, atoms: Atoms) -> str:
+    end = cfg.md.temperature_end_K
+    ramp = f"{cfg.md.temperature_K:g} K" + (f" → {end:g} K" if end is not None else "")
+    return f"{cfg.md.ensemble.upper()} {ramp}, {len(atoms)} atoms"
+
+
+def _gamma_plot(cfg: MDConfig, summary: RunSummary, trajectory: Path, title: str) -> None:
+    """``gamma.png`` beside the trajectory: max γ per frame (graded runs only)."""
+    trace = gamma_trace(trajectory)
+    if trace is not None:
+        summary.add_output(gamma_plot=gamma_trace_plot(
+            *trace, trajectory.parent / "gamma.png", cfg.gamma_select, cfg.gamma_break, title))
+
+
 def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None = None) -> dict:
-    """Run (or resume) the MD of ``cfg``; writes ``trajectory.extxyz`` and ``md-summary.yml``.
+    """Run (or resume) the MD of ``cfg``; writes ``trajectory.extxyz``, ``thermo.png``,
+    ``gamma.png`` (a graded model's γ per frame, also when γ_break stopped the run) and
+    ``md-summary.yml``.
 
     The summary's ``temperature_K`` is the thermostat temperature (K); for NVE it is the mean
-    kinetic temperature of the trajectory, which ``seiflow analyze`` then uses.
+    kinetic temperature of the trajectory, which ``seiflow analyze`` then uses; for a ramp it
+    is None (``temperature_ramp_K`` holds start and end), so analyze asks for --temperature.
     """
     atoms = read_structure(cfg.structure)
     calc = md_calculator(cfg, atoms)
@@ -130,11 +149,16 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
     out = Path(cfg.out_dir)
     with RunSummary(out / MD_SUMMARY, "seiflow md", inputs) as summary:
         summary.data.update(temperature_K=cfg.md.temperature_K, temperature_source="thermostat")
+        if cfg.md.ramp:
+            summary.data.update(temperature_K=None, temperature_source="thermostat ramp",
+                                temperature_ramp_K=[cfg.md.temperature_K,
+                                                    cfg.md.temperature_end_K])
         watch = GammaWatch(brk=cfg.gamma_break)  # records γ; stops above gamma_break
         try:
             res = run_md(atoms, calc, cfg.md, out, progress=progress,
                          observers=[(watch, cfg.md.traj_stride)])
         except GammaBreak as exc:
+            _gamma_plot(cfg, summary, out / TRAJECTORY, _md_title(cfg, atoms))
             raise SeiflowError(f"MD stopped: {exc}; the potential extrapolates there (frames "
                                f"and checkpoint so far are in {out}): add such structures to "
                                "its training set") from None
@@ -158,8 +182,8 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
         summary.add_output(trajectory=res.trajectory)
         thermo = out / THERMO
         summary.add_output(thermo=thermo, thermo_plot=thermo_plot(
-            read_thermo(thermo), out / "thermo.png",
-            f"{cfg.md.ensemble.upper()} {cfg.md.temperature_K:g} K, {len(atoms)} atoms"))
+            read_thermo(thermo), out / "thermo.png", _md_title(cfg, atoms)))
+        _gamma_plot(cfg, summary, res.trajectory, _md_title(cfg, atoms))
     return {**info, "temperature_K": summary.data["temperature_K"], "ensemble": cfg.md.ensemble}
 
 

@@ -67,6 +67,25 @@ def walk(tmp_path_factory):
     return folder
 
 
+def test_md_heating_ramp_and_its_refusal_for_nve(tmp_path):
+    ase.io.write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2))
+    md = ("structure: cu.extxyz\ncalculator: {{name: emt}}\nout_dir: {out}\n"
+          "md: {{ensemble: {ens}, temperature_K: 100, temperature_end_K: 400, timestep_fs: 2.0, "
+          "steps: 40, traj_stride: 10, checkpoint_every: 20}}\n")
+    (tmp_path / "ramp.yaml").write_text(md.format(out="run", ens="nvt"))
+    r = _seiflow("md", "ramp.yaml", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "T = 100 → 400 K (ramp)" in r.stdout
+    summary = yaml.safe_load((tmp_path / "run" / "md-summary.yml").read_text())
+    assert summary["temperature_ramp_K"] == [100.0, 400.0] and summary["temperature_K"] is None
+    frames = ase.io.read(tmp_path / "run" / "trajectory.extxyz", index=":")
+    assert [f.info["target_K"] for f in frames] == [100.0, 175.0, 250.0, 325.0, 400.0]
+    (tmp_path / "nve.yaml").write_text(md.format(out="nve", ens="nve"))
+    r = _seiflow("md", "nve.yaml", "--no-progress", cwd=tmp_path)
+    assert r.returncode != 0 and "needs a thermostat" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_md_then_rdf_of_cold_fcc_copper(tmp_path):
     ase.io.write(tmp_path / "cu.extxyz", bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3))
     (tmp_path / "md.yaml").write_text(
@@ -82,6 +101,7 @@ def test_md_then_rdf_of_cold_fcc_copper(tmp_path):
     frames = ase.io.read(tmp_path / "run" / "trajectory.extxyz", index=":")
     assert len(frames) == 21 and frames[-1].info["step"] == 200
     assert (tmp_path / "run" / "thermo.png").stat().st_size > 10_000  # the thermo log, drawn
+    assert not (tmp_path / "run" / "gamma.png").exists()  # EMT grades nothing
     assert len((tmp_path / "run" / "thermo.csv").read_text().splitlines()) == 22
 
     r = _seiflow("analyze", "rdf", "run/trajectory.extxyz", "--pair", "Cu-Cu", "--r-max", "5",

@@ -43,6 +43,8 @@ def test_frames_above_gamma_select_are_counted_and_warned(narrow_model, caplog):
     assert info["frames_graded"] == 21 and summary["gamma_select"] == 1.05
     assert 0 < info["frames_gamma_above_select"] <= 21 and info["max_gamma"] > 1.05
     assert "extrapolated in" in caplog.text
+    plot = narrow_model / "warn" / "gamma.png"  # max γ per frame with labelled thresholds
+    assert plot.stat().st_size > 10_000 and {"gamma_plot": str(plot)} in summary["outputs"]
 
 
 def test_gamma_break_stops_the_md_with_one_line(narrow_model):
@@ -51,6 +53,33 @@ def test_gamma_break_stops_the_md_with_one_line(narrow_model):
         run_md_config(cfg, progress=False)
     frames = ase.io.read(narrow_model / "stop" / "trajectory.extxyz", index=":")
     assert 1 <= len(frames) < 21 and np.isfinite(frames[-1].positions).all()
+    assert (narrow_model / "stop" / "gamma.png").is_file()  # drawn for the stopped run too
+
+
+def test_gamma_trace_figure_shows_the_frames_and_labelled_thresholds(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from seiflow.report import transport
+    seen = {}
+    save = transport.save_figure
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen.update(y=list(ax.lines[0].get_ydata()), scale=ax.get_yscale(),
+                    gids=[ln.get_gid() for ln in ax.lines[1:]],
+                    texts=[t.get_text() for t in ax.texts], xlabel=ax.get_xlabel())
+        return save(fig, path)
+
+    transport.save_figure = keep
+    try:
+        transport.gamma_trace_plot(np.array([0.0, 500.0, 1000.0]), np.array([1.2, 3.0, 12.0]),
+                                   tmp_path / "g.png", 2.0, 10.0)
+    finally:
+        transport.save_figure = save
+        plt.close("all")
+    assert seen["y"] == [1.2, 3.0, 12.0] and seen["scale"] == "log"
+    assert seen["gids"] == ["γ_select", "γ_break"] and seen["xlabel"] == "time (ps)"
+    assert [t.strip() for t in seen["texts"]] == ["γ_select = 2", "γ_break = 10"]
 
 
 def test_gamma_break_must_lie_above_gamma_select(narrow_model):
