@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from mtp_fit_speed import loss_time_plot  # noqa: E402
 
 from seiflow.active.sampling import PerturbSettings, perturbed  # noqa: E402
 from seiflow.data.store import LabelStore  # noqa: E402
@@ -79,24 +80,10 @@ def test_errors(model, test) -> dict:
 
 
 def plot(first: dict, more: dict, converged: float, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    ax.plot(first["time_s"], first["loss"], ".-", label="fit from a random start")
     t0 = first["time_s"][-1]
-    ax.plot([t0 + t for t in more["time_s"]], more["loss"], ".-", label="continued (warm start)")
-    ax.axhline(converged * 1.1, ls="--", c="grey", lw=0.8, label="converged loss + 10 %")
-    ax.set_yscale("log")
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("training loss")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    loss_time_plot([(first["time_s"], first["loss"], "fit from a random start"),
+                    ([t0 + t for t in more["time_s"]], more["loss"], "continued (warm start)")],
+                   title, path, reference=(converged * 1.1, "converged loss + 10 %"))
 
 
 def main() -> None:

@@ -29,24 +29,35 @@ from seiflow.potentials.mtp.fit import fit_mtp  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def plot(runs: dict, title: str, path: Path) -> None:
+def loss_time_plot(curves: list[tuple[list, list, str]], title: str, path: Path,
+                   reference: tuple[float, str] | None = None) -> None:
+    """Training loss (log axis) against wall time, one line per (times s, losses, label);
+    ``reference``: a (loss, label) drawn dashed across (also used by mtp_fit_large.py)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    for name, run in runs.items():
-        ax.plot(run["time_s"], run["loss"], ".-", label=f"{name} (test {run['test_energy_rmse']:.2f} "
-                f"meV/atom, {run['test_forces_rmse']:.4f} eV/Å)")
+    for times, loss, label in curves:
+        ax.plot(times, loss, ".-", label=label)
+    if reference is not None:
+        ax.axhline(reference[0], ls="--", c="grey", lw=0.8, label=reference[1])
     ax.set_yscale("log")
     ax.set_xlabel("wall time (s)")
     ax.set_ylabel("training loss")
-    ax.set_title(f"{title}: same start, data and machine", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot(runs: dict, title: str, path: Path) -> None:
+    loss_time_plot([(run["time_s"], run["loss"], f"{name} (test {run['test_energy_rmse']:.2f} "
+                     f"meV/atom, {run['test_forces_rmse']:.4f} eV/Å)")
+                    for name, run in runs.items()],
+                   f"{title}: same start, data and machine", path)
 
 
 def main() -> None:
