@@ -325,17 +325,10 @@ def _cu_al_cells(n: int, seed: int) -> list:
 
 def _emt_labelled(frames: list) -> list:
     from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
 
-    out = []
-    for atoms in frames:
-        atoms = atoms.copy()
-        atoms.calc = EMT()
-        res = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-               "stress": atoms.get_stress()}
-        atoms.calc = SinglePointCalculator(atoms, **res)
-        out.append(atoms)
-    return out
+    from seiflow.workflows.properties.base import single_point
+
+    return [single_point(atoms, lambda _: EMT()) for atoms in frames]
 
 
 def _write_mlearn(frames: list, path: Path) -> None:

@@ -114,7 +114,8 @@ def lif_frame(shift=0.0, energy=-38.0, extra=""):
 def emt_cu(n=4):
     """Compressed, sheared fcc Cu with EMT energy, forces and stress (eV, eV/Å, eV/Å³)."""
     from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from seiflow.workflows.properties.base import single_point
 
     frames = []
     for k in range(n):
@@ -122,11 +123,7 @@ def emt_cu(n=4):
         atoms.set_cell(atoms.cell.array @ [[1, 0.01 * (k + 1), 0], [0, 1, 0], [0, 0, 1]],
                        scale_atoms=True)
         atoms.rattle(0.05, seed=k)
-        atoms.calc = EMT()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-                   "stress": atoms.get_stress()}
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        frames.append(atoms)
+        frames.append(single_point(atoms, lambda _: EMT()))
     return frames
 
 
