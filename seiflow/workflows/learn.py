@@ -76,13 +76,15 @@ class LearnConfig(StrictModel):
     labeler: LabelerSettings = Field(default_factory=SevenNetLabeler)  # the PBE-trained teacher
     potential: PotentialSettings = Field(default_factory=MTPSettings)
     initial: PerturbSettings = PerturbSettings()
+    # optional blocks below are left out of every dump when unset, so the configs of run
+    # folders written before they existed still match (Run.claim_config) and resume
     initial_strained: PerturbSettings | None = Field(
-        None, description="more initial frames: strained copies with little or no rattle, "
+        None, exclude_if=lambda v: v is None, description="more initial frames: strained copies with little or no rattle, "
         "e.g. {per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7}: the "
         "near-equilibrium stress-strain data elastic constants need (docs/demo.md)")
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
     initial_md: InitialMDSettings | None = Field(
-        None, description="initial frames from NVT MD with the labeler itself (its last "
+        None, exclude_if=lambda v: v is None, description="initial frames from NVT MD with the labeler itself (its last "
         "test_fraction held out), and g(r) of it against the final model's MD")
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
@@ -376,9 +378,7 @@ def _iteration(cfg: LearnConfig, run: Run, store: LabelStore, starts, it: int,
 def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None = None
               ) -> LearnReport:
     run = Run(cfg.run_dir)
-    # run folders of a seiflow without these optional blocks have no such keys: they resume
-    unset = {k for k in ("initial_md", "initial_strained") if getattr(cfg, k) is None}
-    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"} | unset))
+    run.claim_config(cfg.model_dump(mode="json", exclude={"run_dir"}))
     report = LearnReport(run.root)
     inputs = {"config_file": config_file, "config": cfg.model_dump(mode="json")}
     with RunSummary(run.summary_file, "seiflow learn", inputs) as summary:
