@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 class LossWeights(StrictModel):
-    """Weights of energy (per atom), force and stress (virial per atom) errors in the loss."""
+    """Weights of energy (per atom), force and stress (virial per atom) errors in the loss.
+    Stress 0.01, ten times MLIP's 0.001: at 0.001 elastic constants are under-determined
+    (mlearn Li Born-unstable, LiF C12 +50 %; docs/potentials.md "The loss")."""
 
     energy: float = Field(1.0, ge=0)
     forces: float = Field(0.01, ge=0)
-    stress: float = Field(0.001, ge=0)
+    stress: float = Field(0.01, ge=0)
 
 
 class MTPSettings(StrictModel):
@@ -42,7 +44,8 @@ class MTPSettings(StrictModel):
         "lm", description="lm: Levenberg-Marquardt on all coefficients, linear ones re-solved "
         "exactly at the start and the end; varpro: variable projection (linear coefficients "
         "re-solved at every step); bfgs")
-    max_iter: int = Field(100, ge=0)
+    max_iter: int = Field(1000, ge=0, description="accepted steps at most; a fit normally ends "
+                          "on tol (converged) or max_time first")
     tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
     max_time: float | None = Field(None, gt=0, description="fit time budget, s (checked "
                                    "inside every pass; the best model so far is kept)")
