@@ -15,7 +15,7 @@ from seiflow.cli.inputs import check_structure_files
 from seiflow.core.config import StrictModel, parse_config, read_mapping
 from seiflow.core.errors import ConfigError
 from seiflow.workflows import calculate as calc
-from seiflow.workflows.methods import MethodSpec
+from seiflow.workflows.methods import MethodSpec, fit_sentence, fit_state
 from seiflow.workflows.properties.elastic import ElasticSettings
 from seiflow.workflows.properties.lattice import LatticeSettings
 from seiflow.workflows.properties.neb import NEBSettings
@@ -85,6 +85,8 @@ def _run(command: str, method: MethodSpec, name: str, structures, inputs: dict,
     console.print(table)
     console.print(f"written to {out_dir}: " + ", ".join(p.name for p in outcome.files),
                   highlight=False)
+    if method.model is not None and (state := fit_state(method.model))["converged"] is False:
+        console.print(fit_sentence(state), highlight=False)
 
 
 def _inputs(spec, **settings: StrictModel | None) -> dict:

@@ -12,6 +12,7 @@ from seiflow.cli.inputs import check_structure_files
 from seiflow.cli.runs import RunLock
 from seiflow.core.config import mapping_at, parse_config, read_mapping
 from seiflow.core.errors import ConfigError
+from seiflow.workflows.methods import fit_sentence
 from seiflow.workflows.validate import ValidateConfig, run_validate
 
 
@@ -94,6 +95,8 @@ def _print_summary(summary: dict, out_dir: Path) -> None:
     console.print(f"{len(rows)} rows ({failed} with a failed calculation, {len(outside)} "
                   f"outside the tolerance): {out_dir / 'table.md'}, "
                   f"{len(summary['figures'])} figures in {out_dir}")
+    if summary["fit"]["converged"] is False:
+        console.print(fit_sentence(summary["fit"]))
     for r in outside:
         console.print(f"  {r['target']} {r['quantity']}: {r['value']:.4g} vs {r['reference']:.4g}"
                       f" {r['unit']}, {r['agreement']}")

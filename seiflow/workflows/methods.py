@@ -39,6 +39,31 @@ def model_label(model: Path) -> str:
     return f"{meta['backend'].upper()}{level}"
 
 
+def fit_state(model: Path) -> dict:
+    """How a model folder's fit ended: ``stop`` (the reason, None if unrecorded) and
+    ``converged`` (True / False where the backend records it, else None); a committee is
+    converged only if every member (a sub-folder named in ``members``) is."""
+    meta = json.loads((Path(model) / "model.json").read_text())
+    if isinstance(meta.get("members"), list):
+        states = [fit_state(Path(model) / name) for name in meta["members"]]
+    else:
+        training = meta.get("training") or {}
+        states = [{"stop": training.get("stop"), "converged": training.get("converged")}]
+    flags = [s["converged"] for s in states]
+    return {"stop": "; ".join(sorted({str(s["stop"]) for s in states if s["stop"]})) or None,
+            "converged": None if None in flags else all(flags)}
+
+
+def fit_sentence(state: dict) -> str:
+    """One sentence on ``fit_state`` for reports; loud when the fit did not converge."""
+    if state["converged"] is False:
+        return (f"THE MODEL'S FIT DID NOT CONVERGE (stopped: {state['stop']}): its properties "
+                "are those of an unfinished fit; refit to convergence before quoting them.")
+    if state["converged"]:
+        return f"The model's fit converged ({state['stop']})."
+    return f"The model's fit stopped: {state['stop'] or 'not recorded'}."
+
+
 def labeler_label(labeler) -> str:
     return getattr(labeler, "method", None) or labeler.name
 

@@ -60,6 +60,8 @@ from seiflow.workflows.build import PhaseSpec
 from seiflow.workflows.methods import (  # noqa: F401 - graded_calculator: imported from here
     GradedFactory,
     ReferenceFactory,
+    fit_sentence,
+    fit_state,
     graded_calculator,
     labeler_identity,
     labeler_label,
@@ -464,8 +466,9 @@ def collect(cfg: ValidateConfig) -> dict:
     for row in rows:
         row["agreement"] = agreement(row, cfg.tolerances.relative_pct, cfg.tolerances.absolute)
     figures = _figures(cfg, results, labels)
+    fit = fit_state(cfg.model)
     summary = {"potential": labels["potential"], "reference": labels["reference"],
-               "model": str(cfg.model), "rows": rows, "figures": figures,
+               "model": str(cfg.model), "fit": fit, "rows": rows, "figures": figures,
                "wall_s": {f"{t}/{p}.{m}": o.get("wall_s") for (t, p), oc in results.items()
                           for m, o in oc.items() if o}}
     write_json(cfg.out_dir / "results.json", summary)
@@ -480,6 +483,7 @@ def collect(cfg: ValidateConfig) -> dict:
         header += (" The max γ column (NEB, diffusion) is the largest grade the potential met "
                    f"at any step of that calculation; above γ_select = {cfg.gamma_select:g} "
                    "the row is flagged.")
+    header += " " + fit_sentence(fit)
     atomic_write(cfg.out_dir / "table.md", validation_markdown(
         rows, labels["potential"], labels["reference"], figures, header))
     return summary

@@ -162,6 +162,7 @@ def test_a_model_folder_and_its_species(work):
     direct = single_point(read(work / "cu.extxyz"), GradedFactory(model, model_digest(model)))
     assert data["result"]["energy_eV"] == pytest.approx(direct.get_potential_energy(), 1e-12)
     assert "max γ" in out
+    assert "DID NOT CONVERGE (stopped: iteration limit)" in out  # 3 steps: said, not hidden
 
     code, _, err = seiflow("singlepoint", "--phase", "lif", "--model", model)
     assert code == 2 and "Li" in one_error_line(err) and "not trained" in err

@@ -15,7 +15,8 @@ import pytest
 from ase.build import bulk
 from ase.io import write
 
-from seiflow.potentials.mtp.fit import fit_mtp
+from seiflow.potentials.mtp.fit import LIMITS, fit_mtp
+from seiflow.workflows.methods import fit_sentence, fit_state
 from seiflow.reference.emt import EMTSettings
 
 
@@ -83,6 +84,10 @@ def test_validate_cu_against_emt(cu_model, tmp_path):
     assert "converge" in neb[0]["status"]
     table = (out / "table.md").read_text()
     assert "| cu | lattice | a |" in table and "failed (potential)" in table
+    stop = json.loads((cu_model / "model.json").read_text())["training"]["stop"]
+    assert summary["fit"] == {"stop": stop, "converged": stop not in LIMITS}
+    assert fit_sentence(summary["fit"]) in table
+    assert ("DID NOT CONVERGE" in r.stdout) is (stop in LIMITS)
     assert {"lattice-cu.png", "elastic-cu.png", "phonons-cu.png"} <= set(summary["figures"])
     for fig in summary["figures"]:
         assert (out / fig).stat().st_size > 1000
@@ -115,3 +120,24 @@ def test_validate_refuses_a_phase_with_elements_the_model_lacks(cu_model, tmp_pa
 def test_validate_refuses_an_unknown_phase(cu_model, tmp_path):
     r = _seiflow("validate", str(cu_model), "--phases", "li2co4", "--out", "v", cwd=tmp_path)
     assert r.returncode == 2 and "li2co4" in r.stderr and "li2co3" in r.stderr
+
+
+def test_fit_state_of_a_committee_needs_every_member_converged(tmp_path):
+    def folder(path, meta):
+        path.mkdir()
+        (path / "model.json").write_text(json.dumps(meta))
+        return path
+
+    members = {"member-00": "relative decrease < 1e-06 for 3 steps", "member-01": "time limit"}
+    for name, stop in members.items():
+        folder(tmp_path / name, {"backend": "mtp", "training": {"stop": stop,
+                                                                 "converged": stop not in LIMITS}})
+    committee = folder(tmp_path / "committee", {"backend": "committee",
+                                                "members": ["../member-00", "../member-01"]})
+    state = fit_state(committee)
+    assert state == {"stop": "; ".join(sorted(members.values())), "converged": False}
+    assert "DID NOT CONVERGE" in fit_sentence(state)
+    only = folder(tmp_path / "one", {"backend": "committee", "members": ["../member-00"]})
+    assert fit_state(only)["converged"] is True
+    assert fit_state(folder(tmp_path / "mace", {"backend": "mace", "training": {}})) == {
+        "stop": None, "converged": None}

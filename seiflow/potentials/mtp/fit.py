@@ -171,7 +171,7 @@ def _show(bar, job, steps: int, text: str, progress: bool) -> None:
 
 
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
-                   optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
+                   optimizer: str = "lm", max_iter: int = 1000, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True, workers: int = 1,
                    checkpoint: Path | None = None, key: str = "",
                    weighting: str = "structures") -> FitHistory:
@@ -246,8 +246,8 @@ def _residuals(model: MTPModel, frames: Sequence[Atoms]) -> dict:
 
 def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
             min_dist: float | None = None, radial_basis_size: int = 8,
-            weights: tuple[float, float, float] = (1.0, 0.01, 0.001),
-            optimizer: str = "lm", max_iter: int = 100, tol: float = 1e-6,
+            weights: tuple[float, float, float] = (1.0, 0.01, 0.01),
+            optimizer: str = "lm", max_iter: int = 1000, tol: float = 1e-6,
             max_time: float | None = None, seed: int = 0, progress: bool = True,
             start: MTPModel | None = None, workers: int = 1, checkpoint: Path | None = None,
             weighting: str = "structures", offset_tolerance: float = 1.0) -> MTPModel:
@@ -293,11 +293,15 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
                      "passes": history.passes, **history.residuals,
                      "energy_offset_ok": abs(offset) <= offset_tolerance,
                      "wall_time_s": round(history.wall_time, 2), "stop": history.stop_reason,
+                     "converged": history.stop_reason not in LIMITS,
                      "active_set_complete": model.active_set.complete,
                      "active_set_missing_directions": model.active_set.missing},
     }
     return model
 
+
+# stop reasons that end a fit before its loss stopped falling (not converged)
+LIMITS = ("time limit", "iteration limit")
 
 # stopping limits and the number of processes do not change where a fit goes
 _NOT_IN_KEY = ("max_iter", "tol", "max_time_s", "workers")
