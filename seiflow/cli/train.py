@@ -60,6 +60,10 @@ def train(
                                          "mlip (MLIP-3's: stress x N atoms); docs/potentials.md"),
     committee: int | None = typer.Option(None, "--committee",
                                          help="train N models of the backend as a committee"),
+    engine: str | None = typer.Option(None, "--engine", help="inprocess | parsl: where a "
+                                      "committee's members are fitted (parsl: in parallel)"),
+    engine_config: Path | None = typer.Option(None, "--engine-config",
+                                              help="engine settings file (YAML/TOML)"),
     out: Path | None = typer.Option(None, "--out", help="model folder"),
     settings_hash: str | None = typer.Option(None, "--settings-hash",
                                              help="labels of these reference settings only"),
@@ -78,6 +82,9 @@ def train(
              "weighting": weighting},
         fit_options={"preset": preset, "device": device, "weights": weights},
         committee=committee, top={"db": db, "out": out, "settings_hash": settings_hash})
+    if engine is not None or engine_config is not None:
+        eng = read_mapping(engine_config) if engine_config else mapping_at(raw, "engine", where)
+        raw["engine"] = {**eng, **({"name": engine} if engine else {})}
     cfg = parse_config(raw, TrainConfig, where=where)
     existing_store(cfg.db)
     with RunLock(cfg.out, "seiflow train"):

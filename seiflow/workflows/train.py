@@ -26,7 +26,9 @@ from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.data.stats import split_by_group
 from seiflow.data.store import LabelStore
+from seiflow.execution import EngineSettings, InProcessSettings
 from seiflow.potentials.base import Potential
+from seiflow.potentials.committee import CommitteeSettings
 from seiflow.potentials.metrics import FRAME_COLUMNS, error_table, predict_frames
 from seiflow.potentials.registry import (MACESettings, MTPSettings, PotentialSettings,
                                          load_potential)
@@ -52,6 +54,9 @@ class TrainConfig(StrictModel):
     split: SplitSettings = SplitSettings()
     settings_hash: str | None = Field(None, description="use only labels made with these "
                                       "reference settings (needed when the store mixes several)")
+    engine: EngineSettings = Field(default_factory=InProcessSettings, description="where a "
+                                   "committee's members are fitted, each one task (parsl: in "
+                                   "parallel); a single model fits here")
 
 
 PRESETS = ("small", "paper")
@@ -211,8 +216,10 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
         train, test = load_split(store, cfg.split, cfg.settings_hash)
         check_training_data(train, test, cfg.potential, store.url)
         summary.data.update(train_structures=len(train), test_structures=len(test))
-        model = cfg.potential.fit(train, progress=progress,
-                                  checkpoint=cfg.out / "fit-checkpoint.pt")
+        fan_out = {"engine": cfg.engine} if isinstance(cfg.potential, CommitteeSettings) else {}
+        with cfg.engine.session():
+            model = cfg.potential.fit(train, progress=progress,
+                                      checkpoint=cfg.out / "fit-checkpoint.pt", **fan_out)
         record_provenance(model, cfg.db, train, test)
         save_model(model, cfg.out)
         errors, _ = evaluate(model, {"train": train, "test": test}, cfg.out,

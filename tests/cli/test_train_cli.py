@@ -159,13 +159,21 @@ def test_train_options_reach_the_fit_and_evaluate_writes_per_frame_errors(tmp_pa
     top = max(rows, key=lambda row: row["max_force_error_eV_per_A"])
     assert f"│ {top['id']} " in r.output.split("worst frames by max |ΔF|")[1]
 
+    (tmp_path / "engine.yaml").write_text("retries: 0\n")
     r = _cli("train", "--db", db, "--out", tmp_path / "c", "--committee", "2", "--preset",
              "small", "--level", "2", "--max-iter", "2", "--max-time", "30", "--weights", "1",
-             "0.01", "0", "--no-progress")
+             "0.01", "0", "--engine", "inprocess", "--engine-config", tmp_path / "engine.yaml",
+             "--no-progress")
     assert r.exit_code == 0, r.output
     member = _inputs(tmp_path / "c")["member"]
     assert member["level"] == 2 and member["max_time"] == 30
     assert member["weights"]["stress"] == 0
+    summary = yaml.safe_load((tmp_path / "c" / "train-summary.yml").read_text())
+    assert summary["inputs"]["engine"]["name"] == "inprocess"
+    assert summary["inputs"]["engine"]["retries"] == 0
+    assert len(json.loads((tmp_path / "c" / "model.json").read_text())["members"]) == 2
+    _refused(_cli("train", "--db", db, "--out", tmp_path / "x", "--committee", "2",
+                  "--engine", "slurm"), "slurm")
     _refused(_cli("train", "--db", db, "--out", tmp_path / "x", "--device", "cuda"),
              "an MTP fits on CPU")
     _refused(_cli("train", "--db", db, "--out", tmp_path / "x", "--backend", "chgnet",
