@@ -19,9 +19,10 @@ Units are torch-sim's "metal" units, the same as ASE's: Å, eV, amu, time in Å�
 motion); the Nosé–Hoover chain uses the same 3N degrees of freedom.
 
 Outputs in ``out_dir`` (md/output.py, the writer of every MD path): ``replica-NNN.extxyz``
-(positions wrapped into the cell, momenta, cell, energy and optionally forces; ``info`` holds
-step and time_fs) every ``traj_stride`` steps, ``thermo.csv`` (one row per replica and frame),
-``checkpoint.extxyz`` with ``checkpoint-state.npz``, and ``summary.json``.
+(positions wrapped into the cell, momenta, cell, optionally the model's forces as
+``mlip_forces``; ``info`` holds step, time_fs and epot_eV, as in ``seiflow md``) every
+``traj_stride`` steps, ``thermo.csv`` (one row per replica and frame), ``checkpoint.extxyz``
+with ``checkpoint-state.npz``; ``seiflow md-batched`` adds its run summary.
 With a gradable seiflow model (an active set), every frame written is graded: ``info["gamma"]``
 is its largest per-atom extrapolation grade, and the result and summary hold each replica's
 largest γ (md/gamma.py's watch; batched MD records γ, it does not stop a replica).
@@ -39,7 +40,6 @@ reseeded from (seed, step), which continues the same ensemble but not the same t
 from __future__ import annotations
 
 import functools
-import json
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -55,7 +55,6 @@ from pydantic import Field
 from torch_sim.integrators.md import MDState
 from torch_sim.models.interface import ModelInterface
 
-from seiflow.core.atomic import atomic_write
 from seiflow.core.errors import SeiflowError
 from seiflow.md.gamma import frame_grader
 from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
@@ -73,7 +72,8 @@ class BatchedMDSettings(MDCommon):
     ENSEMBLES: ClassVar[tuple[str, ...]] = ("nve", "nvt", "langevin")
     RAMPS: ClassVar[bool] = False  # one target temperature (the batched integrators' kT)
 
-    traj_forces: bool = Field(False, description="also write forces (eV/Å) into the frames")
+    traj_forces: bool = Field(False, description="also write the model's forces (eV/Å) into "
+                              "the frames, as the per-atom array mlip_forces")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda if torch sees a GPU, else cpu")
     dtype: Literal["float32", "float64"] = "float32"
@@ -293,8 +293,17 @@ class TorchIntegrator:
                     and torch.isfinite(self.md.momenta).all())
 
     def frames(self, step: int) -> list[Atoms]:
-        return _frames(self.md, self.structures, step, self.settings.timestep_fs,
-                       self.settings.traj_forces)
+        """Trajectory frames with the ASE backend's contents: the potential energy as
+        ``info["epot_eV"]`` and no calculator (so a frame read back is never taken for a
+        label); with ``traj_forces`` the model's forces as ``arrays["mlip_forces"]`` (eV/Å)."""
+        frames = _frames(self.md, self.structures, step, self.settings.timestep_fs,
+                         self.settings.traj_forces)
+        for atoms in frames:
+            atoms.info["epot_eV"] = atoms.calc.results["energy"]
+            if self.settings.traj_forces:
+                atoms.arrays["mlip_forces"] = atoms.calc.results["forces"]
+            atoms.calc = None
+        return frames
 
     def thermo_rows(self, step: int) -> list[list]:
         return _thermo_rows(self.md, self.integ, len(self.structures), step,
@@ -311,20 +320,6 @@ class TorchIntegrator:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _write_summary(out: Path, settings: BatchedMDSettings, result: BatchedMDResult,
-                   n_atoms: int) -> None:
-    import importlib.metadata
-
-    summary = {"settings": settings.model_dump(), "replicas": len(result.atoms),
-               "atoms": n_atoms, "steps_done": result.steps_done,
-               "restarted_from": result.restarted_from, "wall_s": round(result.wall_s, 3),
-               "atom_steps_per_s": result.atom_steps_per_s, "ns_per_day": result.ns_per_day,
-               "device": result.device, "max_gamma": result.max_gamma,
-               "torch": torch.__version__,
-               "torch-sim": importlib.metadata.version("torch-sim-atomistic")}
-    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- the run
@@ -370,5 +365,4 @@ def run_batched_md(structures: Sequence[Atoms], model, settings: BatchedMDSettin
         ns_per_day=done * dt_fs * 1e-6 * 86400 / wall if wall > 0 else 0.0,
         device=device_name(device), trajectories=output.trajectories, thermo=output.thermo,
         max_gamma=output.max_gammas())
-    _write_summary(output.out, settings, result, state.n_atoms)
     return result

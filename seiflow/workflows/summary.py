@@ -20,7 +20,7 @@ import yaml
 from seiflow.core.atomic import atomic_write
 
 PACKAGES = ("seiflow", "ase", "ase-ga", "pymatgen", "spglib", "numpy", "scipy", "tblite",
-            "pydantic")
+            "pydantic", "torch", "torch-sim-atomistic", "mace-torch")
 
 
 def versions() -> dict[str, str]:
