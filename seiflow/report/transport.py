@@ -176,8 +176,9 @@ def arrhenius_plot(T_K: np.ndarray, D: np.ndarray, D_sigma: np.ndarray | None,
 
 
 def thermo_plot(columns: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
-    """Temperature (K), potential and conserved energy (eV, from their first value),
-    pressure (GPa) and volume (Å³) against time (ps): one panel each, one line per replica.
+    """Temperature (K, with the thermostat's target dashed), potential and conserved energy
+    (eV, from their first value), pressure (GPa) and volume (Å³) against time (ps): one panel
+    each, one line per replica.
     ``columns``: a thermo.csv as arrays (``seiflow.md.thermo.read_thermo``); energies are
     shown per replica relative to their first value. Panels without data are left out."""
     panels = [("T_K", "T (K)"), ("Epot_eV", "ΔE_pot (eV)"), ("conserved_eV", "Δ conserved (eV)"),
@@ -194,6 +195,11 @@ def thermo_plot(columns: dict[str, np.ndarray], path: Path, title: str = "") -> 
             if key in ("Epot_eV", "conserved_eV"):
                 y = y - y[0]
             ax.plot(t_ps, y, lw=0.9, color=f"C{int(r) % 10}")
+        target = columns["target_K"][columns["replica"] == replicas[0]]
+        if key == "T_K" and np.isfinite(target).any():  # the thermostat's target (a ramp's)
+            t_ps = columns["time_fs"][columns["replica"] == replicas[0]] / 1000.0
+            ax.plot(t_ps, target, "k--", lw=0.8, label="target")
+            ax.legend(fontsize=7, loc="best")
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=8)
     axes[-1].set_xlabel("time (ps)")

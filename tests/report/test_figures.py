@@ -231,3 +231,26 @@ def test_fake_namespace_results_work():
     fig = rdf_figure([res], [None])
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_thermo_plot_draws_the_thermostat_target_only_where_there_is_one(tmp_path, monkeypatch):
+    import seiflow.report.transport as transport
+    from seiflow.md.thermo import THERMO_COLUMNS
+
+    drawn = []
+    monkeypatch.setattr(transport, "save_figure", lambda fig, path: drawn.append(fig) or path)
+    n = 11
+    columns = {c: np.full(n, np.nan) for c in THERMO_COLUMNS}
+    columns.update(time_fs=np.arange(n) * 100.0, replica=np.zeros(n), T_K=np.linspace(290, 910, n),
+                   Epot_eV=np.zeros(n), conserved_eV=np.zeros(n),
+                   target_K=np.linspace(300, 900, n))
+    transport.thermo_plot(columns, tmp_path / "ramp.png")
+    temperature = drawn[-1].axes[0]
+    target = [line for line in temperature.get_lines() if line.get_label() == "target"]
+    assert len(target) == 1 and np.allclose(target[0].get_ydata(), columns["target_K"])
+    assert np.allclose(target[0].get_xdata(), columns["time_fs"] / 1000.0)  # ps
+
+    columns["target_K"] = np.full(n, np.nan)  # NVE: no target, no line, no legend
+    transport.thermo_plot(columns, tmp_path / "nve.png")
+    assert not [ln for ln in drawn[-1].axes[0].get_lines() if ln.get_label() == "target"]
+    assert drawn[-1].axes[0].get_legend() is None
