@@ -109,3 +109,36 @@ def test_rigid_interface_energy_is_the_relaxed_one_for_a_perfect_homo_interface(
     assert res.gamma_J_m2 == pytest.approx(0.0, abs=1e-6)
     assert set(res.relax_steps.values()) == {0}
     assert res.sigma_film_J_m2 > 0.8  # unrelaxed surface energy: above the relaxed one
+
+
+def test_interface_calculations_fan_out_through_the_engine_and_equal_the_serial_code(cu, tmp_path):
+    """The five calculations are one engine round, each kept on disk (here three: film and
+    substrate are the same Cu bulk and the same Cu(111) slab, so they share their calculation);
+    the result is the serial code's bit for bit, and a rerun computes nothing."""
+    from seiflow.execution import InProcessSettings
+    from seiflow.workflows.fanout import EngineRunner
+
+    a0, stack = cu
+    args = (stack, bulk("Cu", "fcc", a=a0), bulk("Cu", "fcc", a=a0))
+    settings = InterfaceEnergySettings(bulk_min_width=6.0)
+    serial = compute_interface_energy(*args, emt, settings)
+    rounds = []
+
+    class Counted(InProcessSettings):
+        def map(self, fn, items, *a, **kw):
+            rounds.append(len(items))
+            return super().map(fn, items, *a, **kw)
+
+    def runner(factory):
+        return EngineRunner(Counted(progress=False), factory, "emt", tmp_path / "calcs")
+
+    fanned = compute_interface_energy(*args, emt, settings, runner=runner(emt))
+    assert rounds == [3] and len(list((tmp_path / "calcs").glob("*.json"))) == 3
+    assert fanned.to_dict() == serial.to_dict()
+
+    def no_calculator(atoms):
+        raise AssertionError("a kept calculation was computed again")
+
+    assert compute_interface_energy(*args, emt, settings,
+                                    runner=runner(no_calculator)).to_dict() == serial.to_dict()
+    assert rounds == [3]  # nothing was sent

@@ -5,8 +5,10 @@ The stack is periodic along c with two interfaces per cell (seiflow's interface 
 and given vacuum to make the two slabs; the bulk references are the relaxed bulk phases per
 atom. Positions are relaxed at fixed cell in the stack and the slabs (the film keeps the
 substrate's in-plane cell, as in the stack). With ``relax: false`` everything is rigid: the bulk
-references at the (library) lattices the stack was built from. See seiflow.analysis.interfaces
-for the formulas.
+references at the (library) lattices the stack was built from. The five calculations (two
+bulks, two slabs, the stack) are independent steps (``calcs.py``): the reference's side of
+``seiflow validate`` sends them to the execution engine at once and keeps each as it finishes.
+See seiflow.analysis.interfaces for the formulas.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from seiflow.analysis.interfaces import (
     surface_energy,
 )
 from seiflow.core.config import StrictModel
-from seiflow.core.progress import progress_bar
 from seiflow.structures.geometry import make_supercell
-from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax, single_point
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed
+from seiflow.workflows.properties.calcs import Calc, Runner, Steps, drive, serial
 from seiflow.workflows.properties.spec import TargetKind, ValidationProperty
 
 
@@ -98,30 +100,24 @@ def slab_with_vacuum(part: Atoms, vacuum: float) -> Atoms:
     return out
 
 
-def _bulk_energy(bulk: Atoms, factory: CalcFactory, settings: InterfaceEnergySettings,
-                 what: str) -> tuple[float, int]:
-    cell = make_supercell(bulk, settings.bulk_min_width)
+# the five calculations, in the order they run one after another
+PARTS = ("film bulk", "substrate bulk", "film slab", "substrate slab", "stack")
+
+
+def _calc(part: str, atoms: Atoms, settings: InterfaceEnergySettings) -> Calc:
+    """A bulk reference relaxes cell and positions (space group kept); slabs and the stack relax
+    positions at fixed cell; with ``relax: false`` each is one single point."""
+    what = "interface relaxation" if part == "stack" else f"{part} relaxation"
     if not settings.relax:  # rigid: the bulk at the lattice the stack was built from
-        return float(single_point(cell, factory).get_potential_energy()) / len(cell), 0
-    res = relax(cell, factory, cell=True, symmetry=True, fmax=settings.fmax,
-                max_steps=settings.max_steps, what=what)
-    return res.energy / len(cell), res.steps
+        return Calc("point", atoms, what, {"stress": False})
+    bulk = part.endswith("bulk")
+    return Calc("relax", atoms, what, {"cell": bulk, "symmetry": bulk, "fmax": settings.fmax,
+                                       "max_steps": settings.max_steps})
 
 
-def _energy(atoms: Atoms, factory: CalcFactory, settings: InterfaceEnergySettings,
-            what: str) -> tuple[float, int]:
-    if not settings.relax:
-        return float(single_point(atoms, factory).get_potential_energy()), 0
-    res = relax(atoms, factory, cell=False, symmetry=False, fmax=settings.fmax,
-                max_steps=settings.max_steps, what=what)
-    return res.energy, res.steps
-
-
-def compute_interface_energy(stack: Atoms, film_bulk: Atoms, substrate_bulk: Atoms,
-                             factory: CalcFactory, settings: InterfaceEnergySettings,
-                             progress: bool = False) -> InterfaceEnergyResult:
-    """Interface energy of ``stack`` (periodic, two interfaces, ``arrays["is_film"]``), the
-    surface energies of its two parts and the work of adhesion, all in J/m²."""
+def interface_steps(stack: Atoms, film_bulk: Atoms, substrate_bulk: Atoms,
+                    settings: InterfaceEnergySettings) -> Steps:
+    """The five independent calculations (``calcs.py`` steps: one stage), then the energies."""
     if "is_film" not in stack.arrays:
         raise PropertyFailed("the interface structure has no is_film flags (build it with "
                              "seiflow's interface builder)")
@@ -132,28 +128,18 @@ def compute_interface_energy(stack: Atoms, film_bulk: Atoms, substrate_bulk: Ato
             bulk_units(part, bulk, what)
         except ValueError as exc:
             raise PropertyFailed(str(exc)) from exc
+    cells = dict(zip(PARTS, (make_supercell(film_bulk, settings.bulk_min_width),
+                             make_supercell(substrate_bulk, settings.bulk_min_width),
+                             slab_with_vacuum(film, settings.vacuum),
+                             slab_with_vacuum(sub, settings.vacuum), stack)))
+    done = yield [_calc(part, atoms, settings) for part, atoms in cells.items()]
+    out = dict(zip(PARTS, done))
+    e_film, e_sub = (out[k].energy / len(cells[k]) for k in ("film bulk", "substrate bulk"))
     area = interface_area(stack)
-    jobs = {
-        "film bulk": lambda: _bulk_energy(film_bulk, factory, settings, "film bulk relaxation"),
-        "substrate bulk": lambda: _bulk_energy(substrate_bulk, factory, settings,
-                                               "substrate bulk relaxation"),
-        "film slab": lambda: _energy(slab_with_vacuum(film, settings.vacuum), factory,
-                                     settings, "film slab relaxation"),
-        "substrate slab": lambda: _energy(slab_with_vacuum(sub, settings.vacuum), factory,
-                                          settings, "substrate slab relaxation"),
-        "stack": lambda: _energy(stack, factory, settings, "interface relaxation"),
-    }
-    energies, steps = {}, {}
-    with progress_bar(progress) as bar:
-        task = bar.add_task("interface energies", total=len(jobs))
-        for key, job in jobs.items():
-            energies[key], steps[key] = job()
-            bar.advance(task)
-    e_film, e_sub = energies["film bulk"], energies["substrate bulk"]
     result = InterfaceEnergies(
-        sigma_film=surface_energy(energies["film slab"], len(film), e_film, area),
-        sigma_substrate=surface_energy(energies["substrate slab"], len(sub), e_sub, area),
-        gamma_interface=interface_energy(energies["stack"],
+        sigma_film=surface_energy(out["film slab"].energy, len(film), e_film, area),
+        sigma_substrate=surface_energy(out["substrate slab"].energy, len(sub), e_sub, area),
+        gamma_interface=interface_energy(out["stack"].energy,
                                          [(len(film), e_film), (len(sub), e_sub)], area),
     )
     return InterfaceEnergyResult(
@@ -167,8 +153,19 @@ def compute_interface_energy(stack: Atoms, film_bulk: Atoms, substrate_bulk: Ato
         work_of_adhesion_J_m2=result.work_of_adhesion,
         bulk_energy_film_eV_atom=e_film,
         bulk_energy_substrate_eV_atom=e_sub,
-        relax_steps=steps,
+        relax_steps={k: r.steps for k, r in out.items()},
     )
+
+
+def compute_interface_energy(stack: Atoms, film_bulk: Atoms, substrate_bulk: Atoms,
+                             factory: CalcFactory, settings: InterfaceEnergySettings,
+                             progress: bool = False, runner: Runner | None = None
+                             ) -> InterfaceEnergyResult:
+    """Interface energy of ``stack`` (periodic, two interfaces, ``arrays["is_film"]``), the
+    surface energies of its two parts and the work of adhesion, all in J/m²; the calculations
+    by ``runner`` (default: one after another here)."""
+    return drive(interface_steps(stack, film_bulk, substrate_bulk, settings),
+                 runner or serial(factory, progress, "interface energies"))
 
 
 def _interface_bulks(spec) -> list[Atoms]:
@@ -183,15 +180,14 @@ class InterfaceEnergy(ValidationProperty):
 
     name = "interface"
     targets = TargetKind("interfaces", key=lambda spec: "interface-" + spec.label,
-                         structures=_interface_bulks)
+                         structures=_interface_bulks, fans_out=True)
     settings_field = "interface_settings"
     result = InterfaceEnergyResult
 
     @classmethod
-    def compute(cls, target, ctx, start) -> InterfaceEnergyResult:
+    def steps(cls, target, ctx, start) -> Steps:
         from seiflow.structures.interfaces import build_interface
         from seiflow.structures.library import get_phase
 
-        return compute_interface_energy(build_interface(target).atoms, get_phase(target.film),
-                                        get_phase(target.substrate), ctx.factory,
-                                        ctx.cfg.interface_settings)
+        return interface_steps(build_interface(target).atoms, get_phase(target.film),
+                               get_phase(target.substrate), ctx.cfg.interface_settings)
