@@ -30,8 +30,9 @@ from seiflow.core.atomic import write_json
 from seiflow.core.errors import SeiflowError
 from seiflow.execution.base import RecordLog
 from seiflow.workflows.properties.base import PropertyFailed, Relaxed
-from seiflow.workflows.properties.calcs import (
+from seiflow.workflows.properties.calcs import (  # noqa: F401 - CalculationCrashed: from here
     Calc,
+    CalculationCrashed,
     Steps,
     calc_key,
     outcome_from_dict,
@@ -54,11 +55,6 @@ def run_calc_task(job: CalcJob) -> dict:
         return outcome_to_dict(job.calc.run(job.factory))
     except SeiflowError as exc:  # PropertyFailed, or the labeler refusing the structure
         return {"status": "failed", "reason": str(exc)}
-
-
-class CalculationCrashed(RuntimeError):
-    """A calculation's task raised something other than a physics failure (after the
-    engine's retries); nothing was kept, so a rerun tries it again."""
 
 
 class EngineRunner:

@@ -154,3 +154,56 @@ def test_overlay_plot(al_result, al_hop, tmp_path):
                            title="Al vacancy hop")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+class _Killed(BaseException):  # as kill -9: nothing catches it
+    pass
+
+
+def test_neb_through_an_engine_runner_equals_the_serial_code_and_a_killed_run_resumes(tmp_path):
+    """The reference's side of ``seiflow validate``: the end points are one engine round of two
+    relaxations, each band evaluation one round of single points (a task per image), each kept
+    on disk. Same band as the serial code; a run killed mid-band, rerun, computes only what it
+    had not, and ends with the same result."""
+    from seiflow.execution import InProcessSettings
+    from seiflow.workflows.fanout import EngineRunner
+
+    slab = fcc100("Al", size=(2, 2, 3))
+    add_adsorbate(slab, "Au", 1.7, "hollow")
+    slab.center(axis=2, vacuum=4.0)
+    slab.set_constraint(FixAtoms(mask=[atom.tag > 1 for atom in slab]))
+    final = slab.copy()
+    final.positions[-1, 0] += slab.cell[0, 0] / 2
+    settings = NEBSettings(n_images=3)
+    serial = compute_neb(slab, final, emt, settings)
+    rounds, made = [], {"n": 0}
+
+    class Counted(InProcessSettings):
+        def map(self, fn, items, *a, **kw):
+            rounds.append(len(items))
+            return super().map(fn, items, *a, **kw)
+
+    def runner(kill_at=None):
+        def factory(atoms):
+            made["n"] += 1
+            if made["n"] == kill_at:
+                raise _Killed
+            return EMT()
+        return EngineRunner(Counted(progress=False, retries=0), factory, "emt", tmp_path / "c")
+
+    with pytest.raises(_Killed):
+        compute_neb(slab, final, emt, settings, runner=runner(kill_at=20))
+    kept = len(list((tmp_path / "c").glob("*.json")))
+    assert kept == 2 + 3 * (len(rounds) - 2)  # end points, then whole band evaluations
+    made["n"], rounds[:] = 0, []
+    fanned = compute_neb(slab, final, emt, settings, runner=runner())
+    assert rounds[0] == 3 and set(rounds) == {3}  # the end points and the first bands were kept
+    assert made["n"] == 3 * len(rounds)  # nothing kept was computed again
+    # the same band: EMT in a fresh calculator (a task) sums its neighbours in another order
+    # than one kept per image, so the numbers agree to round-off, not bit for bit
+    assert fanned.n_steps == serial.n_steps and fanned.n_force_calls == serial.n_force_calls
+    assert fanned.image_energies == pytest.approx(serial.image_energies, abs=1e-10)
+    assert fanned.profile.barrier_forward == pytest.approx(serial.profile.barrier_forward,
+                                                           abs=1e-10)
+    for a, b in zip(fanned.images, serial.images):
+        assert np.allclose(a.positions, b.positions, atol=1e-9)

@@ -64,6 +64,11 @@ class Calc:
                        float(np.linalg.norm(forces, axis=1).max()) if len(out) else 0.0, 0.0)
 
 
+class CalculationCrashed(RuntimeError):
+    """A calculation's engine task raised something other than a physics failure (after the
+    engine's retries); nothing was kept, so a rerun tries it again."""
+
+
 Runner = Callable[[list[Calc]], list[Relaxed]]
 Steps = Generator[list[Calc], list[Relaxed], Any]  # yields calculations, returns the result
 

@@ -38,13 +38,8 @@ from seiflow.analysis.neb import NEBProfile, neb_profile
 from seiflow.core.config import StrictModel
 from seiflow.core.errors import SeiflowError
 from seiflow.core.progress import progress_bar
-from seiflow.workflows.properties.base import (
-    CalcFactory,
-    PropertyFailed,
-    check_sane,
-    relax,
-    single_point,
-)
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, check_sane
+from seiflow.workflows.properties.calcs import Calc, CalculationCrashed, Runner, serial
 from seiflow.workflows.properties.spec import TargetKind, ValidationProperty, outcome_gamma
 
 
@@ -155,11 +150,14 @@ class NEBResult:
 
 class _CountedNEB(NEB):
     """ase.mep.NEB that counts band evaluations (calls at new positions; repeated calls at the
-    same positions are answered from the images' calculator caches)."""
+    same positions are answered from the images' calculator caches). With a ``runner``
+    (``calcs.py``; set after the interpolation, whose IDPP steps use their own calculators)
+    every band evaluation is one round of single points, an engine task per intermediate image,
+    whose results the images then carry (SinglePointCalculators)."""
 
     def __init__(self, images: list[Atoms], k: float, climb: bool):
         super().__init__(images, k=k, climb=climb, method="improvedtangent")
-        self.evaluations = 0
+        self.evaluations, self.runner = 0, None
         self._last: np.ndarray | None = None
 
     def reset_count(self) -> None:
@@ -171,16 +169,29 @@ class _CountedNEB(NEB):
         if self._last is None or not np.array_equal(pos, self._last):
             self.evaluations += 1
             self._last = pos.copy()
+            if self.runner is not None:
+                self._compute_images()
         return super().get_forces()
+
+    def _compute_images(self) -> None:
+        inner = self.images[1:-1]
+        calcs = [Calc("point", image.copy(), f"NEB image {i}", {"stress": False})
+                 for i, image in enumerate(inner, start=1)]
+        for image, res in zip(inner, self.runner(calcs)):
+            image.calc = SinglePointCalculator(image, energy=res.energy,
+                                               forces=res.atoms.get_forces())
 
 
 def compute_neb(initial: Atoms, final: Atoms, factory: CalcFactory, settings: NEBSettings,
-                progress: bool = False) -> NEBResult:
+                progress: bool = False, runner: Runner | None = None) -> NEBResult:
     """Climbing-image NEB from ``initial`` to ``final`` (same atoms in the same order, same cell).
     Constraints on ``initial`` (e.g. FixAtoms) apply to every image. Every failure, including a
-    seiflow error raised by the factory's calculator, comes out as PropertyFailed."""
+    seiflow error raised by the factory's calculator, comes out as PropertyFailed.
+    ``runner``: computes the end-point relaxations (together) and each band evaluation's
+    images (together) instead of ``factory`` here (the reference's side of ``seiflow
+    validate``: engine tasks, each kept, so a killed NEB's rerun recomputes nothing it had)."""
     try:
-        return _compute(initial, final, factory, settings, progress)
+        return _compute(initial, final, factory, settings, progress, runner)
     except PropertyFailed:
         raise
     except SeiflowError as exc:
@@ -188,21 +199,17 @@ def compute_neb(initial: Atoms, final: Atoms, factory: CalcFactory, settings: NE
 
 
 def _compute(initial: Atoms, final: Atoms, factory: CalcFactory, settings: NEBSettings,
-             progress: bool) -> NEBResult:
+             progress: bool, runner: Runner | None) -> NEBResult:
     t0 = time.perf_counter()
     _check_pair(initial, final)
-    ends, infos, calls = [], [], 0
-    for atoms, what in ((initial, "initial"), (final, "final")):
-        end, info, n = _endpoint(atoms, initial.constraints, factory, settings, what)
-        ends.append(end)
-        infos.append(info)
-        calls += n
+    ends, infos, calls = _endpoints(initial, final, settings,
+                                    runner or serial(factory, label="NEB end points"))
     separation = _max_displacement(ends[0], ends[1])
     if separation < settings.min_endpoint_separation:
         raise PropertyFailed(
             f"the relaxed end points collapsed into one minimum (no atom differs by more than "
             f"{separation:.2f} Å): the path is meaningless")
-    neb = _band(ends[0], ends[1], factory, settings)
+    neb = _band(ends[0], ends[1], factory, settings, runner)
     steps = _optimize(neb, settings, progress)
     forces = neb.get_forces()  # at the final positions (cached: no new calculation)
     calls += neb.evaluations * settings.n_images
@@ -245,32 +252,39 @@ def _max_displacement(a: Atoms, b: Atoms) -> float:
     return float(d.max()) if len(d) else 0.0
 
 
-def _endpoint(atoms: Atoms, constraints, factory: CalcFactory, settings: NEBSettings,
-              what: str) -> tuple[Atoms, EndpointInfo, int]:
-    """The end point (under ``constraints``) with a SinglePointCalculator, its info and the
-    number of force calls."""
-    atoms = atoms.copy()
-    atoms.set_constraint([c.copy() for c in constraints])
-    if settings.relax_endpoints:
-        res = relax(atoms, factory, cell=False, symmetry=False, fmax=settings.endpoint_fmax,
-                    max_steps=settings.endpoint_max_steps, what=f"{what} end-point relaxation")
-        out, steps, calls = res.atoms, res.steps, res.steps + 2  # BFGS steps + start + final
-    else:
-        out, steps, calls = single_point(atoms, factory), 0, 1
-    out.set_constraint([c.copy() for c in constraints])
-    fmax = float(np.linalg.norm(out.get_forces(), axis=1).max())  # constrained forces
-    info = EndpointInfo(float(out.get_potential_energy()), steps, fmax,
-                        _max_displacement(atoms, out))
-    return out, info, calls
+def _endpoints(initial: Atoms, final: Atoms, settings: NEBSettings,
+               run: Runner) -> tuple[list[Atoms], list[EndpointInfo], int]:
+    """Both end points (under ``initial``'s constraints) relaxed at fixed cell, or computed
+    once, by ``run``: each with a SinglePointCalculator, their infos, the number of force
+    calls."""
+    starts, calcs = [], []
+    for atoms, what in ((initial, "initial"), (final, "final")):
+        atoms = atoms.copy()
+        atoms.set_constraint([c.copy() for c in initial.constraints])
+        starts.append(atoms)
+        calcs.append(Calc("relax", atoms, f"{what} end-point relaxation",
+                          {"cell": False, "symmetry": False, "fmax": settings.endpoint_fmax,
+                           "max_steps": settings.endpoint_max_steps})
+                     if settings.relax_endpoints else Calc("point", atoms, f"{what} end point"))
+    ends, infos, calls = [], [], 0
+    for atoms, res in zip(starts, run(calcs)):
+        out = res.atoms
+        out.set_constraint([c.copy() for c in initial.constraints])
+        fmax = float(np.linalg.norm(out.get_forces(), axis=1).max())  # constrained forces
+        ends.append(out)
+        infos.append(EndpointInfo(res.energy, res.steps, fmax, _max_displacement(atoms, out)))
+        calls += res.steps + 2 if settings.relax_endpoints else 1  # BFGS steps + start + final
+    return ends, infos, calls
 
 
-def _band(initial: Atoms, final: Atoms, factory: CalcFactory,
-          settings: NEBSettings) -> _CountedNEB:
-    """End points plus interpolated intermediate images, each with its own calculator."""
+def _band(initial: Atoms, final: Atoms, factory: CalcFactory, settings: NEBSettings,
+          runner: Runner | None) -> _CountedNEB:
+    """End points plus interpolated intermediate images, each with its own calculator (with a
+    ``runner``: none, the runner computes them)."""
     images = [initial]
     for _ in range(settings.n_images):
         image = initial.copy()
-        image.calc = factory(image)
+        image.calc = factory(image) if runner is None else None
         images.append(image)
     images.append(final)
     neb = _CountedNEB(images, k=settings.spring_constant, climb=settings.climb)
@@ -279,6 +293,7 @@ def _band(initial: Atoms, final: Atoms, factory: CalcFactory,
     except Exception as exc:
         raise PropertyFailed(f"NEB interpolation failed: {type(exc).__name__}: {exc}") from exc
     neb.reset_count()  # IDPP's own steps used its pair potential, not the factory
+    neb.runner = runner
     for i, image in enumerate(images[1:-1], start=1):
         check_sane(image, what=f"interpolated NEB image {i}")
     return neb
@@ -301,7 +316,7 @@ def _optimize(neb: _CountedNEB, settings: NEBSettings, progress: bool) -> int:
         opt.attach(lambda: bar.advance(task))
         try:
             opt.run(fmax=settings.fmax, steps=settings.max_steps)
-        except SeiflowError:
+        except (SeiflowError, CalculationCrashed):  # a crash is not kept: a rerun tries again
             raise
         except Exception as exc:  # SCF failure, NaN, exploded geometry in the calculator
             raise PropertyFailed(f"NEB failed: {type(exc).__name__}: {exc}") from exc
@@ -376,13 +391,14 @@ class Barrier(ValidationProperty):
     figure: both energy profiles."""
 
     name = "neb"
-    targets = TargetKind("neb")
+    targets = TargetKind("neb", fans_out=True)
     settings_field = "neb_settings"
     result = NEBResult
 
     @classmethod
     def compute(cls, target, ctx, start) -> NEBResult:
-        return compute_neb(*neb_endpoints(target), ctx.factory, ctx.cfg.neb_settings)
+        return compute_neb(*neb_endpoints(target), ctx.factory, ctx.cfg.neb_settings,
+                           runner=ctx.runner)
 
     @classmethod
     def rows(cls, key: str, outcomes: dict[str, dict], cfg) -> list[ComparisonRow]:
