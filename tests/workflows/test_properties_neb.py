@@ -66,16 +66,22 @@ def test_barrier_does_not_depend_on_optimizer_or_images(al_hop, al_result):
     assert other.profile.saddle_index == 2
 
 
-def test_au_on_al100_ase_tutorial():
-    """ASE's surface-diffusion tutorial (EMT): Au hops between hollow sites of Al(100), two lower
-    layers fixed. ASE's documentation gives a barrier of about 0.37 eV (0.35 eV from its
-    constrained-path variant); climbing-image NEB finds the saddle itself."""
+def au_on_al100():
+    """Au hopping between hollow sites of Al(100), the two lower layers fixed: end points."""
     slab = fcc100("Al", size=(2, 2, 3))
     add_adsorbate(slab, "Au", 1.7, "hollow")
     slab.center(axis=2, vacuum=4.0)
     slab.set_constraint(FixAtoms(mask=[atom.tag > 1 for atom in slab]))
     final = slab.copy()
     final.positions[-1, 0] += slab.cell[0, 0] / 2
+    return slab, final
+
+
+def test_au_on_al100_ase_tutorial():
+    """ASE's surface-diffusion tutorial (EMT): Au hops between hollow sites of Al(100), two lower
+    layers fixed. ASE's documentation gives a barrier of about 0.37 eV (0.35 eV from its
+    constrained-path variant); climbing-image NEB finds the saddle itself."""
+    slab, final = au_on_al100()
     r = compute_neb(slab, final, emt, NEBSettings(n_images=3))
     assert r.profile.barrier_forward == pytest.approx(0.37, abs=0.02)
     assert abs(r.profile.reaction_energy) < 1e-3
@@ -168,12 +174,7 @@ def test_neb_through_an_engine_runner_equals_the_serial_code_and_a_killed_run_re
     from seiflow.execution import InProcessSettings
     from seiflow.workflows.fanout import EngineRunner
 
-    slab = fcc100("Al", size=(2, 2, 3))
-    add_adsorbate(slab, "Au", 1.7, "hollow")
-    slab.center(axis=2, vacuum=4.0)
-    slab.set_constraint(FixAtoms(mask=[atom.tag > 1 for atom in slab]))
-    final = slab.copy()
-    final.positions[-1, 0] += slab.cell[0, 0] / 2
+    slab, final = au_on_al100()
     settings = NEBSettings(n_images=3)
     serial = compute_neb(slab, final, emt, settings)
     rounds, made = [], {"n": 0}
