@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from seiflow.core.config import StrictModel
 from seiflow.core.fingerprint import file_fingerprint
 from seiflow.potentials.base import check_species, read_model_json
+from seiflow.potentials.mtp.fit import LIMITS
 from seiflow.potentials.registry import load_potential
 from seiflow.reference import LabelerSettings
 from seiflow.workflows.properties.spec import digest
@@ -48,7 +49,10 @@ def fit_state(model: Path) -> dict:
         states = [fit_state(Path(model) / name) for name in meta["members"]]
     else:
         training = meta.get("training") or {}
-        states = [{"stop": training.get("stop"), "converged": training.get("converged")}]
+        converged = training.get("converged")
+        if converged is None and training.get("stop") in LIMITS:  # saved before it was kept
+            converged = False
+        states = [{"stop": training.get("stop"), "converged": converged}]
     flags = [s["converged"] for s in states]
     return {"stop": "; ".join(sorted({str(s["stop"]) for s in states if s["stop"]})) or None,
             "converged": None if None in flags else all(flags)}

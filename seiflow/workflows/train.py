@@ -11,6 +11,7 @@ from, so that ``seiflow evaluate`` can refuse labels of another method.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 from pathlib import Path
@@ -216,8 +217,9 @@ def run_train(cfg: TrainConfig, progress: bool = True, config_file: str | None =
         train, test = load_split(store, cfg.split, cfg.settings_hash)
         check_training_data(train, test, cfg.potential, store.url)
         summary.data.update(train_structures=len(train), test_structures=len(test))
-        fan_out = {"engine": cfg.engine} if isinstance(cfg.potential, CommitteeSettings) else {}
-        with cfg.engine.session():
+        committee = isinstance(cfg.potential, CommitteeSettings)
+        fan_out = {"engine": cfg.engine} if committee else {}
+        with cfg.engine.session() if committee else contextlib.nullcontext():
             model = cfg.potential.fit(train, progress=progress,
                                       checkpoint=cfg.out / "fit-checkpoint.pt", **fan_out)
         record_provenance(model, cfg.db, train, test)

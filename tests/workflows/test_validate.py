@@ -141,3 +141,5 @@ def test_fit_state_of_a_committee_needs_every_member_converged(tmp_path):
     assert fit_state(only)["converged"] is True
     assert fit_state(folder(tmp_path / "mace", {"backend": "mace", "training": {}})) == {
         "stop": None, "converged": None}
+    older = folder(tmp_path / "older", {"backend": "mtp", "training": {"stop": "time limit"}})
+    assert fit_state(older) == {"stop": "time limit", "converged": False}  # before the flag
