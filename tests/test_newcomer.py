@@ -435,8 +435,7 @@ def test_newcomer_walk(tmp_path, monkeypatch):
         sub={"data.npz": ""})
 
     # -- potentials: MTP level 16 -> 4 (2 -> 0.1 s of fit), on 1 core ------------------------
-    out = doc("seiflow train --db li.db --level 16 --workers 2 --max-time 300 --weights 1 0.01 "
-              "0.01 --out li-l16",
+    out = doc("seiflow train --db li.db --level 16 --workers 2 --max-time 300 --out li-l16",
               "li-l16/model.json", "li-l16/errors.json", "li-l16/parity-*.png",
               sub={"--level 16": "--level 4 --max-iter 15", "--workers 2": "--workers 1",
                    "--max-time 300": "--max-time 30"})
