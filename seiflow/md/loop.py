@@ -46,11 +46,28 @@ class Integrator(Protocol):
         """Full-precision positions, momenta and cells (rows) and the integrator's variables."""
 
 
+def _unstable(step: int) -> SeiflowError:
+    return SeiflowError(f"MD became unstable by step {step}: non-finite positions or "
+                        "velocities (the potential extrapolates, or the time step is too "
+                        "large); the last checkpoint is intact")
+
+
 def check_finite(integ: Integrator, step: int) -> None:
     if not integ.finite():
-        raise SeiflowError(f"MD became unstable by step {step}: non-finite positions or "
-                           "velocities (the potential extrapolates, or the time step is too "
-                           "large); the last checkpoint is intact")
+        raise _unstable(step)
+
+
+def _run(integ: Integrator, n: int, step: int) -> None:
+    """``n`` steps; a calculator that fails on a state gone non-finite (a neighbour list of NaN
+    positions) is the MD's instability, said as such, not the calculator's error."""
+    try:
+        integ.run(n)
+    except SeiflowError:
+        raise
+    except Exception as exc:
+        if integ.finite():
+            raise
+        raise _unstable(step + n) from exc
 
 
 def _next_event(step: int, settings: MDCommon, observers: Sequence[StepObserver]) -> int:
@@ -87,7 +104,7 @@ def drive(integ: Integrator, output: MDOutput, settings: MDCommon, start: int,
         job = bar.add_task(f"MD {what}", total=settings.steps, completed=start, rate="")
         while step < settings.steps:
             n = _next_event(step, settings, observers) - step
-            integ.run(n)
+            _run(integ, n, step)
             step += n
             _events(integ, output, settings, step, observers)
             elapsed = time.perf_counter() - t0

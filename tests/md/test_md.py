@@ -178,6 +178,40 @@ def test_exploding_md_stops_with_a_clear_error(tmp_path):
     assert not ckpt.exists() or np.isfinite(ase.io.read(ckpt).positions).all()
 
 
+class _StrictLJ(LennardJones):
+    """LJ that refuses non-finite positions, as a neighbour-list library does (vesin);
+    ``fail_after``: calls after which it fails on any state (a bug)."""
+
+    calls, fail_after = 0, None
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        if not np.isfinite(atoms.positions).all():
+            raise RuntimeError("point 0 has non-finite coordinate along axis 0: -nan")
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("a calculator bug")
+        super().calculate(atoms, properties, system_changes)
+
+
+def test_a_calculator_failing_on_a_blown_up_state_is_the_md_instability(tmp_path):
+    """Between two frames the state goes non-finite and the calculator raises on it: the run
+    ends with the instability's line, not the calculator's; a calculator that fails on a
+    finite state keeps its own error."""
+    atoms = bulk("Cu", "fcc", a=2.0, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.2, seed=1)
+    s = MDSettings(ensemble="nve", temperature_K=3000, timestep_fs=20.0, steps=400,
+                   traj_stride=200, checkpoint_every=200, seed=1)
+    with np.errstate(all="ignore"), pytest.raises(SeiflowError, match="MD became unstable"):
+        run_md(atoms, _StrictLJ(sigma=2.3, epsilon=1.0, rc=4.0), s, tmp_path / "a",
+               progress=False)
+    broken = _StrictLJ(sigma=2.3, epsilon=1.0, rc=4.0)
+    calm = bulk("Cu", "fcc", a=3.61, cubic=True)
+    broken.fail_after = 5  # mid-run, on a finite state
+    with pytest.raises(RuntimeError, match="a calculator bug"):
+        run_md(calm, broken, MDSettings(steps=10, traj_stride=10, checkpoint_every=10),
+               tmp_path / "b", progress=False)
+
+
 def test_thermo_log_follows_the_trajectory_and_a_restart(tmp_path):
     """thermo.csv: one row per frame, temperatures and energies those of the frames, the
     conserved quantity of NVT flat, the pressure that of the stress; a restart drops the rows
