@@ -44,6 +44,7 @@ from seiflow.potentials.mtp.model import MTPModel, new_mtp_data
 from seiflow.potentials.mtp.optimize import OPTIMIZERS, Projection, Step, project, resolve_linear
 from seiflow.potentials.mtp.problem import (ALL, Blocks, FitError, FitTimeLimit, Problem,
                                            make_targets)
+from seiflow.potentials.mtp.settings import DEFAULT_MAX_ITER, DEFAULT_WEIGHTS
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _show(bar, job, steps: int, text: str, progress: bool) -> None:
 
 
 def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[float, float, float],
-                   optimizer: str = "lm", max_iter: int = 1000, tol: float = 1e-6,
+                   optimizer: str = "lm", max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True, workers: int = 1,
                    checkpoint: Path | None = None, key: str = "",
                    weighting: str = "structures") -> FitHistory:
@@ -246,8 +247,8 @@ def _residuals(model: MTPModel, frames: Sequence[Atoms]) -> dict:
 
 def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
             min_dist: float | None = None, radial_basis_size: int = 8,
-            weights: tuple[float, float, float] = (1.0, 0.01, 0.01),
-            optimizer: str = "lm", max_iter: int = 1000, tol: float = 1e-6,
+            weights: tuple[float, float, float] = DEFAULT_WEIGHTS,
+            optimizer: str = "lm", max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-6,
             max_time: float | None = None, seed: int = 0, progress: bool = True,
             start: MTPModel | None = None, workers: int = 1, checkpoint: Path | None = None,
             weighting: str = "structures", offset_tolerance: float = 1.0) -> MTPModel:

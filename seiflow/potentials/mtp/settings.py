@@ -16,14 +16,19 @@ if TYPE_CHECKING:
     from seiflow.potentials.base import Potential
 
 
+# the fit's defaults, shared by these settings and fit.fit_mtp
+DEFAULT_WEIGHTS = (1.0, 0.01, 0.01)  # energy, forces, stress
+DEFAULT_MAX_ITER = 1000
+
+
 class LossWeights(StrictModel):
     """Weights of energy (per atom), force and stress (virial per atom) errors in the loss.
     Stress 0.01, ten times MLIP's 0.001: at 0.001 elastic constants are under-determined
     (mlearn Li Born-unstable, LiF C12 +50 %; docs/potentials.md "The loss")."""
 
-    energy: float = Field(1.0, ge=0)
-    forces: float = Field(0.01, ge=0)
-    stress: float = Field(0.01, ge=0)
+    energy: float = Field(DEFAULT_WEIGHTS[0], ge=0)
+    forces: float = Field(DEFAULT_WEIGHTS[1], ge=0)
+    stress: float = Field(DEFAULT_WEIGHTS[2], ge=0)
 
 
 class MTPSettings(StrictModel):
@@ -44,8 +49,8 @@ class MTPSettings(StrictModel):
         "lm", description="lm: Levenberg-Marquardt on all coefficients, linear ones re-solved "
         "exactly at the start and the end; varpro: variable projection (linear coefficients "
         "re-solved at every step); bfgs")
-    max_iter: int = Field(1000, ge=0, description="accepted steps at most; a fit normally ends "
-                          "on tol (converged) or max_time first")
+    max_iter: int = Field(DEFAULT_MAX_ITER, ge=0, description="accepted steps at most; a fit "
+                          "normally ends on tol (converged) or max_time first")
     tol: float = Field(1e-6, ge=0, description="stop when the loss falls by less, 3 steps running")
     max_time: float | None = Field(None, gt=0, description="fit time budget, s (checked "
                                    "inside every pass; the best model so far is kept)")
