@@ -9,7 +9,6 @@ single-property commands (`seiflow eos`, `phonons`, ...) use one, given as a ``M
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def model_digest(model: Path) -> str:
 
 def model_label(model: Path) -> str:
     """The backend (and MTP level) of a model folder, e.g. ``MTP level 16``."""
-    meta = json.loads((Path(model) / "model.json").read_text())
+    meta = read_model_json(model)
     level = f" level {meta['level']}" if "level" in meta else ""
     return f"{meta['backend'].upper()}{level}"
 
@@ -44,7 +43,7 @@ def fit_state(model: Path) -> dict:
     """How a model folder's fit ended: ``stop`` (the reason, None if unrecorded) and
     ``converged`` (True / False where the backend records it, else None); a committee is
     converged only if every member (a sub-folder named in ``members``) is."""
-    meta = json.loads((Path(model) / "model.json").read_text())
+    meta = read_model_json(model)
     if isinstance(meta.get("members"), list):
         states = [fit_state(Path(model) / name) for name in meta["members"]]
     else:

@@ -125,7 +125,7 @@ def test_validate_refuses_an_unknown_phase(cu_model, tmp_path):
 def test_fit_state_of_a_committee_needs_every_member_converged(tmp_path):
     def folder(path, meta):
         path.mkdir()
-        (path / "model.json").write_text(json.dumps(meta))
+        (path / "model.json").write_text(json.dumps({"species": ["Cu"], **meta}))
         return path
 
     members = {"member-00": "relative decrease < 1e-06 for 3 steps", "member-01": "time limit"}
