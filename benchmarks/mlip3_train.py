@@ -14,7 +14,8 @@ defaults (energy 1, forces 0.01, stress 0.001, ``--weight_scaling=1``), which is
   with seiflow's error table.
 - seiflow: ``fit_mtp`` (Levenberg–Marquardt, one process, random start) in segments; after each
   segment the model is tested and the next continues from it (``start=``, a warm restart: the
-  damping is reset, the coefficients kept), in a child process; its CPU time (``time.process_time``).
+  damping is reset, the coefficients kept), in a child process; its CPU time
+  (``time.process_time``).
 
 The two run side by side, one per core, so they share the machine's state; run nothing else.
 
@@ -92,7 +93,8 @@ def mlp_train(mlip: Path, cfg: Path, iterations: int, work: Path, test) -> dict:
             "rescaling_done_cpu_s": first("Pre-training started"),
             "pretraining_done_cpu_s": first("Pre-training ended"),
             "bfgs_cpu_s": [t for t, _ in bfgs], "bfgs_loss": [f for _, f in bfgs],
-            "pretraining_iterations": sum(t <= pre_end for t, _ in bfgs), "test": test_errors(model, test)}
+            "pretraining_iterations": sum(t <= pre_end for t, _ in bfgs),
+            "test": test_errors(model, test)}
 
 
 def seiflow_segments(train, test, ends: list[float], out: Path) -> None:

@@ -195,10 +195,10 @@ def thermo_plot(columns: dict[str, np.ndarray], path: Path, title: str = "") -> 
             if key in ("Epot_eV", "conserved_eV"):
                 y = y - y[0]
             ax.plot(t_ps, y, lw=0.9, color=f"C{int(r) % 10}")
-        target = columns["target_K"][columns["replica"] == replicas[0]]
-        if key == "T_K" and np.isfinite(target).any():  # the thermostat's target (a ramp's)
-            t_ps = columns["time_fs"][columns["replica"] == replicas[0]] / 1000.0
-            ax.plot(t_ps, target, "k--", lw=0.8, label="target")
+        first = columns["replica"] == replicas[0]
+        if key == "T_K" and np.isfinite(columns["target_K"][first]).any():  # a ramp's target
+            ax.plot(columns["time_fs"][first] / 1000.0, columns["target_K"][first], "k--",
+                    lw=0.8, label="target")
             ax.legend(fontsize=7, loc="best")
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=8)

@@ -49,7 +49,8 @@ def run_batched_md_config(cfg: BatchedMDConfig, progress: bool = True,
         res = run_batched_md(structures, model, cfg.md, cfg.out_dir, progress=progress)
         info = {"replicas": len(structures), "atoms": sum(len(a) for a in structures),
                 "steps_done": res.steps_done, "restarted_from": res.restarted_from,
-                "device": res.device, "wall_s": round(res.wall_s, 3), "atom_steps_per_s": round(res.atom_steps_per_s, 1),
+                "device": res.device, "wall_s": round(res.wall_s, 3),
+                "atom_steps_per_s": round(res.atom_steps_per_s, 1),
                 "ns_per_day": round(res.ns_per_day, 4), "thermo": str(res.thermo)}
         if res.max_gamma is not None:
             info["max_gamma"] = max(res.max_gamma)

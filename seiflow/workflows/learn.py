@@ -79,12 +79,14 @@ class LearnConfig(StrictModel):
     # optional blocks below are left out of every dump when unset, so the configs of run
     # folders written before they existed still match (Run.claim_config) and resume
     initial_strained: PerturbSettings | None = Field(
-        None, exclude_if=lambda v: v is None, description="more initial frames: strained copies with little or no rattle, "
-        "e.g. {per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7}: the "
-        "near-equilibrium stress-strain data elastic constants need (docs/demo.md)")
+        None, exclude_if=lambda v: v is None,
+        description="more initial frames: strained copies with little or no rattle, e.g. "
+        "{per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7}: the near-equilibrium "
+        "stress-strain data elastic constants need (docs/demo.md)")
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
     initial_md: InitialMDSettings | None = Field(
-        None, exclude_if=lambda v: v is None, description="initial frames from NVT MD with the labeler itself (its last "
+        None, exclude_if=lambda v: v is None,
+        description="initial frames from NVT MD with the labeler itself (its last "
         "test_fraction held out), and g(r) of it against the final model's MD")
     explore: ExploreSettings = ExploreSettings()
     gamma_select: float = Field(2.0, gt=1)
