@@ -65,7 +65,9 @@ def test_same_numbers_as_chgnets_own_calculator(labeler):
     s = np.asarray(ref["stress"]).reshape(3, 3)
     assert abs(label.energy - float(ref["energy"])) < 1e-5
     assert np.abs(label.forces - ref["forces"]).max() < 1e-6
-    assert np.abs(label.stress - full_3x3_to_voigt_6_stress(s)).max() < 1e-9
+    # equal up to float32 rounding: upstream averages the off-diagonal pairs in float32
+    float32_ulp = np.finfo(np.float32).eps * np.abs(s).max()
+    assert np.abs(label.stress - full_3x3_to_voigt_6_stress(s)).max() < 4 * float32_ulp
     assert np.abs(label.stress).max() > 0.01  # eV/Å³: a real stress was compared
 
 
