@@ -15,7 +15,7 @@ import logging
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from seiflow.potentials.base import Gradable, ModelError, Potential
+from seiflow.potentials.base import Gradable, ModelError, Potential, geometry_changes
 
 # by-products of a backend calculator that only the grade needs (large; not passed on)
 GRADE_INPUTS = ("rows",)
@@ -55,6 +55,9 @@ class GradedCalculator(Calculator):
         """Forget the largest γ seen so far."""
         self.max_gamma: float | None = None
         self.n_graded = 0
+
+    def check_state(self, atoms, tol=1e-15):
+        return geometry_changes(self.atoms, atoms)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

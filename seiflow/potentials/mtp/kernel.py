@@ -159,6 +159,7 @@ class KernelEngine:
         self.threads = threads
         self._plan_key = None
         self._nl = None
+        self._struct = None  # (plan, scalars, coefficients, model struct, arrays it points into)
 
     def _plan(self) -> dict:
         d = self.data
@@ -182,11 +183,19 @@ class KernelEngine:
         return self._arrays
 
     def _model(self) -> tuple[_Model, list]:
+        """The kernel's model struct at the current coefficients: rebuilt when the plan or any
+        coefficient changed (a fit moves them in place), else the last one (MD: ~µs)."""
         d, plan = self.data, self._plan()
+        scalars = (float(d.scaling), float(d.radial_basis.min), float(d.radial_basis.max))
+        current = (d.radial_coeffs, d.species_coeffs, d.moment_coeffs)
+        cached = self._struct
+        if cached is not None and cached[0] is plan and cached[1] == scalars and all(
+                np.array_equal(a, b) for a, b in zip(current, cached[2])):
+            return cached[3], cached[4]
         coeffs = dict(
-            radial_coeffs=np.ascontiguousarray(d.radial_coeffs, dtype=float),
-            species_coeffs=np.ascontiguousarray(d.species_coeffs, dtype=float),
-            moment_coeffs=np.ascontiguousarray(d.moment_coeffs, dtype=float))
+            radial_coeffs=np.array(d.radial_coeffs, dtype=float, order="C"),
+            species_coeffs=np.array(d.species_coeffs, dtype=float, order="C"),
+            moment_coeffs=np.array(d.moment_coeffs, dtype=float, order="C"))
         n_moments, n_species = len(plan["adj_order"]), int(d.species_count)
         sizes = (n_species**2 * int(d.radial_funcs_count) * int(d.radial_basis.size), n_species,
                  len(plan["mapping"]))
@@ -197,13 +206,14 @@ class KernelEngine:
                    rbs=int(d.radial_basis.size), n_basic=len(plan["basic_mu"]),
                    n_mono=len(plan["mono_parent"]), n_groups=len(plan["group_k"]),
                    n_scalar=len(plan["mapping"]), n_moments=n_moments,
-                   scaling=float(d.scaling), rmin=float(d.radial_basis.min),
-                   rmax=float(d.radial_basis.max))
+                   scaling=scalars[0], rmin=scalars[1], rmax=scalars[2])
         for name, arr in plan.items():
             setattr(m, name, _ptr(arr, _P_DBL if arr.dtype == float else _P_INT))
         for name, arr in coeffs.items():
             setattr(m, name, _ptr(arr, _P_DBL))
-        return m, [plan, coeffs]  # keep the arrays alive through the call
+        keep = [plan, coeffs]  # the arrays the struct points into stay alive with it
+        self._struct = (plan, scalars, tuple(coeffs.values()), m, keep)
+        return m, keep
 
     def neighbours(self, atoms: Atoms, types: np.ndarray):
         """CSR neighbour list within cutoff + skin (kept while valid): offsets, j, shifts."""

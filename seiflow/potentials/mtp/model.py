@@ -21,8 +21,8 @@ from motep.calculator import make_mtp_engine
 from motep.io.mlip.mtp import read_mtp, write_mtp
 from motep.potentials.mtp.data import BasisData, MTPData
 
-from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
-                                     write_model_json)
+from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, geometry_changes,
+                                     read_model_json, write_model_json)
 from seiflow.potentials.active import ActiveSet, design_rows
 from seiflow.potentials.graded import GradedCalculator
 from seiflow.potentials.mtp import kernel
@@ -204,6 +204,9 @@ class MTPCalculator(Calculator):
         self.engine = engine or default_engine()
         self._engine = None
         self._key = None
+
+    def check_state(self, atoms, tol=1e-15):
+        return geometry_changes(self.atoms, atoms)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

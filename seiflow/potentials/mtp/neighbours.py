@@ -32,21 +32,19 @@ class SkinList:
     def _valid(self, atoms: Atoms) -> bool:
         if self._ref is None:
             return False
-        numbers, pbc, cell, pos = self._ref
+        numbers, pbc, cell, pos, inv = self._ref
         if len(atoms) != len(numbers) or not np.array_equal(atoms.numbers, numbers) \
                 or not np.array_equal(atoms.pbc, pbc):
             return False
         new_cell = atoms.cell.array
-        if atoms.cell.rank == 3 and np.linalg.matrix_rank(cell) == 3:
-            inv = np.linalg.inv(cell)
-            dfrac = atoms.positions @ np.linalg.inv(new_cell) - pos @ inv
-            delta = np.sqrt(((dfrac @ new_cell) ** 2).sum(axis=1).max(initial=0.0))
-            eps = np.linalg.norm(inv @ (new_cell - cell), 2)
-        else:
-            if not np.array_equal(new_cell, cell):
-                return False
+        if np.array_equal(new_cell, cell):  # NVE/NVT: only the atoms moved
             delta = np.sqrt(((atoms.positions - pos) ** 2).sum(axis=1).max(initial=0.0))
-            eps = 0.0
+            return 2.0 * delta <= self.skin
+        if inv is None or atoms.cell.rank < 3:  # a changed cell that is not a full 3-D one
+            return False
+        dfrac = atoms.positions @ np.linalg.inv(new_cell) - pos @ inv
+        delta = np.sqrt(((dfrac @ new_cell) ** 2).sum(axis=1).max(initial=0.0))
+        eps = np.linalg.norm(inv @ (new_cell - cell), 2)
         return 2.0 * delta + eps * (self.cutoff + self.skin) <= self.skin
 
     def _build(self, atoms: Atoms, types: np.ndarray) -> None:
@@ -71,6 +69,7 @@ class SkinList:
         np.cumsum(np.bincount(i, minlength=n), out=offsets[1:])
         self._lists = (offsets, np.ascontiguousarray(j[order], dtype=np.int32),
                        np.ascontiguousarray(np.asarray(shifts)[order], dtype=np.int32))
-        self._ref = (atoms.numbers.copy(), atoms.pbc.copy(), atoms.cell.array.copy(),
-                     atoms.positions.copy())
+        cell = atoms.cell.array.copy()
+        inv = np.linalg.inv(cell) if np.linalg.matrix_rank(cell) == 3 else None
+        self._ref = (atoms.numbers.copy(), atoms.pbc.copy(), cell, atoms.positions.copy(), inv)
         self.builds += 1

@@ -1,0 +1,117 @@
+"""What `seiflow md` costs beyond the force call: CPU time per MD step (integrator, thermostat,
+barostat, neighbour-list checks, frames and checkpoints, the γ observer) over CPU time per bare
+calculator call (energy + forces, + stress for NPT), with seiflow's compiled MTP kernel on one
+thread.
+
+Cases: LiF 3×3×3 (216 atoms) at levels 10 and 16 and Li2CO3 3×4×4 (1,152 atoms, the size of
+the reference paper's cells) at level 16; NVE (velocity Verlet), NVT (Nosé–Hoover chain), NPT
+(MTK), ASE's integrators as `seiflow md` runs them, frames every 50 steps and a checkpoint at
+the end of each 200-step run. "graded": NVT with the graded calculator and the γ observer every
+step, as the active-learning loop explores, against the same bare (ungraded) call.
+
+The models have random coefficients with the moment coefficients set to zero: the kernel does
+all its work (cost does not depend on the values) while the atoms move ballistically at thermal
+speed, so neighbour lists are rebuilt at a thermal rate without a trained model. Bare calls and
+MD runs alternate, round by round, so that machine load hits both alike; the figure is the
+median over rounds of (CPU per MD step) / (CPU per bare call).
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_overhead.py [--rounds 5] [--steps 100]
+Writes benchmarks/results/md_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.build import bulk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+from mtp_speed import model_for  # noqa: E402
+
+from seiflow.md import GammaWatch, MDSettings, run_md  # noqa: E402
+from seiflow.structures.library import get_phase  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results" / "md_overhead.json"
+CASES = (("LiF 216", 10, ("nve", "nvt", "npt", "graded")),
+         ("LiF 216", 16, ("nve", "nvt", "npt", "graded")),
+         ("Li2CO3 1152", 16, ("nvt", "npt", "graded")))
+
+
+def structure(name: str):
+    if name == "LiF 216":
+        return bulk("LiF", "rocksalt", 4.03, cubic=True).repeat(3)
+    return get_phase("li2co3-c2c").repeat((3, 4, 4))
+
+
+def bare_cpu(model, atoms, steps: int, stress: bool, rng) -> float:
+    """CPU seconds per ungraded call after a small move (the neighbour list kept)."""
+    work = atoms.copy()
+    work.calc = model.calculator(grade=False)
+    work.get_forces()
+    c0 = time.process_time()
+    for _ in range(steps):
+        work.positions += rng.normal(scale=0.002, size=work.positions.shape)
+        work.get_forces()
+        if stress:
+            work.get_stress()
+    return (time.process_time() - c0) / steps
+
+
+def md_cpu(model, atoms, steps: int, variant: str, seed: int) -> float:
+    """CPU seconds per step of `seiflow md`'s loop (run_md) from a fresh start."""
+    graded = variant == "graded"
+    settings = MDSettings(steps=steps, temperature_K=600.0, timestep_fs=0.5, seed=seed,
+                          ensemble="nvt" if graded else variant, traj_stride=50,
+                          checkpoint_every=steps)
+    observers = [(GammaWatch(), 1)] if graded else None
+    with tempfile.TemporaryDirectory() as out:
+        c0 = time.process_time()
+        run_md(atoms, model.calculator(grade=graded), settings, out, observers=observers,
+               progress=False)
+        return (time.process_time() - c0) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=200, help="MD steps (and bare calls) per round")
+    args = ap.parse_args()
+    load_before = os.getloadavg()
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, level, variants in CASES:
+        atoms = structure(name)
+        model = model_for(atoms, level, rng)
+        model.data.moment_coeffs *= 0.0  # no forces: ballistic atoms, full kernel work
+        for variant in variants:
+            ratios, bare, md = [], [], []
+            for r in range(args.rounds):
+                b = bare_cpu(model, atoms, args.steps, variant == "npt", rng)
+                m = md_cpu(model, atoms, args.steps, variant, seed=r)
+                bare.append(b), md.append(m), ratios.append(m / b)
+            row = {"system": name, "atoms": len(atoms), "level": level, "md": variant,
+                   "bare_call_cpu_ms": round(1e3 * float(np.median(bare)), 3),
+                   "md_step_cpu_ms": round(1e3 * float(np.median(md)), 3),
+                   "overhead": round(float(np.median(ratios)) - 1.0, 3),
+                   "overhead_rounds": [round(x - 1.0, 3) for x in ratios]}
+            rows.append(row)
+            print(f"{name:12s} L{level:<3d} {variant:7s} bare {row['bare_call_cpu_ms']:7.2f} ms"
+                  f"  MD step {row['md_step_cpu_ms']:7.2f} ms  overhead "
+                  f"{100 * row['overhead']:+.1f} %", flush=True)
+    machine = describe()
+    machine["loadavg_before_after"] = [load_before, os.getloadavg()]
+    OUT.write_text(json.dumps({"machine": machine, "steps_per_round": args.steps,
+                               "rounds": args.rounds, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
