@@ -45,7 +45,7 @@ def md_batched(
     config: Path = typer.Argument(..., help="YAML/TOML batched-MD config"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Run many replicas at once with a torch model (MACE) on the GPU, or the CPU; rerun to
+    """Run many replicas at once with a torch model (MACE, MTP) on the GPU, or the CPU; rerun to
     resume."""
     from seiflow.workflows.batched_md import SUMMARY, BatchedMDConfig, run_batched_md_config
 

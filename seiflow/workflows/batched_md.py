@@ -25,7 +25,7 @@ class BatchedMDConfig(StrictModel):
 
     structures: list[Path] = Field(..., min_length=1, description="structure files")
     copies: int = Field(1, ge=1, description="replicas per structure")
-    potential: Path = Field(..., description="model folder with a torch model (MACE)")
+    potential: Path = Field(..., description="model folder with a torch model (MACE, MTP)")
     md: BatchedMDSettings
     out_dir: Path
 
@@ -40,7 +40,7 @@ def run_batched_md_config(cfg: BatchedMDConfig, progress: bool = True,
     model = load_potential(cfg.potential)
     if not isinstance(model, TorchSimModelFactory):
         raise SeiflowError(f"{cfg.potential} is a {model.backend} model; batched MD needs a "
-                           "torch model (MACE)")
+                           "torch model (MACE, MTP)")
     structures = replicas(cfg)
     for atoms in structures:
         check_species(atoms, model.species, f"the model {cfg.potential}")

@@ -1,5 +1,6 @@
-"""`seiflow md-batched`: replicas of a trained MACE in one batch, resumed by rerunning, and the
-error for a model that has no torch module."""
+"""`seiflow md-batched`: replicas of a trained MACE in one batch, resumed by rerunning; an MTP
+(its torch version, potentials/mtp/torch_model.py) runs the same way; the error for a model that
+has no torch module (a committee)."""
 
 import csv
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import ase.io
 import yaml
 
+from seiflow.potentials.committee import CommitteeSettings
 from seiflow.potentials.mace.settings import MACESettings
 from seiflow.potentials.mtp.settings import MTPSettings
 from tests.potentials.conftest import emt_frames
@@ -40,7 +42,16 @@ def test_md_batched_runs_and_resumes(tmp_path):
     assert (tmp_path / "run" / "md-batched-summary.yml").exists()
 
     MTPSettings(level=4, max_iter=3).fit(frames, progress=False).save(tmp_path / "mtp")
-    cfg["potential"] = "mtp"
+    cfg.update(potential="mtp", out_dir="run-mtp")
+    (tmp_path / "md.yaml").write_text(yaml.safe_dump(cfg))
+    r = _seiflow("md-batched", "md.yaml", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(tmp_path / "run-mtp" / "thermo.csv")))
+    assert max(int(row["step"]) for row in rows) == 20
+
+    CommitteeSettings(member=MTPSettings(level=2, max_iter=2), size=2).fit(
+        frames, progress=False).save(tmp_path / "committee")
+    cfg.update(potential="committee", out_dir="run-committee")
     (tmp_path / "md.yaml").write_text(yaml.safe_dump(cfg))
     r = _seiflow("md-batched", "md.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "needs a torch model" in r.stderr

@@ -155,6 +155,14 @@ class MTPModel:
         """γ from the ``rows`` an ``MTPCalculator(rows=True)`` computed with the energy."""
         return self.active_set.grades(results["rows"])
 
+    def torchsim_model(self, device, dtype, neighbor_list_fn=None):
+        """This MTP in PyTorch as a torch-sim model (torch_model.py: energy, forces, stress of
+        a batch; batched MD on GPU or CPU, md/batched.py), with the current coefficients."""
+        from seiflow.potentials.mtp.torch_model import MTPTorchSimModel
+
+        return MTPTorchSimModel(self, device=device, dtype=dtype,
+                                neighbor_list_fn=neighbor_list_fn)
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
