@@ -18,14 +18,20 @@ only its temperature dependence (Ea) is compared, with the NEB barriers and with
 for the interstitial(cy) mechanism, 0.20-0.24 eV (docs/md-transport.md).
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_interstitial_diffusion.py [--ps 500]
-      [--jobs 2]. Every stage resumes (run folders, MD checkpoints). Writes
-benchmarks/results/lif_interstitial_diffusion.json and its figures.
+      [--jobs 2] [--temperatures 600 700]. Every stage resumes (run folders, MD checkpoints).
+The learned model and its validation are copied to benchmarks/results/lif_interstitial/ and
+every finished temperature is kept there as T<T>K.json (with the model's hash), so the study
+can be spread over several sessions or machines: `--model benchmarks/results/lif_interstitial/
+model` skips learning and runs only the temperatures without a row for that model. Writes
+benchmarks/results/lif_interstitial_diffusion.json (all rows of the model) and its figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -53,6 +59,7 @@ from seiflow.workflows.run import Run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results"
+KEPT = OUT / "lif_interstitial"  # the model, its validation and one row per finished temperature
 LITERATURE_EA = (0.20, 0.24)  # eV, interstitial(cy) Li in LiF (docs/md-transport.md)
 GAMMA_SELECT, GAMMA_BREAK = 2.0, 10.0
 
@@ -144,15 +151,16 @@ def teacher_check(frames: list, calc, T: float) -> dict:
             E.append(a.get_potential_energy() / len(a))
     (p_t, p_m), (e_t, e_m) = np.reshape(P, (-1, 2)).T, np.reshape(E, (-1, 2)).T
     return {"frames": len(frames), "P_teacher_GPa": round(float(p_t.mean()), 3),
-            "P_teacher_sd_GPa": round(float(p_t.std()), 3), "P_mtp_GPa": round(float(p_m.mean()), 3),
+            "P_teacher_sd_GPa": round(float(p_t.std()), 3),
+            "P_mtp_GPa": round(float(p_m.mean()), 3),
             "dE_rmse_meV_atom": round(float(np.sqrt(np.mean((e_m - e_t) ** 2))) * 1000, 2)}
 
 
 def _volume_guard(v0: float):
     """An MD observer that stops a run whose volume left ±40 % of ``v0`` (the 0 K cell): the
     teacher's own LiF is ~20 % larger at 1000 K (its pressure on the MTP's NPT frames,
-    ``teacher_check``), real LiF ~10 %; an MTP that goes further has found an unphysical state (e.g. clusters
-    in vacuum) that its grade may not see (γ saturated near 5 in such a run)."""
+    ``teacher_check``), real LiF ~10 %; an MTP that goes further has found an unphysical state
+    (e.g. clusters in vacuum) that its grade may not see (γ saturated near 5 in such a run)."""
     def check(atoms, step: int) -> None:
         if abs(atoms.get_volume() / v0 - 1) > 0.40:
             raise GammaBreak(f"volume {atoms.get_volume():.0f} Å³ left ±40 % of {v0:.0f} Å³ "
@@ -177,11 +185,35 @@ def arrhenius(rows: list[dict]) -> dict:
             "flagged_temperatures": [r["T_K"] for r in ok if r.get("flag")]}
 
 
-def neb_rows(run: Path) -> list[dict]:
-    results = run / "validate" / "results.json"
+def neb_rows() -> list[dict]:
+    results = KEPT / "validate-results.json"
     if not results.exists():
         return []
     return [r for r in json.loads(results.read_text())["rows"] if r["prop"] == "neb"]
+
+
+def model_hash(model_dir: Path) -> str:
+    """sha256 (16 hex) of the model's coefficient file: which model a kept row belongs to."""
+    return hashlib.sha256((Path(model_dir) / "potential.mtp").read_bytes()).hexdigest()[:16]
+
+
+def keep_learned(run: Path, model_dir: Path) -> Path:
+    """Copy the learned model, its validation and learn summary into KEPT; return the copy."""
+    kept = KEPT / "model"
+    if kept.exists() and model_hash(kept) != model_hash(model_dir):
+        raise SystemExit(f"{kept} holds another model: move it away to keep this run's")
+    shutil.copytree(model_dir, kept, dirs_exist_ok=True)
+    for src, name in ((run / "validate" / "results.json", "validate-results.json"),
+                      (run / "validate" / "table.md", "validate-table.md"),
+                      (run / "learn-summary.yml", "learn-summary.yml")):
+        if src.exists():
+            shutil.copy(src, KEPT / name)
+    return kept
+
+
+def kept_rows(key: str) -> dict[float, dict]:
+    rows = (json.loads(p.read_text()) for p in KEPT.glob("T*K.json"))
+    return {r["T_K"]: r for r in rows if r.get("model_sha256") == key}
 
 
 def main() -> None:
@@ -195,29 +227,44 @@ def main() -> None:
     ap.add_argument("--skip-validate", action="store_true")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/lif-interstitial"),
                     help="the learn run folder (relative to the repository)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="a model folder (e.g. benchmarks/results/lif_interstitial/model): no "
+                    "learning or validation, only the temperatures it has no row for")
     args = ap.parse_args()
     run = ROOT / args.run_dir
     t0 = time.perf_counter()
-    _seiflow("learn", "examples/lif-interstitial.yaml", "--run-dir", str(args.run_dir))
-    if not args.skip_validate:
-        _seiflow("validate", str(args.run_dir), "--config",
-                 "examples/lif-interstitial-validate.yaml", "--out", str(args.run_dir / "validate"))
-    model_dir = str(Run(run).final_model())
-    OUT.mkdir(exist_ok=True)
-    with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run_temperature, args.temperatures,
-                             [model_dir] * len(args.temperatures),
-                             [args.ps] * len(args.temperatures),
-                             [args.npt_ps] * len(args.temperatures),
-                             [run] * len(args.temperatures)))
-    for r in rows:
-        print(json.dumps(r), flush=True)
-    summary = yaml.safe_load((run / "learn-summary.yml").read_text())
-    result = {"machine": describe(), "model": model_dir, "nvt_ps_per_T": args.ps,
-              "npt_ps_per_T": args.npt_ps, "points": rows, "arrhenius": arrhenius(rows),
-              "neb": neb_rows(run), "literature_Ea_eV": LITERATURE_EA,
+    KEPT.mkdir(parents=True, exist_ok=True)
+    if args.model is None:
+        _seiflow("learn", "examples/lif-interstitial.yaml", "--run-dir", str(args.run_dir))
+        if not args.skip_validate:
+            _seiflow("validate", str(args.run_dir), "--config",
+                     "examples/lif-interstitial-validate.yaml", "--out",
+                     str(args.run_dir / "validate"))
+        model_dir = keep_learned(run, Run(run).final_model())
+    else:
+        model_dir = args.model.resolve()
+    key = model_hash(model_dir)
+    done = kept_rows(key)
+    todo = [T for T in args.temperatures if T not in done]
+    print(f"model {model_dir} ({key}): kept rows at {sorted(done)} K; running {todo} K",
+          flush=True)
+    with ProcessPoolExecutor(max(1, min(args.jobs, len(todo) or 1))) as pool:
+        for row in pool.map(run_temperature, todo, [str(model_dir)] * len(todo),
+                            [args.ps] * len(todo), [args.npt_ps] * len(todo), [run] * len(todo)):
+            row.update(model_sha256=key, nvt_ps=args.ps, npt_ps=args.npt_ps)
+            (KEPT / f"T{row['T_K']:g}K.json").write_text(json.dumps(row, indent=1) + "\n")
+            done[row["T_K"]] = row
+            print(json.dumps(row), flush=True)
+    rows = [done[T] for T in sorted(done)]
+    summary_file = KEPT / "learn-summary.yml"
+    summary = yaml.safe_load(summary_file.read_text()) if summary_file.exists() else {}
+    result = {"machine": describe(), "model": str(model_dir.relative_to(ROOT))
+              if model_dir.is_relative_to(ROOT) else str(model_dir), "model_sha256": key,
+              "points": rows, "arrhenius": arrhenius(rows), "neb": neb_rows(),
+              "literature_Ea_eV": LITERATURE_EA,
               "learn": {k: summary.get(k) for k in ("status_learning", "labels", "iterations",
-                                                    "held_out_errors", "wall_time_s")}, "wall_s": round(time.perf_counter() - t0, 1)}
+                                                    "held_out_errors", "wall_time_s")},
+              "wall_s_this_run": round(time.perf_counter() - t0, 1)}
     (OUT / "lif_interstitial_diffusion.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result["arrhenius"]), json.dumps(result["neb"], indent=1))
 
