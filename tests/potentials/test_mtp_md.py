@@ -25,3 +25,24 @@ def test_nve_with_trained_mtp_conserves_energy(emt_mtp, emt_train, tmp_path):
     assert abs(np.polyfit(t_ps, etot, 1)[0]) / n < 5e-4  # drift, eV/atom/ps
     assert np.ptp([f.get_kinetic_energy() for f in frames]) > 0.05  # the atoms moved
     assert len(gammas) == 601 and max(gammas) < 10  # graded every step; stays in its domain
+
+
+def test_nve_with_the_kernel_is_motep_engines_trajectory(emt_mtp, emt_train, tmp_path):
+    """The compiled kernel and motep's engine (the cross-check) drive the same NVE trajectory:
+    positions and total energy agree to round-off growth over 300 steps."""
+    atoms = emt_train[0].copy()
+    atoms.calc = None
+    s = MDSettings(ensemble="nve", temperature_K=300, timestep_fs=1.0, steps=300,
+                   traj_stride=10, checkpoint_every=300, seed=5)
+    runs = {}
+    for engine in ("kernel", "motep"):
+        res = run_md(atoms, emt_mtp.calculator(grade=False, engine=engine), s,
+                     tmp_path / engine, progress=False)
+        runs[engine] = ase.io.read(res.trajectory, index=":")
+    kernel, motep = runs["kernel"], runs["motep"]
+    assert len(kernel) == len(motep) == 31
+    drift = [np.abs(a.positions - b.positions).max() for a, b in zip(kernel, motep)]
+    assert max(drift) < 1e-8  # Å
+    etot = [[f.info["epot_eV"] + f.get_kinetic_energy() for f in run] for run in (kernel, motep)]
+    assert np.abs(np.subtract(*etot)).max() < 1e-9  # eV
+    assert np.abs(kernel[-1].positions - kernel[0].positions).max() > 0.05  # the atoms moved
