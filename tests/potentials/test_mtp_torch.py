@@ -16,6 +16,7 @@ from seiflow.potentials.mtp.kernel import KernelEngine
 from seiflow.potentials.mtp.levels import mtp_basis
 from seiflow.potentials.mtp.model import MTPModel, new_mtp_data
 from seiflow.potentials.mtp.torch_model import MTPTorchSimModel
+from tests.potentials.derivatives import assert_derivatives
 
 CPU = torch.device("cpu")
 VOIGT = [0, 4, 8, 5, 2, 1]
@@ -124,29 +125,8 @@ def test_forces_and_stress_are_derivatives():
     atoms = triclinic()
     model = random_model(12, ("Li", "F", "O"), atoms, seed=5)
     res = torch_results(model, [atoms])[0]
-
-    def energy(a: Atoms) -> float:
-        return torch_results(model, [a])[0]["energy"]
-
-    h = 1e-5
-    for i, a in [(0, 0), (3, 1), (5, 2)]:
-        e = []
-        for sign in (1, -1):
-            moved = atoms.copy()
-            moved.positions[i, a] += sign * h
-            e.append(energy(moved))
-        assert -(e[0] - e[1]) / (2 * h) == pytest.approx(res["forces"][i, a], rel=1e-6, abs=1e-6)
-    for v, (a, b) in [(0, (0, 0)), (3, (1, 2)), (5, (0, 1))]:
-        e = []
-        for sign in (1, -1):
-            strain = np.eye(3)
-            strain[a, b] += sign * h / (1 if a == b else 2)
-            strain[b, a] = strain[a, b]
-            moved = atoms.copy()
-            moved.set_cell(atoms.cell.array @ strain, scale_atoms=True)
-            e.append(energy(moved))
-        fd = (e[0] - e[1]) / (2 * h) / atoms.get_volume()
-        assert fd == pytest.approx(res["stress"][v], rel=1e-6, abs=1e-7)
+    assert_derivatives(lambda a: torch_results(model, [a])[0]["energy"], atoms,
+                       res["forces"], res["stress"], [(0, 0), (3, 1), (5, 2)], [0, 3, 5])
 
 
 def test_rotation_and_translation_invariance():
