@@ -39,7 +39,6 @@ reseeded from (seed, step), which continues the same ensemble but not the same t
 
 from __future__ import annotations
 
-import functools
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +60,7 @@ from seiflow.md.integrators import _NVE, _evaluate, _integrator, _kinetic
 from seiflow.md.loop import drive
 from seiflow.md.output import MDOutput, replica_names
 from seiflow.md.settings import MDCommon
+from seiflow.potentials.torch_neighbours import device_neighbor_list
 
 
 class BatchedMDSettings(MDCommon):
@@ -126,31 +126,6 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"cpu: {cpu}"
-
-
-@functools.lru_cache(maxsize=8)
-def _vesin(cutoff: float):
-    from vesin_torch import NeighborList
-
-    return NeighborList(cutoff=cutoff, full_list=True)
-
-
-def device_neighbor_list(positions: torch.Tensor, cell: torch.Tensor, pbc: bool,
-                         cutoff: torch.Tensor | float, sort_id: bool = False
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Neighbour pairs (2, n) and integer cell shifts (n, 3), computed where the positions
-    live: vesin-torch runs on CUDA tensors on the GPU. A drop-in ``neighbor_list_fn`` for
-    torch-sim models (``MaceModel(..., neighbor_list_fn=device_neighbor_list)``), whose default
-    ``vesin_nl_ts`` copies the positions to the CPU in float64 every step. ``cell`` is in the
-    row-vector (ASE) convention."""
-    i, j, shifts = _vesin(float(cutoff)).compute(points=positions, box=cell,
-                                                 periodic=bool(pbc), quantities="ijS")
-    mapping = torch.stack((i, j)).to(torch.long)
-    shifts = shifts.to(positions.dtype)
-    if sort_id:
-        order = torch.argsort(mapping[0])
-        mapping, shifts = mapping[:, order], shifts[order]
-    return mapping, shifts
 
 
 def _torchsim_model(model, device: torch.device, dtype: torch.dtype,

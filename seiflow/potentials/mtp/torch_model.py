@@ -29,7 +29,8 @@ symmetric strain ε applied to every pair vector (r_ij → (1 + ε) r_ij), over 
 Voigt stress. Units: Å, eV, eV/Å, eV/Å³.
 
 No Python loop runs over atoms or pairs; the neighbour list is built per system with vesin
-(``seiflow.md.batched.device_neighbor_list``, on the device of the positions).
+(``seiflow.potentials.torch_neighbours.device_neighbor_list``, on the device of the
+positions).
 The module copies the coefficients when it is built: rebuild it after a refit.
 """
 
@@ -232,9 +233,10 @@ def batch_neighbours(positions: torch.Tensor, cells: torch.Tensor, system_idx: t
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Full neighbour list of a batch: pairs (2, P) of global atom indices and integer cell
     shifts (P, 3), one ``neighbor_list_fn`` call per system (torch-sim's signature; default
-    ``seiflow.md.batched.device_neighbor_list``, vesin where the positions live)."""
+    ``seiflow.potentials.torch_neighbours.device_neighbor_list``: vesin where the positions
+    live)."""
     if neighbor_list_fn is None:
-        from seiflow.md.batched import device_neighbor_list as neighbor_list_fn
+        from seiflow.potentials.torch_neighbours import device_neighbor_list as neighbor_list_fn
     cut = torch.tensor(float(cutoff))  # vesin_nl_ts wants a tensor, ours takes either
     pairs, shifts = [], []
     for b in range(len(cells)):
