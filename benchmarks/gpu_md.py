@@ -82,10 +82,9 @@ def reference_mace(device: torch.device, dtype: torch.dtype):
 def random_mtp(level: int, device: torch.device, dtype: torch.dtype):
     """A level-``level`` MTP for Li, C, O with random coefficients and zero moment coefficients
     (the kernel of the work without forces), as a torch-sim model."""
-    from mtp_speed import model_for
+    from mtp_speed import forceless_model_for
 
-    model = model_for(li2co3((1, 1, 1)), level, np.random.default_rng(0))
-    model.data.moment_coeffs *= 0.0
+    model = forceless_model_for(li2co3((1, 1, 1)), level, np.random.default_rng(0))
     return model.torchsim_model(device, dtype, neighbor_list_fn=device_neighbor_list)
 
 

@@ -34,7 +34,7 @@ from ase.build import bulk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from mtp_speed import model_for  # noqa: E402
+from mtp_speed import forceless_model_for  # noqa: E402
 
 from seiflow.md import GammaWatch, MDSettings, run_md  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
@@ -89,8 +89,7 @@ def main() -> None:
     rows = []
     for name, level, variants in CASES:
         atoms = structure(name)
-        model = model_for(atoms, level, rng)
-        model.data.moment_coeffs *= 0.0  # no forces: ballistic atoms, full kernel work
+        model = forceless_model_for(atoms, level, rng)
         for variant in variants:
             ratios, bare, md = [], [], []
             for r in range(args.rounds):

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from mtp_speed import model_for  # noqa: E402
+from mtp_speed import forceless_model_for  # noqa: E402
 
 from seiflow.md import GammaWatch, MDSettings, run_md  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
@@ -45,8 +45,7 @@ def main() -> None:
     rows = []
     for name, (phase, reps) in CELLS.items():
         atoms = get_phase(phase).repeat(reps)
-        model = model_for(atoms, args.level, rng)
-        model.data.moment_coeffs *= 0.0
+        model = forceless_model_for(atoms, args.level, rng)
         warm = atoms.copy()
         warm.calc = model.calculator()
         warm.get_forces()  # imports, contraction plan, first neighbour list: not timed

@@ -63,6 +63,16 @@ def model_for(atoms, level: int, rng) -> MTPModel:
     return model
 
 
+def forceless_model_for(atoms, level: int, rng) -> MTPModel:
+    """``model_for`` with its moment coefficients set to zero: the kernel does all its work
+    (cost does not depend on the values) but exerts no forces, so MD atoms move ballistically
+    at thermal speed and neighbour lists are rebuilt at a thermal rate without a trained
+    model."""
+    model = model_for(atoms, level, rng)
+    model.data.moment_coeffs *= 0.0
+    return model
+
+
 VARIANTS = {"motep": ("motep", False, 1), "kernel_1thread": ("kernel", False, 1),
             "kernel_2threads": ("kernel", False, 2), "kernel_graded_1thread": ("kernel", True, 1)}
 
