@@ -36,7 +36,7 @@ from seiflow.core.errors import ConfigError
 from seiflow.core.units import GPA
 from seiflow.structures.io import read_structure
 from seiflow.workflows.methods import MethodSpec
-from seiflow.workflows.properties.base import CalcFactory, relax, single_point
+from seiflow.workflows.properties.base import CalcFactory, PropertyFailed, relax, single_point
 from seiflow.workflows.properties.crystal import relax_crystal
 from seiflow.workflows.properties.elastic import ElasticSettings, compute_elastic
 from seiflow.workflows.properties.lattice import LatticeSettings, atoms_to_dict, compute_lattice
@@ -131,7 +131,14 @@ def run_command(command: str, method: MethodSpec, structures: list[Atoms], input
     inputs = {"method": method.model_dump(mode="json", exclude_none=True), **inputs}
     with RunSummary(out_dir / f"{command}-summary.yml", f"seiflow {command}", inputs) as summary:
         t0 = time.perf_counter()
-        done = compute(factory)
+        try:
+            done = compute(factory)
+        except PropertyFailed as exc:  # keep what the failure left to act on, then report
+            if not exc.structures:
+                raise
+            names = _write_structures(out_dir, exc.structures, summary)
+            raise PropertyFailed(f"{exc} (written to {out_dir}: {', '.join(names)})",
+                                 exc.structures) from exc
         wall = round(time.perf_counter() - t0, 2)
         scalars = dict(done.scalars)
         data = {"command": command, "method": method.label, "structure": inputs["structure"],
@@ -142,9 +149,7 @@ def run_command(command: str, method: MethodSpec, structures: list[Atoms], input
             scalars["max γ (any step)"] = (gamma, "")
         files = [out_dir / f"{command}.json"]
         write_json(files[0], data)
-        for name, atoms in done.structures.items():
-            ase.io.write(out_dir / name, atoms)
-            files.append(out_dir / name)
+        files += [out_dir / name for name in _write_structures(out_dir, done.structures)]
         for name, writer in done.figures.items():
             writer(out_dir / name)
             files.append(out_dir / name)
@@ -153,6 +158,15 @@ def run_command(command: str, method: MethodSpec, structures: list[Atoms], input
         for path in files:
             summary.add_output(file=path.name)
     return Outcome(method.label, scalars, files + [summary.path])
+
+
+def _write_structures(out_dir: Path, structures: dict[str, Atoms | list[Atoms]],
+                      summary: RunSummary | None = None) -> list[str]:
+    for name, atoms in structures.items():
+        ase.io.write(out_dir / name, atoms)
+        if summary is not None:
+            summary.add_output(file=name)
+    return list(structures)
 
 
 # --------------------------------------------------------------------------- the commands

@@ -152,6 +152,23 @@ def test_neb_by_mechanism_and_by_end_point_files_equal_validate(work, validated)
     assert (work / "neb2" / "neb.png").stat().st_size > 1000
 
 
+def test_neb_through_a_deeper_minimum_fails_and_writes_its_band(work):
+    from tests.workflows.test_properties_neb import adatom_across_a_vacancy
+
+    for name, atoms in zip(("a", "b"), adatom_across_a_vacancy(), strict=True):
+        write(work / f"{name}.extxyz", atoms)
+    code, _, err = seiflow("neb", "a.extxyz", "b.extxyz", "-l", "emt", "--images", 3,
+                           "--no-progress", "--out", "hole")
+    line = one_error_line(err)
+    assert code != 0 and "intermediate minimum: image 2" in line and "neb-band.extxyz" in line
+    band = read(work / "hole" / "neb-band.extxyz", ":")
+    assert len(band) == 5
+    assert band[2].get_potential_energy() < band[0].get_potential_energy() - 0.2
+    summary = yaml.safe_load((work / "hole" / "neb-summary.yml").read_text())
+    assert summary["status"] == "failed"
+    assert "neb-band.extxyz" in str(summary["outputs"])
+
+
 def test_a_model_folder_and_its_species(work):
     model = fit_mtp(emt_frames(6, seed=1), level=6, cutoff=5.0, max_iter=3, seed=0,
                     progress=False).save(work / "model")

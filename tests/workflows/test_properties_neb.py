@@ -10,6 +10,7 @@ from ase.build import bulk as ase_bulk
 from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 from ase.constraints import FixAtoms
+from ase.optimize import BFGS
 
 from seiflow.core.errors import SeiflowError
 from seiflow.report.neb import neb_overlay_plot
@@ -88,6 +89,35 @@ def test_au_on_al100_ase_tutorial():
     fixed = [atom.tag > 1 for atom in slab]
     for image in r.images:  # the fixed layers never moved
         assert np.allclose(image.positions[fixed], slab.positions[fixed])
+
+
+def adatom_across_a_vacancy():
+    """An Al adatom crossing Al(100) between two hollow sites, its straight path over a
+    vacancy of the top layer: end points, and the band passes the deeper minimum of the adatom
+    filling the vacancy (surface units of 2.86 Å: hollows (0.5, 1.5) and (3.5, 2.5), vacancy at
+    (2, 2), halfway)."""
+    slab = fcc100("Al", size=(7, 4, 3), vacuum=5.0)
+    a = slab.cell[1, 1] / 4
+    top = [atom.index for atom in slab if atom.tag == 1]
+    del slab[[i for i in top if np.allclose(slab.positions[i, :2], [2 * a, 2 * a])]]
+    add_adsorbate(slab, "Al", 1.9, position=(0.5 * a, 1.5 * a))
+    slab.info.pop("adsorbate_info")  # ASE's build notes: not a structure property
+    final = slab.copy()
+    final.positions[-1, :2] += [3 * a, a]
+    return slab, final
+
+
+def test_a_band_through_a_deeper_minimum_is_refused_and_kept():
+    with pytest.raises(PropertyFailed, match="intermediate minimum: image 2 lies") as failed:
+        compute_neb(*adatom_across_a_vacancy(), emt, NEBSettings(n_images=3))
+    band = failed.value.structures["neb-band.extxyz"]
+    energies = np.array([image.get_potential_energy() for image in band])
+    assert len(band) == 5 and energies[2] < min(energies[0], energies[-1]) - 0.2
+    # image 2 holds the adatom in the vacancy: relaxed, it is a minimum far below both ends
+    hole = band[2].copy()
+    hole.calc = EMT()
+    BFGS(hole, logfile=None).run(fmax=0.02)
+    assert hole.get_potential_energy() < energies[0] - 0.4
 
 
 def test_not_converged(al_hop):

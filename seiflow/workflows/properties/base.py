@@ -28,7 +28,14 @@ MAX_VOLUME_CHANGE = 0.5  # fraction: a relaxation that changes the volume more h
 
 class PropertyFailed(SeiflowError):
     """A property calculation did not give a trustworthy number (no convergence, explosion,
-    failed SCF). The suite records the reason in the table."""
+    failed SCF). The suite records the reason in the table. ``structures`` (file name → Atoms
+    or a list of them) holds what a user needs to act on the failure, such as an NEB band with
+    an intermediate minimum; the single-property commands write it next to their summary."""
+
+    def __init__(self, message: str,
+                 structures: dict[str, Atoms | list[Atoms]] | None = None) -> None:
+        super().__init__(message)
+        self.structures = structures or {}
 
 
 def single_point(atoms: Atoms, factory: CalcFactory, stress: bool = True) -> Atoms:

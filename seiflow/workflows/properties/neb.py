@@ -7,8 +7,9 @@ interstitial knock-off and Frenkel-pair formation in Li2CO3 (end points from
 Steps: relax both end points (positions only, cell fixed), check they are still distinct minima,
 interpolate the band (ASE's IDPP or a straight line, minimum image), relax it with ASE's NEB
 (improved-tangent springs, climbing image) where every image has its own calculator from the
-factory, then check the result: converged, nothing exploded, the climbing image above both end
-points and no higher point of the smooth curve between images. Any failure raises
+factory, then check the result: converged, nothing exploded, no image below the end points (a
+deeper minimum on the way makes the band two hops, neither of them the one asked for), the
+climbing image above both end points and no higher point of the smooth curve between images. Any failure raises
 PropertyFailed with one line: the suite records it, it never receives half a result.
 
 Optimizer: ASE's FIRE by default, because it converged on every path tried. MDMin (velocity-
@@ -64,6 +65,9 @@ class NEBSettings(StrictModel):
     saddle_tolerance: float = Field(
         0.05, ge=0, description="the smooth curve may rise at most this far above the "
         "climbing image (a higher point means a missed saddle), eV")
+    minimum_tolerance: float = Field(
+        0.02, ge=0, description="an image may lie at most this far below the lower end point "
+        "(a lower image means the path passes a deeper intermediate minimum), eV")
 
 
 @dataclass
@@ -340,9 +344,17 @@ def _frozen_images(neb: _CountedNEB) -> list[Atoms]:
 
 def _check_saddle(neb: _CountedNEB, profile: NEBProfile, settings: NEBSettings,
                   images: list[Atoms]) -> float:
-    """The band's top must be a real maximum: above both end points, at an interior image, with
-    no higher point of the smooth curve between images. Returns the climbing image's largest
-    true force (nan without a climbing image)."""
+    """No image may lie below the end points, and the band's top must be a real maximum: above
+    both end points, at an interior image, with no higher point of the smooth curve between
+    images. Returns the climbing image's largest true force (nan without a climbing image)."""
+    floor = min(0.0, profile.reaction_energy)
+    low = int(np.argmin(profile.energies))
+    depth = floor - float(profile.energies[low])
+    if depth > settings.minimum_tolerance:
+        raise PropertyFailed(
+            f"intermediate minimum: image {low} lies {depth:.3f} eV below the lower end point, "
+            f"so the band is not one hop; relax that image of the band and use it as an end "
+            f"point", structures={"neb-band.extxyz": images})
     top = profile.saddle_index
     if top in (0, len(images) - 1) or profile.barrier_backward <= 0.0:
         raise PropertyFailed("no barrier: the highest point of the band is an end point "
