@@ -72,9 +72,13 @@ def _structure(structure: Path | None, phase: str | None,
     return spec
 
 
+def _out_dir(command: str, name: str, out: Path | None) -> Path:
+    return out or Path("runs") / command / name
+
+
 def _run(command: str, method: MethodSpec, name: str, structures, inputs: dict,
          out: Path | None, compute) -> None:
-    out_dir = out or Path("runs") / command / name
+    out_dir = _out_dir(command, name, out)
     outcome = calc.run_command(command, method, structures, inputs, out_dir, compute)
     table = Table(title=f"{command}: {name} with {outcome.method}", title_justify="left")
     for column in ("quantity", "value", "unit"):
@@ -216,13 +220,16 @@ def neb(endpoints: list[Path] = typer.Argument(None, help="INITIAL FINAL end-poi
         fmax: float = typer.Option(0.05, "--fmax", help="band convergence, eV/Å"),
         max_steps: int = typer.Option(500, "--max-steps", help="band optimizer steps"),
         progress: bool = PROGRESS) -> None:
-    """Climbing-image NEB: barrier (eV) and energy profile along the path (Å)."""
+    """Climbing-image NEB: barrier (eV) and energy profile along the path (Å). With a labeler
+    every calculation is kept in OUT/calcs: the same command again resumes a killed run."""
     method = _method(model, labeler, settings, allow_thin)
     path = _neb_path(endpoints or [], phase, mechanism, species, min_width)
     s = _settings(NEBSettings, n_images=images, climb=climb, fmax=fmax, max_steps=max_steps)
     initial, final = path.endpoints()
+    # a reference's NEB (hours with DFT) keeps every calculation: rerun, it resumes
+    cache = _out_dir("neb", path.name, out) / "calcs" if method.labeler is not None else None
     _run("neb", method, path.name, [initial, final], _inputs(path, neb=s), out,
-         calc.neb(initial, final, s, method.label, progress))
+         calc.neb(initial, final, s, method.label, progress, cache_dir=cache))
 
 
 def _neb_path(files: list[Path], phase: str | None, mechanism: str | None, species: str,

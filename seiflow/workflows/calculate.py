@@ -291,14 +291,22 @@ def phonons(atoms: Atoms, settings: PhononSettings, lattice: LatticeSettings | N
     return compute
 
 
-def neb(initial: Atoms, final: Atoms, settings: NEBSettings, label: str,
-        progress: bool = False) -> Callable[[CalcFactory], Computed]:
-    """``compute_neb`` between the two end points."""
+def neb(initial: Atoms, final: Atoms, settings: NEBSettings, label: str, progress: bool = False,
+        cache_dir: Path | None = None) -> Callable[[CalcFactory], Computed]:
+    """``compute_neb`` between the two end points. With ``cache_dir`` every end-point relaxation
+    and every image evaluation is kept there (``validate``'s reference runner, in process), so a
+    killed run started again replays what it had and computes only the rest."""
 
     def compute(factory: CalcFactory) -> Computed:
+        from seiflow.execution import InProcessSettings
         from seiflow.report.neb import neb_overlay_plot
+        from seiflow.workflows.fanout import EngineRunner
 
-        res = compute_neb(initial, final, factory, settings, progress=progress)
+        runner = None
+        if cache_dir is not None:
+            runner = EngineRunner(InProcessSettings(retries=0, progress=False), factory,
+                                  factory.identity, cache_dir)
+        res = compute_neb(initial, final, factory, settings, progress=progress, runner=runner)
         data = res.to_dict()
         return Computed(data, res.scalars(),
                         {"neb.png": lambda p: neb_overlay_plot({label: data}, p)},

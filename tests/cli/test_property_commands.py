@@ -152,6 +152,42 @@ def test_neb_by_mechanism_and_by_end_point_files_equal_validate(work, validated)
     assert (work / "neb2" / "neb.png").stat().st_size > 1000
 
 
+class _Killed(BaseException):  # as kill -9: nothing catches it
+    pass
+
+
+def test_a_killed_reference_neb_resumes_from_its_kept_calculations(work, monkeypatch):
+    from ase.calculators.emt import EMT
+
+    calls, kill_at = {"n": 0}, {"n": None}
+    emt_calculate = EMT.calculate
+
+    def counted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == kill_at["n"]:
+            raise _Killed
+        return emt_calculate(self, *args, **kwargs)
+
+    monkeypatch.setattr(EMT, "calculate", counted)
+    argv = ("neb", "cu.extxyz", "--mechanism", "vacancy", "--species", "Cu", "--min-width", "7",
+            "-l", "emt", "--images", NEB_IMAGES, "--no-progress")
+    code, _, err = seiflow(*argv, "--out", "whole")
+    assert code == 0, err
+    whole, total = _result(work / "whole", "neb")[0], calls["n"]
+    assert len(list((work / "whole" / "calcs").glob("*.json"))) > 2  # end points + band steps
+
+    calls["n"], kill_at["n"] = 0, total // 2
+    with pytest.raises(_Killed):
+        seiflow(*argv, "--out", "killed")
+    calls["n"], kill_at["n"] = 0, None
+    code, _, err = seiflow(*argv, "--out", "killed")
+    assert code == 0, err
+    assert calls["n"] < total - total // 3  # only what the killed run had not kept
+    resumed = _result(work / "killed", "neb")[0]
+    assert resumed["barrier_forward_eV"] == pytest.approx(whole["barrier_forward_eV"], abs=1e-12)
+    assert resumed["energies_eV"] == pytest.approx(whole["energies_eV"], abs=1e-12)
+
+
 def test_neb_through_a_deeper_minimum_fails_and_writes_its_band(work):
     from tests.workflows.test_properties_neb import adatom_across_a_vacancy
 
