@@ -19,7 +19,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("lif-interstitial.yaml", LearnConfig), ("validate-li2co3-learn.yaml", LearnConfig),
     ("learn-mace-committee.yaml", LearnConfig), ("li-li3incl6.yaml", LearnConfig),
     ("validate-li2co3.yaml", ValidateConfig), ("demo-validate.yaml", ValidateConfig),
-    ("lif-interstitial-validate.yaml", ValidateConfig), ("structures.yaml", BuildConfig), ("parsl-local.yaml", ParslSettings),
+    ("lif-interstitial-validate.yaml", ValidateConfig), ("structures.yaml", BuildConfig),
+    ("parsl-local.yaml", ParslSettings),
     ("parsl-slurm.yaml", ParslSettings),
 ])
 def test_example_validates(name, schema):

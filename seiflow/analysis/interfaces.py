@@ -39,7 +39,8 @@ def bulk_units(part: Atoms, bulk: Atoms, what: str) -> float:
     ratios = {el: have[el] / unit[el] for el in unit}
     if max(ratios.values()) - min(ratios.values()) > 1e-9:
         formula = part.get_chemical_formula()
-        raise ValueError(f"{what} ({formula}) is not stoichiometric in {bulk.get_chemical_formula()}")
+        raise ValueError(f"{what} ({formula}) is not stoichiometric in "
+                         f"{bulk.get_chemical_formula()}")
     return next(iter(ratios.values()))
 
 

@@ -14,8 +14,8 @@ that carry the label) or a species (its number density), smoothed with a periodi
 the middle of the region where the first frame's profile is at least half its bulk value (the
 electrolyte slab, for the default ``Li3InCl6``) and goes both ways: the ``-`` front is the
 slab's lower boundary along the axis, the ``+`` front its upper one; each front's ``advance_A``
-is how far it has moved into the slab. The flux plane defaults to the first frame's ``-`` front, so positive
-crossings are Li entering the slab's side of that plane.
+is how far it has moved into the slab. The flux plane defaults to the first frame's ``-``
+front, so positive crossings are Li entering the slab's side of that plane.
 """
 
 from __future__ import annotations

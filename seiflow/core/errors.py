@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 
 class SeiflowError(Exception):
-    """Base class: a problem with the user's input or a failed calculation, explained in one line."""
+    """Base class: a problem with the user's input or a failed calculation, in one line."""
 
 
 class UnknownNameError(SeiflowError, KeyError):

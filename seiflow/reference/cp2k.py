@@ -34,7 +34,7 @@ from seiflow.reference.dispersion import D3Damping
 from seiflow.reference.kpoints import kpoint_grid
 
 DATA_DIRS = ("/usr/share/cp2k", "/usr/share/cp2k/data")
-MAX_PATH = 80  # characters: cp2k_shell's LOAD worked with a 76- and failed with a 111-character path
+MAX_PATH = 80  # characters: cp2k_shell's LOAD worked with a 76-, failed with a 111-character path
 
 
 class CP2KSettings(CalculatorLabeler):

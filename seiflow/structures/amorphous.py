@@ -10,7 +10,8 @@ densities) or, without compression, as packed; above ``max_atoms`` the packing i
 
 Molecules (CO3 2-, EDC 2-, PF6 -) are placed as rigid blocks with random orientation; Li+ and
 other ions as single atoms. Intermolecular distances respect ``min_distance_ratio`` x the sum of
-covalent radii (larger between two non-metal atoms, so carbonates do not touch). Each block keeps its index in ``atoms.arrays['molecule_id']``.
+covalent radii (larger between two non-metal atoms, so carbonates do not touch). Each block
+keeps its index in ``atoms.arrays['molecule_id']``.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def mtp_files(model, out: Path, run: LammpsRun) -> tuple[list[str], list[str]]:
     write_mtp(out / "potential.mtp", model.data, legacy=True)
     files = ["potential.mtp"]
     if model.active_set is None:
-        return [f"pair_style mlip load_from=potential.mtp  # no active set: no γ control",
+        return ["pair_style mlip load_from=potential.mtp  # no active set: no γ control",
                 "pair_coeff * *"], files
     text = (out / "potential.mtp").read_bytes().rstrip(b"\n")
     state = text + mvs_block(model.data, model.active_set)

@@ -7,7 +7,8 @@ Everything lives in ``run_dir`` (its layout: ``Run``, seiflow/workflows/run.py) 
 is resumable: the built structures and labels are reused (the store skips labelled structures),
 a model folder is complete once its ``model.json`` exists, each trajectory resumes from its
 checkpoint and ends with ``result.json``, a selection is written atomically, and an iteration
-is finished once its ``report.json`` (an ``IterationRecord``) exists. ``seiflow resume RUN_DIR`` reruns the saved config.
+is finished once its ``report.json`` (an ``IterationRecord``) exists. ``seiflow resume
+RUN_DIR`` reruns the saved config.
 """
 
 from __future__ import annotations

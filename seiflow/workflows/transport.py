@@ -321,7 +321,8 @@ def analyze_rdf(trajs: Sequence[Path], pairs: Sequence[str], r_max: float, nbins
             marks.append(mark)
         png = rdf_plot(curves, out / f"rdf-{label}.png", marks, title=f"{path}")
         results += [{"trajectory": str(path), "plot": png.name, **r} for r in recs]
-    return write_result_json(out / "rdf.json", {"r_max_A": r_max, "nbins": nbins, "results": results})
+    return write_result_json(out / "rdf.json",
+                             {"r_max_A": r_max, "nbins": nbins, "results": results})
 
 
 # ---------------------------------------------------------------------------------------------

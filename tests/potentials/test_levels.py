@@ -15,7 +15,8 @@ def _tree_value(node, radial, units):
         mu, nu, _ = node
         tensor = radial[mu]  # (neighbours,), then one unit-vector factor per index
         for _ in range(nu):
-            tensor = tensor[..., None] * units.reshape((len(units),) + (1,) * (tensor.ndim - 1) + (3,))
+            shape = (len(units),) + (1,) * (tensor.ndim - 1) + (3,)
+            tensor = tensor[..., None] * units.reshape(shape)
         return tensor.sum(axis=0)
     left, right, _, axes = node
     return np.tensordot(_tree_value(left, radial, units), _tree_value(right, radial, units),

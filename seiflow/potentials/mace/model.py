@@ -118,7 +118,8 @@ class MACEModel:
         """Energy (eV), forces (eV/Å), stress (eV/Å³, 3×3) and, with ``features``, the
         readout feature rows of every atom."""
         check_species(atoms, self.species, "this MACE model")
-        batch = batch_of(graphs([configuration(atoms)], self.z_table, self.r_max, self.dtype), self.device)
+        batch = batch_of(graphs([configuration(atoms)], self.z_table, self.r_max, self.dtype),
+                         self.device)
         periodic = stress and atoms.cell.rank == 3 and bool(atoms.pbc.all())
         capture = readout_features(self.module) if features else contextlib.nullcontext([])
         with capture as rows:

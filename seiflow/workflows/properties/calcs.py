@@ -1,12 +1,12 @@
 """The single calculations a crystal property is made of: plan → calculations → assemble.
 
 A property (lattice/EOS, elastic constants, phonons, and the crystal relaxation they start
-from) is a generator of *steps* (``Steps``): it first *plans* its independent calculations — each a ``Calc``: one structure, relaxed
-(``kind="relax"``, keyword arguments of ``base.relax``) or computed once (``kind="point"``) —
-yields the list, receives what a *runner* made of it (a ``Relaxed`` per calculation, in
-order), may plan a second stage from that (the EOS volumes of the relaxed cell), and returns the
-*assembled* result; ``drive`` runs the steps with one runner. The runner decides where
-calculations run:
+from) is a generator of *steps* (``Steps``): it first *plans* its independent calculations —
+each a ``Calc``: one structure, relaxed (``kind="relax"``, keyword arguments of
+``base.relax``) or computed once (``kind="point"``) — yields the list, receives what a
+*runner* made of it (a ``Relaxed`` per calculation, in order), may plan a second stage from that
+(the EOS volumes of the relaxed cell), and returns the *assembled* result; ``drive`` runs the
+steps with one runner. The runner decides where calculations run:
 
 - ``serial(factory)`` runs them one after another in this process (the potential's side of
   ``seiflow validate``, and the single-property commands), stopping at the first failure;

@@ -9,8 +9,9 @@ interpolate the band (ASE's IDPP or a straight line, minimum image), relax it wi
 (improved-tangent springs, climbing image) where every image has its own calculator from the
 factory, then check the result: converged, nothing exploded, no image below the end points (a
 deeper minimum on the way makes the band two hops, neither of them the one asked for), the
-climbing image above both end points and no higher point of the smooth curve between images. Any failure raises
-PropertyFailed with one line: the suite records it, it never receives half a result.
+climbing image above both end points and no higher point of the smooth curve between images.
+Any failure raises PropertyFailed with one line: the suite records it, it never receives half
+a result.
 
 Optimizer: ASE's FIRE by default, because it converged on every path tried. MDMin (velocity-
 projected "quick-min") needs the fewest force calls on four EMT paths with 3-5 images (5-16
