@@ -42,7 +42,8 @@ class BuildExt(build_ext):
 
 setup(
     ext_modules=[Extension(KERNEL, sources=["seiflow/potentials/mtp/_mtpkernel.c"],
-                           depends=["seiflow/potentials/mtp/_mtptrain.h"],
+                           depends=["seiflow/potentials/mtp/_mtptrain.h",
+                                    "seiflow/potentials/mtp/_mtpmd.h"],
                            optional=True)],
     cmdclass={"build_ext": BuildExt},
 )

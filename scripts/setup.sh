@@ -28,7 +28,7 @@ stamp=.venv/.seiflow-installed
 # the compiled MTP kernel is built by the editable install: its sources are part of the stamp,
 # and a missing build (fresh clone of an existing .venv) forces the install too
 want=$(cat pyproject.toml setup.py scripts/setup.sh scripts/gpaw-siteconfig.py \
-  seiflow/potentials/mtp/_mtpkernel.c | sha256sum | cut -c1-16)
+  seiflow/potentials/mtp/_mtpkernel.c seiflow/potentials/mtp/_mtp*.h | sha256sum | cut -c1-16)
 ls seiflow/potentials/mtp/_mtpkernel.*.so >/dev/null 2>&1 || want="$want-nokernel"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "seiflow: installing into .venv (first run takes a few minutes)" >&2

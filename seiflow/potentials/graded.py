@@ -63,7 +63,16 @@ class GradedCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         props = [p for p in properties if p not in ("gamma", "gammas")] or ["energy"]
         self.base.calculate(self.atoms, props, system_changes)
-        results = dict(self.base.results)
+        self._grade(dict(self.base.results))
+
+    def adopt(self, atoms, res: dict) -> None:
+        """Take ``res`` (the base calculator's engine dict for ``atoms``' current state, with the
+        rows the grade needs) as the results of that state, graded."""
+        self.base.adopt(atoms, res)
+        self.atoms = atoms.copy()
+        self._grade(dict(self.base.results))
+
+    def _grade(self, results: dict) -> None:
         gammas = np.asarray(self.potential.grade_from(results))
         for key in GRADE_INPUTS:
             results.pop(key, None)

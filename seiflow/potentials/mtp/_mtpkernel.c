@@ -452,6 +452,7 @@ MTP_EXPORT int mtp_evaluate(const mtp_model *M, int n_atoms, const double *pos, 
 }
 
 #include "_mtptrain.h"
+#include "_mtpmd.h"
 
 /* Whether the library was built with OpenMP, and how many threads it would use. */
 MTP_EXPORT int mtp_max_threads(void)

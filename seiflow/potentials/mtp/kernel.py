@@ -57,6 +57,12 @@ def _load():
                                  ctypes.POINTER(ctypes.c_int32), ctypes.c_int, _P_DBL, _P_DBL,
                                  _P_DBL, _P_DBL]
     lib.mtp_max_threads.restype = ctypes.c_int
+    if hasattr(lib, "mtp_md_steps"):
+        lib.mtp_md_steps.restype = ctypes.c_int
+        lib.mtp_md_steps.argtypes = (
+            lib.mtp_evaluate.argtypes[:2] + [_P_DBL] * 3 + lib.mtp_evaluate.argtypes[3:9]
+            + [_P_DBL, ctypes.c_double, ctypes.c_int, ctypes.c_double, ctypes.c_int,
+               ctypes.c_int, ctypes.c_double] + [_P_DBL] * 7 + [_P_INT])
     if hasattr(lib, "mtp_train"):
         lib.mtp_train.restype = ctypes.c_int
         lib.mtp_train.argtypes = lib.mtp_evaluate.argtypes[:8] + [_P_DBL] * 6
@@ -160,6 +166,7 @@ class KernelEngine:
         self._plan_key = None
         self._nl = None
         self._struct = None  # (plan, scalars, coefficients, model struct, arrays it points into)
+        self._md = None  # md_steps' output arrays, kept between calls (forces carry over)
 
     def _plan(self) -> dict:
         d = self.data
@@ -267,29 +274,93 @@ class KernelEngine:
         n = len(atoms)
         pos = np.ascontiguousarray(atoms.positions, dtype=float)
         cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
-        energies, forces = np.empty(n), np.empty((n, 3))
-        virial = np.empty((3, 3))
-        basis = np.empty((n, len(self.data.alpha_moment_mapping))) if rows else None
+        out = self._outputs(n, rows)
         model, keep = self._model()
-        threads = self.threads if self.threads is not None else _env_threads()
         rc = _LIB.mtp_evaluate(ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(cell, _P_DBL),
-                               _ptr(types, _P_INT), offsets.ctypes.data_as(
-                                   ctypes.POINTER(ctypes.c_int64)),
-                               nj.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
-                               ns.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), threads,
-                               _ptr(energies, _P_DBL), _ptr(forces, _P_DBL),
-                               _ptr(virial, _P_DBL),
-                               _ptr(basis, _P_DBL) if rows else None)
+                               _ptr(types, _P_INT), *_lists(offsets, nj, ns), self._threads(),
+                               *(_ptr(out[k], _P_DBL) for k in ("energies", "forces",
+                                                                "virial")),
+                               _ptr(out["basis"], _P_DBL) if rows else None)
         del keep
         if rc != 0:
             raise MemoryError("seiflow's MTP kernel could not allocate its work arrays")
-        out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
-        if atoms.cell.rank == 3 and all(atoms.pbc):
-            s = 0.5 * (virial + virial.T) / atoms.get_volume()
-            out["stress"] = s.flat[[0, 4, 8, 5, 2, 1]]
-        if rows:
-            out["basis"] = basis
-        return out
+        return _results(atoms, out)
+
+    def md_steps(self, atoms: Atoms, momenta: np.ndarray, masses: np.ndarray, n_steps: int,
+                 dt: float, chain: dict | None = None, start_mid: bool = False,
+                 rows: bool = False) -> tuple[int, bool, dict]:
+        """Up to ``n_steps`` velocity-Verlet steps (with ``chain``: ASE's Nosé-Hoover chain
+        NVT; _mtpmd.h) inside the kernel, from ``atoms``' positions (fixed cell) and
+        ``momenta`` (both updated in place) and the forces of the last call (``forces`` in
+        the returned dict, or the first evaluation). ``dt`` in ASE time units; ``chain``:
+        ``kT`` (eV), ``Q`` (chain masses), ``eta`` and ``p_eta`` (updated in place).
+        Returns (steps completed, whether it stopped between the drift and the force
+        evaluation of the next one because an atom left the neighbour list's skin: call
+        again with ``start_mid`` after ``atoms.positions`` are synced, the list is then
+        rebuilt, and the outputs of the last evaluation (``calculate``'s dict)."""
+        if not hasattr(_LIB, "mtp_md_steps"):
+            raise ImportError("seiflow's MTP kernel has no MD loop (rebuild it)")
+        types = np.ascontiguousarray(species_types(atoms, self.data.species), dtype=np.intc)
+        offsets, nj, ns = self.neighbours(atoms, types)
+        n = len(atoms)
+        pos = atoms.positions  # updated in place (ASE keeps a float64 C array)
+        cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
+        if self._md is None or len(self._md["energies"]) != n:
+            self._md = self._outputs(n, False)
+        out = self._md
+        if rows and out.get("basis") is None:
+            out["basis"] = self._outputs(n, True)["basis"]
+        none = ctypes.cast(None, _P_DBL)
+        c = chain or {}
+        mid = ctypes.c_int(0)
+        model, keep = self._model()
+        done = _LIB.mtp_md_steps(
+            ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(momenta, _P_DBL),
+            _ptr(masses, _P_DBL), _ptr(cell, _P_DBL), _ptr(types, _P_INT),
+            *_lists(offsets, nj, ns), self._threads(), _ptr(self._nl.built_positions, _P_DBL),
+            (self._nl.skin / 2) ** 2, n_steps, dt, int(start_mid), len(c.get("Q", ())),
+            float(c.get("kT", 0.0)), *(_ptr(c[k], _P_DBL) if c else none
+                                       for k in ("Q", "eta", "p_eta")),
+            *(_ptr(out[k], _P_DBL) for k in ("energies", "forces", "virial")),
+            _ptr(out["basis"], _P_DBL) if rows else none, ctypes.byref(mid))
+        del keep
+        if done < 0:
+            raise MemoryError("seiflow's MTP kernel could not allocate its work arrays")
+        copies = {k: (v.copy() if v is not None else None) for k, v in out.items()}
+        return done, bool(mid.value), _results(atoms, {**copies, "basis": copies["basis"]
+                                                        if rows else None})
+
+    def set_forces(self, forces: np.ndarray) -> None:
+        """The forces ``md_steps`` starts from (those of the current positions)."""
+        if self._md is None or self._md["forces"].shape != forces.shape:
+            self._md = self._outputs(len(forces), False)
+        self._md["forces"][:] = forces
+
+    def _outputs(self, n: int, rows: bool) -> dict:
+        return {"energies": np.empty(n), "forces": np.empty((n, 3)), "virial": np.empty((3, 3)),
+                "basis": np.empty((n, len(self.data.alpha_moment_mapping))) if rows else None}
+
+    def _threads(self) -> int:
+        return self.threads if self.threads is not None else _env_threads()
+
+
+def _lists(offsets: np.ndarray, nj: np.ndarray, ns: np.ndarray) -> list:
+    return [offsets.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+            nj.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+            ns.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))]
+
+
+def _results(atoms: Atoms, out: dict) -> dict:
+    """calculate's dict from the kernel's outputs: energy, energies, forces, stress (periodic,
+    ASE Voigt, eV/Å³) and basis (when computed)."""
+    res = {"energy": float(out["energies"].sum()), "energies": out["energies"],
+           "forces": out["forces"]}
+    if atoms.cell.rank == 3 and all(atoms.pbc):
+        virial = out["virial"]
+        res["stress"] = (0.5 * (virial + virial.T) / atoms.get_volume()).flat[[0, 4, 8, 5, 2, 1]]
+    if out.get("basis") is not None:
+        res["basis"] = out["basis"]
+    return res
 
 
 def _env_threads() -> int:

@@ -223,7 +223,22 @@ class MTPCalculator(Calculator):
         if self._engine is None or key != self._key:
             check_species(atoms, self.model.species, "this MTP")
             self._engine, self._key = run_engine(self.model.data, self.engine), key
-        res = self._engine.calculate(atoms, rows=self.with_rows)
+        self._store(self._engine.calculate(atoms, rows=self.with_rows))
+
+    @property
+    def engine_instance(self):
+        """The evaluator of the last calculation (kernel.KernelEngine or motep's; None before
+        the first)."""
+        return self._engine
+
+    def adopt(self, atoms: Atoms, res: dict) -> None:
+        """Take ``res`` (the engine's dict for ``atoms``' current state, e.g. from the kernel's
+        MD loop) as this calculator's results for that state."""
+        self.atoms = atoms.copy()
+        self._store(res)
+
+    def _store(self, res: dict) -> None:
+        atoms = self.atoms
         self.results = {"energy": res["energy"], "free_energy": res["energy"],
                         "energies": res["energies"], "forces": res["forces"]}
         if atoms.cell.rank == 3 and all(atoms.pbc):

@@ -24,6 +24,11 @@ class SkinList:
         self._lists = None
         self.builds = 0
 
+    @property
+    def built_positions(self) -> np.ndarray:
+        """Positions (Å) the current list was built around (the skin test's reference)."""
+        return self._ref[3]
+
     def get(self, atoms: Atoms, types: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self._valid(atoms):
             self._build(atoms, types)

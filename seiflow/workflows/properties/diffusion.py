@@ -186,7 +186,10 @@ def _run_temperature(atoms: Atoms, target, ctx: Context, settings: DiffusionSett
                      temperature_K: float, folder: Path) -> DiffusionPoint:
     md = settings.md(temperature_K)
     try:
-        result = run_md(atoms, ctx.factory(atoms), md, folder, progress=False)
+        # ASE's loop: a graded potential is graded at every step (the row's max γ is "any
+        # step"); the kernel's own loop grades at frames only
+        result = run_md(atoms, ctx.factory(atoms), md, folder, progress=False,
+                        kernel_loop=False)
     except SeiflowError as exc:  # unstable MD: the potential (or the reference) blew up
         return DiffusionPoint(temperature_K, None, None, None, None, f"MD failed: {exc}",
                               max_gamma=run_gamma(ctx.factory))
