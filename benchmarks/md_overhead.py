@@ -11,6 +11,11 @@ end of each run. "graded": NVT with the graded calculator and the γ observer ev
 active-learning loop explores; "graded/20": the observer every 20 steps, as production runs
 watch γ; each against the same bare (ungraded) call.
 
+A second, finer measure isolates the integrator itself: the kernel loop's NVT step
+(``KernelEngine.md_steps``: velocity Verlet + Nosé–Hoover chain + skin checks and rebuilds, no
+frames) against the engine's bare call (``KernelEngine.calculate``, no ASE), alternating blocks of
+10 steps 60 times in one process, so that load changes hit both alike ("integrator" rows).
+
 The models have random coefficients with the moment coefficients set to zero: the kernel does
 all its work (cost does not depend on the values) while the atoms move ballistically at thermal
 speed, so neighbour lists are rebuilt at a thermal rate without a trained model. Bare calls and
@@ -32,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ase import units
 from ase.build import bulk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,6 +45,7 @@ from machine import describe  # noqa: E402
 from mtp_speed import forceless_model_for  # noqa: E402
 
 from seiflow.md import GammaWatch, MDSettings, run_md  # noqa: E402
+from seiflow.potentials.mtp.kernel import KernelEngine  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "md_overhead.json"
@@ -83,6 +90,33 @@ def md_cpu(model, atoms, steps: int, variant: str, seed: int) -> float:
         return (time.process_time() - c0) / steps
 
 
+def integrator_ratio(model, atoms, rng, blocks: int = 60, block: int = 10) -> dict:
+    """CPU per kernel-loop NVT step over CPU per bare engine call, fine-interleaved."""
+    engine = KernelEngine(model.data, threads=1)
+    work, probe = atoms.copy(), atoms.copy()
+    engine.set_forces(engine.calculate(work)["forces"])
+    momenta = rng.normal(scale=0.05, size=(len(atoms), 3))
+    masses = atoms.get_masses()
+    kT, tau = units.kB * 600.0, 100.0 * units.fs
+    chain = {"kT": kT, "Q": np.array([3 * len(atoms) * kT * tau**2, kT * tau**2, kT * tau**2]),
+             "eta": np.zeros(3), "p_eta": np.zeros(3)}
+    bare = loop = 0.0
+    for _ in range(blocks):
+        c0 = time.process_time()
+        for _ in range(block):
+            engine.calculate(probe)
+        c1 = time.process_time()
+        done, mid = 0, False
+        while done < block:
+            k, mid, _ = engine.md_steps(work, momenta, masses, block - done, 0.5 * units.fs,
+                                        chain, start_mid=mid)
+            done += k
+        bare, loop = bare + c1 - c0, loop + time.process_time() - c1
+    return {"bare_call_cpu_ms": round(1e3 * bare / (blocks * block), 3),
+            "loop_step_cpu_ms": round(1e3 * loop / (blocks * block), 3),
+            "overhead": round(loop / bare - 1.0, 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -109,10 +143,20 @@ def main() -> None:
             print(f"{name:12s} L{level:<3d} {variant:13s} bare {row['bare_call_cpu_ms']:7.2f} ms"
                   f"  MD step {row['md_step_cpu_ms']:7.2f} ms  overhead "
                   f"{100 * row['overhead']:+.1f} %", flush=True)
+    integrator = []
+    for name, level, _ in CASES:
+        atoms = structure(name)
+        row = {"system": name, "atoms": len(atoms), "level": level,
+               **integrator_ratio(forceless_model_for(atoms, level, rng), atoms, rng)}
+        integrator.append(row)
+        print(f"{name:12s} L{level:<3d} integrator: bare engine call {row['bare_call_cpu_ms']:.3f}"
+              f" ms, kernel-loop NVT step {row['loop_step_cpu_ms']:.3f} ms, overhead "
+              f"{100 * row['overhead']:+.1f} %", flush=True)
     machine = describe()
     machine["loadavg_before_after"] = [load_before, os.getloadavg()]
     OUT.write_text(json.dumps({"machine": machine, "steps_per_round": args.steps,
-                               "rounds": args.rounds, "rows": rows}, indent=1) + "\n")
+                               "rounds": args.rounds, "rows": rows,
+                               "integrator": integrator}, indent=1) + "\n")
     print(f"wrote {OUT}")
 
 
