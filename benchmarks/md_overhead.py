@@ -6,15 +6,16 @@ thread.
 Cases: LiF 3×3×3 (216 atoms) at levels 10 and 16 and Li2CO3 3×4×4 (1,152 atoms, the size of
 the reference paper's cells) at level 16; NVE (velocity Verlet) and NVT (Nosé–Hoover chain) in
 the kernel's own loop (md/native.py, what `seiflow md` runs for them) and, for comparison, on
-ASE's integrators ("-ase"); NPT (MTK) on ASE's; frames every 50 steps and a checkpoint at the
+ASE's integrators ("-ase"), likewise NPT (MTK); frames every 50 steps and a checkpoint at the
 end of each run. "graded": NVT with the graded calculator and the γ observer every step, as the
 active-learning loop explores; "graded/20": the observer every 20 steps, as production runs
 watch γ; each against the same bare (ungraded) call.
 
-A second, finer measure isolates the integrator itself: the kernel loop's NVT step
-(``KernelEngine.md_steps``: velocity Verlet + Nosé–Hoover chain + skin checks and rebuilds, no
-frames) against the engine's bare call (``KernelEngine.calculate``, no ASE), alternating blocks of
-10 steps 60 times in one process, so that load changes hit both alike ("integrator" rows).
+A second, finer measure isolates the integrator itself: the kernel loop's NVT and NPT steps
+(``KernelEngine.md_steps``: velocity Verlet + Nosé–Hoover chain (+ MTK barostat) + skin checks
+and rebuilds, no frames) against the engine's bare call (``KernelEngine.calculate``, no ASE),
+alternating blocks of 10 steps 60 times in one process, so that load changes hit both alike
+("integrator" rows).
 
 The models have random coefficients with the moment coefficients set to zero: the kernel does
 all its work (cost does not depend on the values) while the atoms move ballistically at thermal
@@ -49,10 +50,11 @@ from seiflow.potentials.mtp.kernel import KernelEngine  # noqa: E402
 from seiflow.structures.library import get_phase  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "md_overhead.json"
-ALL = ("nve", "nve-ase", "nvt", "nvt-ase", "npt", "graded", "graded-ase", "graded/20",
-       "graded/20-ase")
+ALL = ("nve", "nve-ase", "nvt", "nvt-ase", "npt", "npt-ase", "graded", "graded-ase",
+       "graded/20", "graded/20-ase")
 CASES = (("LiF 216", 10, ALL), ("LiF 216", 16, ALL),
-         ("Li2CO3 1152", 16, ("nvt", "nvt-ase", "npt", "graded/20", "graded/20-ase")))
+         ("Li2CO3 1152", 16, ("nvt", "nvt-ase", "npt", "npt-ase", "graded/20",
+                              "graded/20-ase")))
 
 
 def structure(name: str):
@@ -90,8 +92,8 @@ def md_cpu(model, atoms, steps: int, variant: str, seed: int) -> float:
         return (time.process_time() - c0) / steps
 
 
-def integrator_ratio(model, atoms, rng, blocks: int = 60, block: int = 10) -> dict:
-    """CPU per kernel-loop NVT step over CPU per bare engine call, fine-interleaved."""
+def integrator_ratio(model, atoms, rng, npt: bool, blocks: int = 60, block: int = 10) -> dict:
+    """CPU per kernel-loop NVT (or NPT) step over CPU per bare engine call, fine-interleaved."""
     engine = KernelEngine(model.data, threads=1)
     work, probe = atoms.copy(), atoms.copy()
     engine.set_forces(engine.calculate(work)["forces"])
@@ -100,6 +102,10 @@ def integrator_ratio(model, atoms, rng, blocks: int = 60, block: int = 10) -> di
     kT, tau = units.kB * 600.0, 100.0 * units.fs
     chain = {"kT": kT, "Q": np.array([3 * len(atoms) * kT * tau**2, kT * tau**2, kT * tau**2]),
              "eta": np.zeros(3), "p_eta": np.zeros(3)}
+    tau_p = 500.0 * units.fs
+    baro = {"W": (len(atoms) + 1) * kT * tau_p**2, "P": 1e-4 * units.GPa,
+            "R": np.array([9 * kT * tau_p**2, kT * tau_p**2, kT * tau_p**2]), "xi": np.zeros(3),
+            "p_xi": np.zeros(3), "p_g": np.zeros((3, 3))} if npt else None
     bare = loop = 0.0
     for _ in range(blocks):
         c0 = time.process_time()
@@ -109,7 +115,7 @@ def integrator_ratio(model, atoms, rng, blocks: int = 60, block: int = 10) -> di
         done, mid = 0, False
         while done < block:
             k, mid, _ = engine.md_steps(work, momenta, masses, block - done, 0.5 * units.fs,
-                                        chain, start_mid=mid)
+                                        chain, start_mid=mid, barostat=baro)
             done += k
         bare, loop = bare + c1 - c0, loop + time.process_time() - c1
     return {"bare_call_cpu_ms": round(1e3 * bare / (blocks * block), 3),
@@ -131,7 +137,7 @@ def main() -> None:
         for variant in variants:
             ratios, bare, md = [], [], []
             for r in range(args.rounds):
-                b = bare_cpu(model, atoms, args.steps, variant == "npt", rng)
+                b = bare_cpu(model, atoms, args.steps, variant.startswith("npt"), rng)
                 m = md_cpu(model, atoms, args.steps, variant, seed=r)
                 bare.append(b), md.append(m), ratios.append(m / b)
             row = {"system": name, "atoms": len(atoms), "level": level, "md": variant,
@@ -144,14 +150,15 @@ def main() -> None:
                   f"  MD step {row['md_step_cpu_ms']:7.2f} ms  overhead "
                   f"{100 * row['overhead']:+.1f} %", flush=True)
     integrator = []
-    for name, level, _ in CASES:
+    for (name, level, _), ensemble in ((case, e) for case in CASES for e in ("nvt", "npt")):
         atoms = structure(name)
-        row = {"system": name, "atoms": len(atoms), "level": level,
-               **integrator_ratio(forceless_model_for(atoms, level, rng), atoms, rng)}
+        row = {"system": name, "atoms": len(atoms), "level": level, "md": ensemble,
+               **integrator_ratio(forceless_model_for(atoms, level, rng), atoms, rng,
+                                  ensemble == "npt")}
         integrator.append(row)
         print(f"{name:12s} L{level:<3d} integrator: bare engine call {row['bare_call_cpu_ms']:.3f}"
-              f" ms, kernel-loop NVT step {row['loop_step_cpu_ms']:.3f} ms, overhead "
-              f"{100 * row['overhead']:+.1f} %", flush=True)
+              f" ms, kernel-loop {ensemble.upper()} step {row['loop_step_cpu_ms']:.3f} ms, "
+              f"overhead {100 * row['overhead']:+.1f} %", flush=True)
     machine = describe()
     machine["loadavg_before_after"] = [load_before, os.getloadavg()]
     OUT.write_text(json.dumps({"machine": machine, "steps_per_round": args.steps,

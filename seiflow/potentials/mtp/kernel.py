@@ -63,6 +63,12 @@ def _load():
             lib.mtp_evaluate.argtypes[:2] + [_P_DBL] * 3 + lib.mtp_evaluate.argtypes[3:9]
             + [_P_DBL, ctypes.c_double, ctypes.c_int, ctypes.c_double, ctypes.c_int,
                ctypes.c_int, ctypes.c_double] + [_P_DBL] * 7 + [_P_INT])
+        lib.mtp_npt_steps.restype = ctypes.c_int
+        lib.mtp_npt_steps.argtypes = (
+            lib.mtp_evaluate.argtypes[:2] + [_P_DBL] * 4 + lib.mtp_evaluate.argtypes[4:9]
+            + [_P_DBL] * 3 + [ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_double,
+                              ctypes.c_int, ctypes.c_double] + [_P_DBL] * 3
+            + [ctypes.c_double, ctypes.c_double] + [_P_DBL] * 8 + [_P_INT])
     if hasattr(lib, "mtp_train"):
         lib.mtp_train.restype = ctypes.c_int
         lib.mtp_train.argtypes = lib.mtp_evaluate.argtypes[:8] + [_P_DBL] * 6
@@ -288,23 +294,24 @@ class KernelEngine:
 
     def md_steps(self, atoms: Atoms, momenta: np.ndarray, masses: np.ndarray, n_steps: int,
                  dt: float, chain: dict | None = None, start_mid: bool = False,
-                 rows: bool = False) -> tuple[int, bool, dict]:
+                 rows: bool = False, barostat: dict | None = None) -> tuple[int, bool, dict]:
         """Up to ``n_steps`` velocity-Verlet steps (with ``chain``: ASE's Nosé-Hoover chain
-        NVT; _mtpmd.h) inside the kernel, from ``atoms``' positions (fixed cell) and
-        ``momenta`` (both updated in place) and the forces of the last call (``forces`` in
-        the returned dict, or the first evaluation). ``dt`` in ASE time units; ``chain``:
-        ``kT`` (eV), ``Q`` (chain masses), ``eta`` and ``p_eta`` (updated in place).
+        NVT; with ``barostat`` too: ASE's MTKNPT; _mtpmd.h) inside the kernel, from ``atoms``'
+        positions (and cell, NPT) and ``momenta`` (all updated in place) and the forces (and
+        virial, NPT) of the last call (or ``set_forces``). ``dt`` in ASE time units;
+        ``chain``: ``kT`` (eV), ``Q`` (chain masses), ``eta`` and ``p_eta``; ``barostat``:
+        ``W`` (cell mass), ``P`` (eV/Å³), ``R`` (cell-chain masses), ``xi``, ``p_xi``, ``p_g``
+        (3 × 3 cell momenta); the variables are updated in place.
         Returns (steps completed, whether it stopped between the drift and the force
         evaluation of the next one because an atom left the neighbour list's skin: call
         again with ``start_mid`` after ``atoms.positions`` are synced, the list is then
         rebuilt, and the outputs of the last evaluation (``calculate``'s dict)."""
-        if not hasattr(_LIB, "mtp_md_steps"):
+        if not hasattr(_LIB, "mtp_npt_steps"):
             raise ImportError("seiflow's MTP kernel has no MD loop (rebuild it)")
         types = np.ascontiguousarray(species_types(atoms, self.data.species), dtype=np.intc)
         offsets, nj, ns = self.neighbours(atoms, types)
         n = len(atoms)
         pos = atoms.positions  # updated in place (ASE keeps a float64 C array)
-        cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
         if self._md is None or len(self._md["energies"]) != n:
             self._md = self._outputs(n, False)
         out = self._md
@@ -314,15 +321,31 @@ class KernelEngine:
         c = chain or {}
         mid = ctypes.c_int(0)
         model, keep = self._model()
-        done = _LIB.mtp_md_steps(
-            ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(momenta, _P_DBL),
-            _ptr(masses, _P_DBL), _ptr(cell, _P_DBL), _ptr(types, _P_INT),
-            *_lists(offsets, nj, ns), self._threads(), _ptr(self._nl.built_positions, _P_DBL),
-            (self._nl.skin / 2) ** 2, n_steps, dt, int(start_mid), len(c.get("Q", ())),
-            float(c.get("kT", 0.0)), *(_ptr(c[k], _P_DBL) if c else none
-                                       for k in ("Q", "eta", "p_eta")),
-            *(_ptr(out[k], _P_DBL) for k in ("energies", "forces", "virial")),
-            _ptr(out["basis"], _P_DBL) if rows else none, ctypes.byref(mid))
+        head = [ctypes.byref(model), n, _ptr(pos, _P_DBL), _ptr(momenta, _P_DBL),
+                _ptr(masses, _P_DBL)]
+        tail = [*(_ptr(out[k], _P_DBL) for k in ("energies", "forces", "virial")),
+                _ptr(out["basis"], _P_DBL) if rows else none, ctypes.byref(mid)]
+        lists = [_ptr(types, _P_INT), *_lists(offsets, nj, ns), self._threads()]
+        nl = self._nl
+        if barostat is None:
+            cell = np.ascontiguousarray(atoms.cell.array, dtype=float)
+            done = _LIB.mtp_md_steps(
+                *head, _ptr(cell, _P_DBL), *lists, _ptr(nl.built_positions, _P_DBL),
+                (nl.skin / 2) ** 2, n_steps, dt, int(start_mid), len(c.get("Q", ())),
+                float(c.get("kT", 0.0)), *(_ptr(c[k], _P_DBL) if c else none
+                                           for k in ("Q", "eta", "p_eta")), *tail)
+        else:
+            b = barostat
+            cell = np.array(atoms.cell.array, dtype=float, order="C")  # updated, then set
+            ref_cell, ref_inv = nl.built_cell
+            done = _LIB.mtp_npt_steps(
+                *head, _ptr(cell, _P_DBL), *lists, _ptr(nl.built_positions, _P_DBL),
+                _ptr(ref_cell, _P_DBL), _ptr(ref_inv, _P_DBL), nl.cutoff + nl.skin, nl.skin,
+                n_steps, dt, int(start_mid), float(c["kT"]),
+                *(_ptr(c[k], _P_DBL) for k in ("Q", "eta", "p_eta")), float(b["W"]),
+                float(b["P"]), *(_ptr(b[k], _P_DBL) for k in ("R", "xi", "p_xi", "p_g")),
+                *tail)
+            atoms.set_cell(cell, scale_atoms=False)
         del keep
         if done < 0:
             raise MemoryError("seiflow's MTP kernel could not allocate its work arrays")
@@ -330,11 +353,13 @@ class KernelEngine:
         return done, bool(mid.value), _results(atoms, {**copies, "basis": copies["basis"]
                                                         if rows else None})
 
-    def set_forces(self, forces: np.ndarray) -> None:
-        """The forces ``md_steps`` starts from (those of the current positions)."""
+    def set_forces(self, forces: np.ndarray, virial: np.ndarray | None = None) -> None:
+        """The forces (and virial, eV: the kernel's dE/dε, stress × volume) ``md_steps``
+        starts from, those of the current state."""
         if self._md is None or self._md["forces"].shape != forces.shape:
             self._md = self._outputs(len(forces), False)
         self._md["forces"][:] = forces
+        self._md["virial"][:] = 0.0 if virial is None else virial
 
     def _outputs(self, n: int, rows: bool) -> dict:
         return {"energies": np.empty(n), "forces": np.empty((n, 3)), "virial": np.empty((3, 3)),

@@ -25,6 +25,11 @@ class SkinList:
         self.builds = 0
 
     @property
+    def built_cell(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cell the current list was built in and its inverse (a full 3-D cell)."""
+        return self._ref[2], self._ref[4]
+
+    @property
     def built_positions(self) -> np.ndarray:
         """Positions (Å) the current list was built around (the skin test's reference)."""
         return self._ref[3]
