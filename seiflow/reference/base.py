@@ -114,6 +114,12 @@ class CalculatorLabeler(StrictModel):
             close()
         cleanup()
 
+    @property
+    def gives_stress(self) -> bool:
+        """Whether the calculator computes the stress of a periodic cell (labels of one that
+        does not carry none)."""
+        return True
+
     def check(self, atoms: Atoms) -> None:  # pragma: no cover - overridden
         """Raise SeiflowError if this labeler cannot treat ``atoms`` at all."""
 
@@ -127,7 +133,8 @@ class CalculatorLabeler(StrictModel):
             work.calc = self.calculator(work)
             energy = force_consistent_energy(work)
             forces = np.array(work.get_forces(), dtype=float)
-            stress = np.array(work.get_stress(voigt=True)) if work.pbc.all() else None
+            stress = np.array(work.get_stress(voigt=True)) \
+                if work.pbc.all() and self.gives_stress else None
         except Exception as exc:  # any crash of the code is a failed label, never an abort
             return Label(failure=physics_failure(exc), wall_time=time.perf_counter() - t0,
                          extra={"traceback": traceback.format_exc(limit=3)})

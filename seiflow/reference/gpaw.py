@@ -1,4 +1,5 @@
-"""PBE plane waves with GPAW (serial; seiflow runs one label per process).
+"""PBE plane waves (or, ``mode: lcao``, GPAW's atomic-orbital basis) with GPAW (serial; seiflow
+runs one label per process).
 
 Defaults: 800 eV cut-off (520 eV was measured not converged for O/F stresses), k-points from a
 0.35 Å⁻¹ spacing (VASP KSPACING convention, as in Li et al., Mater. Horiz. 2025), Fermi-Dirac
@@ -24,7 +25,15 @@ class GPAWSettings(CalculatorLabeler):
 
     name: Literal["gpaw"] = "gpaw"
     xc: Literal["PBE"] = "PBE"
-    ecut: float = Field(800.0, gt=0, description="plane-wave cut-off, eV")
+    # left out of the dump at their defaults: plane-wave labels keep their hashes
+    mode: Literal["pw", "lcao"] = Field(
+        "pw", exclude_if=lambda v: v == "pw", description="pw: plane waves up to ecut; lcao: "
+        "GPAW's atomic-orbital basis (basis), far cheaper for 50-100 atoms, no stress (labels "
+        "without it; positions-only work such as NEB); check its numbers against pw on the "
+        "property at hand")
+    basis: str = Field("dzp", exclude_if=lambda v: v == "dzp",
+                       description="LCAO basis set (GPAW's shipped ones: dzp, szp, sz)")
+    ecut: float = Field(800.0, gt=0, description="plane-wave cut-off, eV (mode pw)")
     kspacing: float = Field(0.35, gt=0, description="k-point spacing, Å⁻¹ (VASP KSPACING)")
     smearing: float = Field(0.05, ge=0, description="Fermi-Dirac width, eV")
     d3: D3Damping | None = Field(None, description="add Grimme D3 with zero or BJ damping")
@@ -35,8 +44,15 @@ class GPAWSettings(CalculatorLabeler):
     txt: str | None = Field(None, description="launch: GPAW's log file ('-': stdout; none "
                             "by default)")
 
+    @property
+    def gives_stress(self) -> bool:
+        return self.mode == "pw"  # GPAW's LCAO mode has no stress
+
     def check(self, atoms: Atoms) -> None:
         check_elements(atoms, available_setups(self.xc), f"GPAW ({self.xc} PAW setups)")
+        if self.mode == "lcao":
+            check_elements(atoms, available_setups(f"{self.basis}.basis"),
+                           f"GPAW LCAO ({self.basis} basis sets)")
         if atoms.pbc.any() and not atoms.pbc.all():
             raise LabelerError("GPAW labels here are fully periodic or fully molecular; "
                                f"got pbc={atoms.pbc.tolist()}")
@@ -47,7 +63,9 @@ class GPAWSettings(CalculatorLabeler):
         from gpaw import GPAW, PW
 
         kpts = kpoint_grid(atoms, self.kspacing) if atoms.pbc.all() else (1, 1, 1)
-        dft = GPAW(mode=PW(self.ecut), xc=self.xc, kpts={"size": kpts, "gamma": True},
+        mode = {"mode": PW(self.ecut)} if self.mode == "pw" else {"mode": "lcao",
+                                                                   "basis": self.basis}
+        dft = GPAW(**mode, xc=self.xc, kpts={"size": kpts, "gamma": True},
                    occupations={"name": "fermi-dirac", "width": self.smearing},
                    convergence={"energy": self.energy_tolerance,
                                 "density": self.density_tolerance},
@@ -56,7 +74,8 @@ class GPAWSettings(CalculatorLabeler):
 
 
 def available_setups(xc: str = "PBE") -> set[str]:
-    """Elements with a PAW setup for ``xc`` on GPAW's setup paths."""
+    """Elements with a PAW setup for ``xc`` (or a basis set: ``dzp.basis``) on GPAW's setup
+    paths."""
     from gpaw import setup_paths
 
     found = set()

@@ -94,6 +94,21 @@ def test_gpaw_forces_and_stress_match_finite_differences():
 
 
 @pytest.mark.slow
+def test_gpaw_lcao_forces_match_finite_differences():
+    mol = Atoms("LiF", positions=[[0, 0, 0], [1.6, 0.1, 0.05]])
+    mol.center(vacuum=3.0)
+    lcao = GPAWSettings(mode="lcao", energy_tolerance=1e-8, density_tolerance=1e-8)
+    _fd_check(lcao, mol, f_tol=5e-3, eps=2e-3)
+    # GPAW's LCAO has no stress: a periodic label carries none
+    crystal = GPAWSettings(mode="lcao", kspacing=1.0).label(bulk("Li", "bcc", a=3.44))
+    assert crystal.ok and crystal.stress is None
+    # pw labels keep their hashes; lcao is another method
+    assert GPAWSettings(mode="pw", basis="dzp").settings_hash() == GPAWSettings().settings_hash()
+    assert lcao.settings_hash() != GPAWSettings(energy_tolerance=1e-8,
+                                                density_tolerance=1e-8).settings_hash()
+
+
+@pytest.mark.slow
 def test_gpaw_d3_adds_dftd3_energy():
     from dftd3.ase import DFTD3
 
