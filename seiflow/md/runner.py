@@ -182,8 +182,8 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
            observers: list[Observer] | None = None, progress: bool = True,
            kernel_loop: bool = True) -> MDResult:
     """Run (or resume) MD in ``out_dir``: ``trajectory.extxyz``, ``thermo.csv`` (md/thermo.py),
-    ``checkpoint.extxyz`` with ``checkpoint-state.npz`` (md/output.py). NVE and NVT with an
-    MTP on seiflow's compiled kernel run in the kernel's own loop (md/native.py: the same
+    ``checkpoint.extxyz`` with ``checkpoint-state.npz`` (md/output.py). NVE, NVT and NPT with
+    an MTP on seiflow's compiled kernel run in the kernel's own loop (md/native.py: the same
     trajectory as ASE's integrators; a graded MTP is graded at the loop's event steps) unless
     ``kernel_loop`` is off; everything else on ASE's integrators."""
     from seiflow.md.native import KernelIntegrator, eligible
