@@ -112,6 +112,7 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
     except GammaBreak as exc:
         return {"T_K": T, "failed": str(exc), "max_gamma": watch.max_gamma}
     frames = ase.io.read(res.trajectory, index=":")
+    graded = frame_gammas(out, model)
     pos, times = unwrap(frames), np.array([f.info["time_fs"] for f in frames])
     m = msd(pos, times, select_species(frames[0], "Li"), masses=frames[0].get_masses(),
             n_blocks=5)
@@ -122,11 +123,10 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
            "teacher_check_npt": check,
            "max_gamma": round(watch.max_gamma, 3),
            "steps_above_gamma_select": watch.above(GAMMA_SELECT),
-           "steps_watched": len(watch.gammas), "wall_s": round(time.perf_counter() - t0, 1),
-           "ns_per_day": round(res.ns_per_day, 3)}
-    if row["steps_above_gamma_select"]:
-        row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {row['steps_above_gamma_select']} of "
-                       f"{row['steps_watched']} graded steps: extrapolating")
+           "steps_watched": len(watch.gammas), **graded,
+           "wall_s": round(time.perf_counter() - t0, 1), "ns_per_day": round(res.ns_per_day, 3)}
+    row["max_gamma"] = max(row["max_gamma"], graded["max_gamma_frames"])
+    flag(row)
     if d is None:
         return {**row, "failed": why}
     msd_plot(m.t_fs, m.msd, d.window_fs, d.D_A2_ps, OUT / f"lif_interstitial_msd_{T:g}K.png",
@@ -134,6 +134,29 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
              title=f"LiF + Li interstitial, MTP, {T:g} K")
     return {**row, "D_cm2_s": d.D_cm2_s, "D_sigma_cm2_s": d.D_sigma_cm2_s,
             "window_fs": list(d.window_fs), "loglog_slope": round(d.loglog_slope, 3)}
+
+
+def frame_gammas(out: Path, model) -> dict:
+    """γ of every trajectory frame of the NPT and NVT runs (every 100 steps), graded again
+    after the run: a resumed run's watch saw only the steps after its restart, these frames
+    cover the whole run."""
+    gammas = []
+    for part in ("npt", "nvt"):
+        traj = out / part / "trajectory.extxyz"
+        for frame in ase.io.read(traj, index=":") if traj.exists() else []:
+            gammas.append(float(np.max(model.grade(frame))))
+    return {"max_gamma_frames": round(max(gammas, default=0.0), 3),
+            "frames_above_gamma_select": sum(g > GAMMA_SELECT for g in gammas),
+            "frames_graded": len(gammas)}
+
+
+def flag(row: dict) -> None:
+    """Flag a row whose run extrapolated: a watched step or a frame above γ_select."""
+    steps, frames = row["steps_above_gamma_select"], row.get("frames_above_gamma_select", 0)
+    if steps or frames:
+        row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {steps} of {row['steps_watched']} "
+                       f"watched steps and {frames} of {row.get('frames_graded', 0)} frames: "
+                       "extrapolating")
 
 
 def teacher_check(frames: list, calc, T: float) -> dict:
@@ -216,6 +239,21 @@ def kept_rows(key: str) -> dict[float, dict]:
     return {r["T_K"]: r for r in rows if r.get("model_sha256") == key}
 
 
+def regrade(rows: dict[float, dict], model, run: Path) -> None:
+    """Add the frames' γ to kept rows whose trajectories are still in ``run``; rewrite them."""
+    for T, row in rows.items():
+        out = run / "production" / f"{T:g}K"
+        if not (out / "nvt" / "trajectory.extxyz").exists():
+            continue
+        row.update(frame_gammas(out, model))
+        row["max_gamma"] = max(row["max_gamma"], row["max_gamma_frames"])
+        row.pop("flag", None)
+        flag(row)
+        (KEPT / f"T{T:g}K.json").write_text(json.dumps(row, indent=1) + "\n")
+        print(f"{T:g} K regraded: {row['frames_graded']} frames, max γ "
+              f"{row['max_gamma_frames']}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ps", type=float, default=500.0, help="NVT length per temperature, ps")
@@ -230,6 +268,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None,
                     help="a model folder (e.g. benchmarks/results/lif_interstitial/model): no "
                     "learning or validation, only the temperatures it has no row for")
+    ap.add_argument("--regrade", action="store_true", help="grade the kept rows' trajectory "
+                    "frames again (rows made before frame grading, or from resumed runs)")
     args = ap.parse_args()
     run = ROOT / args.run_dir
     t0 = time.perf_counter()
@@ -245,6 +285,8 @@ def main() -> None:
         model_dir = args.model.resolve()
     key = model_hash(model_dir)
     done = kept_rows(key)
+    if args.regrade:
+        regrade(done, load_potential(str(model_dir)), run)
     todo = [T for T in args.temperatures if T not in done]
     print(f"model {model_dir} ({key}): kept rows at {sorted(done)} K; running {todo} K",
           flush=True)
