@@ -120,6 +120,19 @@ def test_a_band_through_a_deeper_minimum_is_refused_and_kept():
     assert hole.get_potential_energy() < energies[0] - 0.4
 
 
+def test_a_band_to_the_top_of_a_hop_has_no_barrier_and_is_kept(al_hop, al_result):
+    """From a minimum to the saddle of the Al vacancy hop (end points not relaxed): the band
+    rises all the way, so there is no barrier to report; the failure keeps the band."""
+    top = al_result.images[al_result.profile.saddle_index].copy()
+    with pytest.raises(PropertyFailed, match="no barrier: the highest point") as failed:
+        compute_neb(al_result.images[0].copy(), top, emt,
+                    NEBSettings(n_images=3, relax_endpoints=False))
+    band = failed.value.structures["neb-band.extxyz"]
+    energies = np.array([image.get_potential_energy() for image in band])
+    assert len(band) == 5 and np.all(np.diff(energies) > 0)
+    assert f"{energies[-1] - energies[0]:.3f} eV" in str(failed.value)
+
+
 def test_not_converged(al_hop):
     with pytest.raises(PropertyFailed, match="did not converge"):
         compute_neb(*al_hop, emt, NEBSettings(max_steps=2, interpolation="linear"))

@@ -358,8 +358,11 @@ def _check_saddle(neb: _CountedNEB, profile: NEBProfile, settings: NEBSettings,
             f"point", structures={"neb-band.extxyz": images})
     top = profile.saddle_index
     if top in (0, len(images) - 1) or profile.barrier_backward <= 0.0:
+        rise = ", ".join(f"{e:.3f}" for e in profile.energies)
         raise PropertyFailed("no barrier: the highest point of the band is an end point "
-                             "(an end point is not a minimum, or the path is downhill)")
+                             "(an end point is not a minimum, or the path is downhill); "
+                             f"image energies above the initial end point: {rise} eV",
+                             structures={"neb-band.extxyz": images})
     excess = profile.barrier_fit - profile.barrier_forward
     if excess > settings.saddle_tolerance:
         raise PropertyFailed(f"the fitted path rises {excess:.3f} eV above the highest image: "
