@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("learn-mace-committee.yaml", LearnConfig), ("li-li3incl6.yaml", LearnConfig),
     ("validate-li2co3.yaml", ValidateConfig), ("demo-validate.yaml", ValidateConfig),
     ("lif-interstitial-validate.yaml", ValidateConfig), ("structures.yaml", BuildConfig),
+    ("lif-interstitial-diffusion.yaml", ValidateConfig), ("li2co3-mechanisms.yaml", LearnConfig),
     ("parsl-local.yaml", ParslSettings),
     ("parsl-slurm.yaml", ParslSettings),
 ])
@@ -32,4 +33,5 @@ def test_no_example_left_untested():
         "demo.yaml", "learn-gpaw.yaml", "lif-interstitial.yaml", "structures.yaml",
         "parsl-local.yaml", "parsl-slurm.yaml", "validate-li2co3-learn.yaml",
         "validate-li2co3.yaml", "learn-mace-committee.yaml", "demo-validate.yaml",
-        "lif-interstitial-validate.yaml", "li-li3incl6.yaml"}
+        "lif-interstitial-validate.yaml", "li-li3incl6.yaml", "lif-interstitial-diffusion.yaml",
+        "li2co3-mechanisms.yaml"}

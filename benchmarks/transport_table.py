@@ -1,0 +1,87 @@
+"""Issue 19's table: LiF interstitial Ea and the three Li2CO3 barriers, teacher vs MLIP.
+
+Reads what the studies wrote (nothing is computed here):
+- benchmarks/results/lif_interstitial_diffusion.json (benchmarks/lif_interstitial_diffusion.py):
+  the MTP's Arrhenius Ea from 0.5-ns production MD, the knock-off NEB of teacher and MTP;
+- benchmarks/results/li2co3_mechanisms/results.json (benchmarks/li2co3_mechanisms.py): the
+  Li2CO3 vacancy hop, interstitial knock-off and Frenkel pair, teacher and MTP bands.
+
+Run:  .venv/bin/python benchmarks/transport_table.py
+Writes benchmarks/results/transport_table.md. The teacher is SevenNet-0 (PBE-trained); no number
+here is PBE (no GPAW barrier has been computed yet).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LIF = RESULTS / "lif_interstitial_diffusion.json"
+LI2CO3 = RESULTS / "li2co3_mechanisms" / "results.json"
+COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "literature",
+           "max γ (MTP)", "note")
+
+
+def _f(x, sigma=None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.3f} ± {sigma:.3f}" if sigma is not None else f"{x:.3f}"
+
+
+def lif_rows(doc: dict) -> list[list[str]]:
+    lit = "{:.2f}-{:.2f}".format(*doc["literature_Ea_eV"])
+    arr = doc["arrhenius"]
+    temps = sorted(p["T_K"] for p in doc["points"] if "D_cm2_s" in p)
+    flagged = arr.get("flagged_temperatures") or []
+    ns = sorted({p["nvt_ps"] / 1000 for p in doc["points"] if "D_cm2_s" in p})
+    span = f"{ns[0]:g}" if len(ns) == 1 else f"{ns[0]:g}-{ns[-1]:g}"
+    note = (f"MD Ea, {len(temps)} T ({temps[0]:g}-{temps[-1]:g} K), {span} ns each, 217 atoms"
+            + (f"; flagged at {', '.join(f'{t:g}' for t in flagged)} K (γ > 2)" if flagged
+               else "") + "; teacher MD unfinished (docs/md-transport.md)")
+    rows = [["LiF + Li interstitial", "Ea, MD (eV)", "–", _f(arr.get("Ea_eV"),
+             arr.get("Ea_sigma_eV")), lit, _f(arr.get("max_gamma")), note]]
+    neb = {r["quantity"]: r for r in doc["neb"]}
+    fwd = neb.get("barrier (forward)")
+    if fwd:
+        rows.append(["LiF + Li interstitial", "knock-off NEB barrier (eV)", _f(fwd["reference"]),
+                     _f(fwd["value"]), lit, _f(fwd.get("max_gamma")),
+                     "2×2×2 cell, 3 images, climbing image"])
+    return rows
+
+
+def li2co3_rows(doc: dict) -> list[list[str]]:
+    wanted = {("vacancy", "barrier"): "vacancy hop barrier (eV)",
+              ("knockoff", "E_a = highest saddle above A"): "interstitial knock-off E_a (eV)",
+              ("frenkel", "pair energy above the crystal"): "Frenkel pair (3.06 Å) energy "
+              "above the crystal (eV)",
+              ("frenkel", "barrier"): "Frenkel pair formation barrier (eV)"}
+    rows = []
+    for r in doc["rows"]:
+        name = wanted.get((r["mechanism"], r["quantity"]))
+        if name is None:
+            continue
+        notes = [r.get("note"), r.get("flag")]
+        if "within_tolerance" in r:
+            notes.append("Δ within ±0.07 eV" if r["within_tolerance"] else "Δ beyond ±0.07 eV")
+        paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
+        rows.append(["Li2CO3 (1×2×2)", name, _f(r["teacher_eV"]), _f(r["mtp_eV"]), paper,
+                     _f(r["max_gamma"]), "; ".join(n for n in notes if n)])
+    return rows
+
+
+def main() -> None:
+    rows = []
+    if LIF.exists():
+        rows += lif_rows(json.loads(LIF.read_text()))
+    if LI2CO3.exists():
+        rows += li2co3_rows(json.loads(LI2CO3.read_text()))
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "transport_table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
