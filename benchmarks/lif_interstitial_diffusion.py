@@ -112,7 +112,6 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
     except GammaBreak as exc:
         return {"T_K": T, "failed": str(exc), "max_gamma": watch.max_gamma}
     frames = ase.io.read(res.trajectory, index=":")
-    graded = frame_gammas(out, model)
     pos, times = unwrap(frames), np.array([f.info["time_fs"] for f in frames])
     m = msd(pos, times, select_species(frames[0], "Li"), masses=frames[0].get_masses(),
             n_blocks=5)
@@ -123,10 +122,9 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
            "teacher_check_npt": check,
            "max_gamma": round(watch.max_gamma, 3),
            "steps_above_gamma_select": watch.above(GAMMA_SELECT),
-           "steps_watched": len(watch.gammas), **graded,
+           "steps_watched": len(watch.gammas),
            "wall_s": round(time.perf_counter() - t0, 1), "ns_per_day": round(res.ns_per_day, 3)}
-    row["max_gamma"] = max(row["max_gamma"], graded["max_gamma_frames"])
-    flag(row)
+    add_frame_gammas(row, out, model)
     if d is None:
         return {**row, "failed": why}
     msd_plot(m.t_fs, m.msd, d.window_fs, d.D_A2_ps, OUT / f"lif_interstitial_msd_{T:g}K.png",
@@ -136,27 +134,24 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
             "window_fs": list(d.window_fs), "loglog_slope": round(d.loglog_slope, 3)}
 
 
-def frame_gammas(out: Path, model) -> dict:
-    """γ of every trajectory frame of the NPT and NVT runs (every 100 steps), graded again
-    after the run: a resumed run's watch saw only the steps after its restart, these frames
-    cover the whole run."""
+def add_frame_gammas(row: dict, out: Path, model) -> None:
+    """Grade every trajectory frame of the NPT and NVT runs in ``out`` (every 100 steps) after
+    the run, since a resumed run's watch saw only the steps after its restart; fold the frames'
+    γ into the row's max γ and flag the row when a watched step or a frame exceeds γ_select."""
     gammas = []
     for part in ("npt", "nvt"):
         traj = out / part / "trajectory.extxyz"
         for frame in ase.io.read(traj, index=":") if traj.exists() else []:
             gammas.append(float(np.max(model.grade(frame))))
-    return {"max_gamma_frames": round(max(gammas, default=0.0), 3),
-            "frames_above_gamma_select": sum(g > GAMMA_SELECT for g in gammas),
-            "frames_graded": len(gammas)}
-
-
-def flag(row: dict) -> None:
-    """Flag a row whose run extrapolated: a watched step or a frame above γ_select."""
-    steps, frames = row["steps_above_gamma_select"], row.get("frames_above_gamma_select", 0)
+    row.update(max_gamma_frames=round(max(gammas, default=0.0), 3),
+               frames_above_gamma_select=sum(g > GAMMA_SELECT for g in gammas),
+               frames_graded=len(gammas))
+    row["max_gamma"] = max(row["max_gamma"], row["max_gamma_frames"])
+    row.pop("flag", None)
+    steps, frames = row["steps_above_gamma_select"], row["frames_above_gamma_select"]
     if steps or frames:
         row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {steps} of {row['steps_watched']} "
-                       f"watched steps and {frames} of {row.get('frames_graded', 0)} frames: "
-                       "extrapolating")
+                       f"watched steps and {frames} of {len(gammas)} frames: extrapolating")
 
 
 def teacher_check(frames: list, calc, T: float) -> dict:
@@ -245,10 +240,7 @@ def regrade(rows: dict[float, dict], model, run: Path) -> None:
         out = run / "production" / f"{T:g}K"
         if not (out / "nvt" / "trajectory.extxyz").exists():
             continue
-        row.update(frame_gammas(out, model))
-        row["max_gamma"] = max(row["max_gamma"], row["max_gamma_frames"])
-        row.pop("flag", None)
-        flag(row)
+        add_frame_gammas(row, out, model)
         (KEPT / f"T{T:g}K.json").write_text(json.dumps(row, indent=1) + "\n")
         print(f"{T:g} K regraded: {row['frames_graded']} frames, max γ "
               f"{row['max_gamma_frames']}", flush=True)
