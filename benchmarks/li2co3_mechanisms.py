@@ -208,7 +208,8 @@ def main() -> None:
     doc = {"machine": describe(), "model": str(args.model), "images": args.images,
            "rows": rows, "failures": failures, "wall_s_this_run": round(
                time.perf_counter() - t0, 1),
-           "mtp_wall_s": {k: v.get("wall_s") for k, v in mtp.items()}}
+           "mtp_wall_s": {k: v.get("wall_s") for k, v in mtp.items()},
+           "teacher_wall_s": {k: (teacher(k) or {}).get("wall_s") for k in BANDS}}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out / "table.md").write_text(table(rows) + "".join(
         f"\n- {k}: {v}" for k, v in failures.items()) + "\n")
