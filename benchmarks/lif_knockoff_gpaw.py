@@ -1,0 +1,81 @@
+"""PBE (GPAW) spot check of the LiF interstitial knock-off on the teacher's path.
+
+The teacher's (SevenNet-0) converged climbing-image band of the knock-off in the 2x2x2 cell
+(65 atoms; `seiflow validate` with examples/lif-interstitial-validate.yaml) gives an end point
+and the saddle. GPAW PBE single points at those two geometries give ΔE = E(saddle) - E(end
+point): PBE's barrier *along the teacher's path* (no PBE relaxation; a PBE NEB would lower the
+saddle and the end point each a little). Compared with the teacher's 0.278 eV and the
+literature's 0.20-0.24 eV.
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_knockoff_gpaw.py
+      [--band runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json]
+      [--mode lcao|pw] [--ecut 500] [--kspacing 0.35]
+Each finished single point is kept (a rerun computes only the missing one) in
+benchmarks/results/lif_knockoff_gpaw_<mode>.json, with its wall time and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+from seiflow.reference import GPAWSettings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).resolve().parent / "results"
+BAND = ROOT / "runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json"
+
+
+def band_images(path: Path) -> tuple[list[Atoms], dict]:
+    doc = json.loads(path.read_text())["result"]
+    band = doc["band"]
+    images = [Atoms(band["symbols"], positions=pos, cell=band["cell_A"], pbc=band["pbc"])
+              for pos in band["positions_A"]]
+    return images, doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--band", type=Path, default=BAND)
+    ap.add_argument("--mode", choices=["lcao", "pw"], default="lcao")
+    ap.add_argument("--ecut", type=float, default=500.0, help="plane-wave cut-off, eV (pw)")
+    ap.add_argument("--kspacing", type=float, default=0.35, help="k-point spacing, 1/Å")
+    args = ap.parse_args()
+    settings = GPAWSettings(mode=args.mode, ecut=args.ecut, kspacing=args.kspacing)
+    images, teacher = band_images(args.band)
+    saddle = teacher["saddle_index"]
+    out = OUT / f"lif_knockoff_gpaw_{args.mode}.json"
+    doc = json.loads(out.read_text()) if out.exists() else {"points": {}}
+    doc.update(settings=settings.model_dump(mode="json"), band=str(args.band),
+               teacher_barrier_eV=teacher["barrier_forward_eV"], saddle_index=saddle)
+    for name, index in (("end point", 0), ("saddle", saddle)):
+        if name in doc["points"]:
+            continue
+        t0 = time.perf_counter()
+        label = settings.label(images[index])
+        if label.failure is not None:
+            raise SystemExit(f"GPAW failed on the {name}: {label.failure}")
+        doc["points"][name] = {"image": index, "energy_eV": label.energy,
+                               "fmax_eV_A": float(np.abs(label.forces).max()),
+                               "wall_s": round(time.perf_counter() - t0, 1)}
+        doc["machine"] = describe()
+        out.write_text(json.dumps(doc, indent=1) + "\n")
+        print(name, doc["points"][name], flush=True)
+    e = {k: v["energy_eV"] for k, v in doc["points"].items()}
+    doc["pbe_barrier_on_teacher_path_eV"] = round(e["saddle"] - e["end point"], 4)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps({k: doc[k] for k in ("pbe_barrier_on_teacher_path_eV",
+                                          "teacher_barrier_eV")}))
+
+
+if __name__ == "__main__":
+    main()
