@@ -30,6 +30,7 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
+import yaml
 from ase.optimize import FIRE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +53,7 @@ PAPER_EV = {"vacancy": 0.24, "knockoff": 0.18, "frenkel": 1.19}
 # except where IMAGES says otherwise (the teacher's Frenkel band with 3 images rose
 # monotonically to the pair, so it was rerun with 5)
 IMAGES = {"frenkel": 5}
+KNOCKOFF = ("knockoff_A_to_B", "knockoff_B_to_end", "knockoff_start_to_A")
 BANDS = {
     "vacancy": (["--phase", "li2co3", "--mechanism", "vacancy"], "vacancy.json"),
     "knockoff_A_to_B": ([DATA / "knockoff-A.extxyz", DATA / "knockoff-B.extxyz"],
@@ -66,20 +68,19 @@ BANDS = {
 
 
 def run_band(name: str, model: Path, images: int, out_dir: Path) -> dict:
-    """`seiflow neb` with the MTP (kept when done: rerun, it is read back)."""
+    """`seiflow neb` with the MTP, run once: a finished band (neb.json) or a failed one (its
+    neb-summary.yml says why) is read back."""
     out = out_dir / name
-    if not (out / "neb.json").exists():
+    summary = out / "neb-summary.yml"
+    if not (out / "neb.json").exists() and not summary.exists():
         args, _ = BANDS[name]
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "seiflow", "neb", *map(str, args),
-                               "--model", str(model), "--images",
-                               str(IMAGES.get(name, images)), "--out",
-                               str(out), "--no-progress"], cwd=ROOT, capture_output=True,
-                              text=True)
-        if proc.returncode:
-            return {"failed": (proc.stderr.strip().splitlines() or ["?"])[-1],
-                    "wall_s": round(time.perf_counter() - t0, 1)}
-    return json.loads((out / "neb.json").read_text())
+        subprocess.run([sys.executable, "-m", "seiflow", "neb", *map(str, args), "--model",
+                        str(model), "--images", str(IMAGES.get(name, images)), "--out",
+                        str(out), "--no-progress"], cwd=ROOT, capture_output=True)
+    if (out / "neb.json").exists():
+        return json.loads((out / "neb.json").read_text())
+    record = yaml.safe_load(summary.read_text())
+    return {"failed": record["error"], "wall_s": record.get("wall_time_s")}
 
 
 def band_gamma(name: str, potential, out_dir: Path) -> float | None:
@@ -102,11 +103,12 @@ def result_of(doc: dict | None) -> dict | None:
 
 
 def knockoff_ea(results: dict[str, dict | None]) -> float | None:
-    """Highest saddle of the path A -> B -> end point, above A (each band's own end points)."""
-    legs = [results[k] for k in ("knockoff_A_to_B", "knockoff_B_to_end")]
+    """Highest saddle along the path A -> B -> end point (= the image of START) -> A', above A:
+    the saddles of the three knock-off bands, each on its own relaxed end points."""
+    legs = [results[k] for k in KNOCKOFF]
     if any(r is None for r in legs):
         return None
-    e_a = legs[0]["energy_initial_eV"]
+    e_a = results["knockoff_A_to_B"]["energy_initial_eV"]
     saddles = [r["energy_initial_eV"] + r["barrier_forward_eV"] for r in legs]
     return round(max(saddles) - e_a, 4)
 
@@ -135,16 +137,20 @@ def teacher_pair_energy() -> float:
 
 
 def row(name: str, label: str, t: float | None, m: float | None, gamma: float | None,
-        paper: float | None, note: str = "") -> dict:
+        paper: float | None, bands: tuple[str, ...] = (), note: str = "") -> dict:
+    """One table row; ``bands`` are the bands behind it (their wall times are summed in
+    ``main``); ``note`` gathers the given note, the γ flag and the tolerance verdict."""
     r = {"mechanism": name, "quantity": label, "teacher_eV": t, "mtp_eV": m,
-         "max_gamma": gamma, "paper_eV": paper}
-    if note:
-        r["note"] = note
+         "max_gamma": gamma, "paper_eV": paper, "bands": list(bands)}
+    notes = [note]
     if t is not None and m is not None:
         r["delta_eV"] = round(m - t, 4)
         r["within_tolerance"] = abs(m - t) <= TOLERANCE_EV
+        notes.append(f"Δ {'within' if r['within_tolerance'] else 'beyond'} ±{TOLERANCE_EV} eV")
     if gamma is not None and gamma > GAMMA_SELECT:
         r["flag"] = f"max γ {gamma:g} > γ_select {GAMMA_SELECT:g}: the MTP extrapolates"
+        notes.append(r["flag"])
+    r["note"] = "; ".join(n for n in notes if n)
     return r
 
 
@@ -154,11 +160,9 @@ def table(rows: list[dict]) -> str:
     lines = ["| mechanism | quantity | SevenNet-0 (eV) | MTP (eV) | Δ (eV) | max γ | paper "
              "(eV) | note |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        note = "; ".join(x for x in (r.get("note"), r.get("flag"), "" if r.get(
-            "within_tolerance", True) else f"Δ beyond ±{TOLERANCE_EV} eV") if x)
         lines.append(f"| {r['mechanism']} | {r['quantity']} | {f(r['teacher_eV'])} | "
                      f"{f(r['mtp_eV'])} | {f(r.get('delta_eV'))} | {f(r['max_gamma'])} | "
-                     f"{f(r['paper_eV'])} | {note} |")
+                     f"{f(r['paper_eV'])} | {r['note']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -180,36 +184,40 @@ def main() -> None:
     potential = load_potential(str(model_dir))
     t0 = time.perf_counter()
     mtp = {name: run_band(name, model, args.images, out) for name in BANDS}
+    teachers = {name: teacher(name) for name in BANDS}
     res_m = {k: result_of(v) for k, v in mtp.items()}
-    res_t = {k: result_of(teacher(k)) for k in BANDS}
+    res_t = {k: result_of(v) for k, v in teachers.items()}
     gam = {k: band_gamma(k, potential, out) for k in BANDS}
 
     def barrier(res, k):
         return None if res[k] is None else round(res[k]["barrier_forward_eV"], 4)
 
     rows = [row("vacancy", "barrier", barrier(res_t, "vacancy"), barrier(res_m, "vacancy"),
-                gam["vacancy"], PAPER_EV["vacancy"])]
-    for k in ("knockoff_A_to_B", "knockoff_B_to_end", "knockoff_start_to_A"):
-        rows.append(row(k, "barrier (band)", barrier(res_t, k), barrier(res_m, k), gam[k], None))
-    ko_gamma = max((g for k, g in gam.items() if k.startswith("knockoff") and g is not None),
-                   default=None)
+                gam["vacancy"], PAPER_EV["vacancy"], bands=("vacancy",))]
+    for k in KNOCKOFF:
+        rows.append(row(k, "barrier (band)", barrier(res_t, k), barrier(res_m, k), gam[k], None,
+                        bands=(k,)))
+    ko_gamma = max((gam[k] for k in KNOCKOFF if gam[k] is not None), default=None)
     rows.append(row("knockoff", "E_a = highest saddle above A", knockoff_ea(res_t),
-                    knockoff_ea(res_m), ko_gamma, PAPER_EV["knockoff"]))
+                    knockoff_ea(res_m), ko_gamma, PAPER_EV["knockoff"], bands=KNOCKOFF))
     rows.append(row("frenkel", "pair energy above the crystal", teacher_pair_energy(),
                     pair_energy(potential.calculator()), None, None))
     no_barrier = [side for side, res in (("teacher", res_t), ("MTP", res_m))
                   if res["frenkel"] is None]
     rows.append(row("frenkel", "barrier", barrier(res_t, "frenkel"), barrier(res_m, "frenkel"),
-                    gam["frenkel"], PAPER_EV["frenkel"], note=" and ".join(no_barrier) + (
-                        ": no barrier, the band rises to the pair"
-                        if no_barrier else "")))
+                    gam["frenkel"], PAPER_EV["frenkel"], bands=("frenkel",),
+                    note=" and ".join(no_barrier) + (": no barrier, the band rises to the pair"
+                                                     if no_barrier else "")))
+    walls = {"teacher": {k: (v or {}).get("wall_s") for k, v in teachers.items()},
+             "mtp": {k: v.get("wall_s") for k, v in mtp.items()}}
+    for r in rows:  # summed over the row's bands; None where no band's time is known
+        r["wall_s"] = {side: sum(filter(None, (w[b] for b in r["bands"]))) or None
+                       for side, w in walls.items()}
     failures = {k: v["failed"] for k, v in mtp.items() if "failed" in v}
     failures.update({f"teacher {k}": "no teacher band" for k, v in res_t.items() if v is None})
     doc = {"machine": describe(), "model": str(args.model), "images": args.images,
            "rows": rows, "failures": failures, "wall_s_this_run": round(
-               time.perf_counter() - t0, 1),
-           "mtp_wall_s": {k: v.get("wall_s") for k, v in mtp.items()},
-           "teacher_wall_s": {k: (teacher(k) or {}).get("wall_s") for k in BANDS}}
+               time.perf_counter() - t0, 1), "band_wall_s": walls}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out / "table.md").write_text(table(rows) + "".join(
         f"\n- {k}: {v}" for k, v in failures.items()) + "\n")

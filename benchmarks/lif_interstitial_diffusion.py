@@ -92,13 +92,13 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
     npt = MDSettings(ensemble="npt", temperature_K=T, pressure_bar=1.0, timestep_fs=1.0,
                      steps=max(1, int(npt_ps * 1000)), tdamp_fs=100, pdamp_fs=500, traj_stride=100,
                      checkpoint_every=1000, seed=int(T))
-    check = None
+    check, npt_frames = None, []
     try:
         cell = start.cell.array
         if npt_ps > 0:
             res = run_md(start, model.calculator(), npt, out / "npt", progress=False,
                          observers=[(watch, 20), (_volume_guard(v0), 20)])
-            frames = ase.io.read(res.trajectory, index=":")
+            npt_frames = frames = ase.io.read(res.trajectory, index=":")
             cell = np.mean([f.cell.array for f in frames[len(frames) // 2:]], axis=0)
             check = teacher_check(frames[len(frames) // 2::max(1, len(frames) // 6)],
                                   model.calculator(), T)
@@ -124,7 +124,7 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
            "steps_above_gamma_select": watch.above(GAMMA_SELECT),
            "steps_watched": len(watch.gammas),
            "wall_s": round(time.perf_counter() - t0, 1), "ns_per_day": round(res.ns_per_day, 3)}
-    add_frame_gammas(row, out, model)
+    add_frame_gammas(row, npt_frames + frames, model)
     if d is None:
         return {**row, "failed": why}
     msd_plot(m.t_fs, m.msd, d.window_fs, d.D_A2_ps, OUT / f"lif_interstitial_msd_{T:g}K.png",
@@ -134,24 +134,20 @@ def run_temperature(T: float, model_dir: str, ps: float, npt_ps: float, run: Pat
             "window_fs": list(d.window_fs), "loglog_slope": round(d.loglog_slope, 3)}
 
 
-def add_frame_gammas(row: dict, out: Path, model) -> None:
-    """Grade every trajectory frame of the NPT and NVT runs in ``out`` (every 100 steps) after
+def add_frame_gammas(row: dict, frames: list, model) -> None:
+    """Grade every trajectory frame of a temperature's NPT and NVT runs (every 100 steps) after
     the run, since a resumed run's watch saw only the steps after its restart; fold the frames'
     γ into the row's max γ and flag the row when a watched step or a frame exceeds γ_select."""
-    gammas = []
-    for part in ("npt", "nvt"):
-        traj = out / part / "trajectory.extxyz"
-        for frame in ase.io.read(traj, index=":") if traj.exists() else []:
-            gammas.append(float(np.max(model.grade(frame))))
+    gammas = [float(np.max(model.grade(frame))) for frame in frames]
     row.update(max_gamma_frames=round(max(gammas, default=0.0), 3),
                frames_above_gamma_select=sum(g > GAMMA_SELECT for g in gammas),
                frames_graded=len(gammas))
     row["max_gamma"] = max(row["max_gamma"], row["max_gamma_frames"])
     row.pop("flag", None)
-    steps, frames = row["steps_above_gamma_select"], row["frames_above_gamma_select"]
-    if steps or frames:
-        row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {steps} of {row['steps_watched']} "
-                       f"watched steps and {frames} of {len(gammas)} frames: extrapolating")
+    n_steps, n_frames = row["steps_above_gamma_select"], row["frames_above_gamma_select"]
+    if n_steps or n_frames:
+        row["flag"] = (f"γ > γ_select {GAMMA_SELECT:g} in {n_steps} of {row['steps_watched']} "
+                       f"watched steps and {n_frames} of {len(gammas)} frames: extrapolating")
 
 
 def teacher_check(frames: list, calc, T: float) -> dict:
@@ -237,10 +233,12 @@ def kept_rows(key: str) -> dict[float, dict]:
 def regrade(rows: dict[float, dict], model, run: Path) -> None:
     """Add the frames' γ to kept rows whose trajectories are still in ``run``; rewrite them."""
     for T, row in rows.items():
-        out = run / "production" / f"{T:g}K"
-        if not (out / "nvt" / "trajectory.extxyz").exists():
+        trajs = [run / "production" / f"{T:g}K" / part / "trajectory.extxyz"
+                 for part in ("npt", "nvt")]
+        if not trajs[1].exists():
             continue
-        add_frame_gammas(row, out, model)
+        add_frame_gammas(row, [f for t in trajs if t.exists() for f in ase.io.read(t, ":")],
+                         model)
         (KEPT / f"T{T:g}K.json").write_text(json.dumps(row, indent=1) + "\n")
         print(f"{T:g} K regraded: {row['frames_graded']} frames, max γ "
               f"{row['max_gamma_frames']}", flush=True)

@@ -21,9 +21,6 @@ LIF = RESULTS / "lif_interstitial_diffusion.json"
 LI2CO3 = RESULTS / "li2co3_mechanisms" / "results.json"
 COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "literature",
            "max γ (MTP)", "wall (s, teacher / MTP)", "note")
-# the bands behind each Li2CO3 row (benchmarks/li2co3_mechanisms.py)
-LI2CO3_BANDS = {"vacancy": ["vacancy"], "frenkel": ["frenkel"],
-                "knockoff": ["knockoff_A_to_B", "knockoff_B_to_end", "knockoff_start_to_A"]}
 
 
 def _seconds(*seconds) -> str:
@@ -71,16 +68,10 @@ def li2co3_rows(doc: dict) -> list[list[str]]:
         name = wanted.get((r["mechanism"], r["quantity"]))
         if name is None:
             continue
-        notes = [r.get("note"), r.get("flag")]
-        if "within_tolerance" in r:
-            notes.append("Δ within ±0.07 eV" if r["within_tolerance"] else "Δ beyond ±0.07 eV")
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        bands = LI2CO3_BANDS[r["mechanism"]] if r["quantity"] != "pair energy above the " \
-            "crystal" else []
-        wall = [sum(filter(None, (doc.get(side, {}).get(b) for b in bands))) or None
-                for side in ("teacher_wall_s", "mtp_wall_s")]
         rows.append(["Li2CO3 (1×2×2)", name, _f(r["teacher_eV"]), _f(r["mtp_eV"]), paper,
-                     _f(r["max_gamma"]), _seconds(*wall), "; ".join(n for n in notes if n)])
+                     _f(r["max_gamma"]), _seconds(r["wall_s"]["teacher"], r["wall_s"]["mtp"]),
+                     r["note"]])
     return rows
 
 
