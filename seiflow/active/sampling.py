@@ -9,6 +9,7 @@ from ase import Atoms
 from pydantic import Field, field_validator
 
 from seiflow.core.config import MAX_COUNT, StrictModel
+from seiflow.data.labels import FIT_WEIGHT
 
 
 class PerturbSettings(StrictModel):
@@ -20,6 +21,9 @@ class PerturbSettings(StrictModel):
     rattle_A: tuple[float, float] = (0.02, 0.12)
     strain: float = Field(0.02, ge=0, lt=0.3)
     seed: int = Field(0, ge=0)
+    weight: float = Field(1.0, gt=0, description="each copy's weight in the fit's loss "
+                          "(info['fit_weight']; e.g. > 1 for near-equilibrium strained copies, "
+                          "which fix the elastic constants: docs/demo.md)")
 
     @field_validator("rattle_A")
     @classmethod
@@ -44,5 +48,7 @@ def perturbed(structures: Sequence[Atoms], s: PerturbSettings, tag: str) -> list
             amp = rng.uniform(*s.rattle_A)
             new.positions += rng.normal(scale=amp, size=new.positions.shape)
             new.info = {"name": name, "source": f"{tag} {k} of {name} (rattle {amp:.3f} Å)"}
+            if s.weight != 1.0:
+                new.info[FIT_WEIGHT] = s.weight
             out.append(new)
     return out

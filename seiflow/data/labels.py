@@ -10,6 +10,25 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from seiflow.core.errors import SeiflowError
+
+FIT_WEIGHT = "fit_weight"
+
+
+def fit_weight(atoms: Atoms) -> float:
+    """The frame's weight in a fit's loss, ``info["fit_weight"]`` (default 1): it multiplies the
+    frame's energy, force and stress terms alike (MTP and MACE fits; mace's config weight). Kept
+    with the label in the store, so every later fit of the store weighs the frame the same."""
+    w = atoms.info.get(FIT_WEIGHT, 1.0)
+    try:
+        w = float(w)
+    except (TypeError, ValueError):
+        w = float("nan")
+    if not (np.isfinite(w) and w > 0):
+        where = atoms.info.get("source", atoms.get_chemical_formula())
+        raise SeiflowError(f"{where}: fit weight must be a positive number, not {w!r}")
+    return w
+
 
 @dataclass
 class Label:

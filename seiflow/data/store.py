@@ -32,7 +32,7 @@ from ase import Atoms
 
 from seiflow.core.errors import SeiflowError
 from seiflow.core.fingerprint import Fingerprint
-from seiflow.data.labels import Label
+from seiflow.data.labels import FIT_WEIGHT, Label, fit_weight
 from seiflow.data.locking import LOCK_TIMEOUT_S, StoreLock, owner_alive, owner_id
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,8 @@ class LabelStore:
         kvp = {"structure_hash": key, "settings_hash": settings_hash, "labeler": labeler,
                "status": "ok" if label.ok else "failed",
                "wall_time": round(float(label.wall_time), 4), **(origin or Origin()).pairs()}
+        if fit_weight(atoms) != 1.0:
+            kvp[FIT_WEIGHT] = fit_weight(atoms)
         data = {"failure": label.failure, **label.extra} if not label.ok else {}
         if atoms.info.get("source"):
             data["source"] = str(atoms.info["source"])

@@ -38,6 +38,25 @@ def test_add_roundtrip_with_origin(tmp_path):
     assert frame.info["grade"] == 3.5 and frame.info["labeler"] == "xtb"
 
 
+def test_a_frame_weight_is_kept_with_its_label(tmp_path):
+    """A frame's fit weight (info["fit_weight"]) comes back with it, so every later fit of the
+    store weighs it the same; weight 1 is not stored; a non-positive weight is refused."""
+    from seiflow.data.labels import fit_weight
+
+    store = LabelStore(tmp_path / "s.db")
+    heavy, plain = bulk("LiF", "rocksalt", a=4.03, cubic=True), bulk("LiF", "rocksalt", a=4.05)
+    heavy.info["fit_weight"] = 5.0
+    store.add(heavy, _label(heavy), "xtb", "abc")
+    store.add(plain, _label(plain), "xtb", "abc")
+    frames = sorted(store.frames(), key=len)
+    assert [fit_weight(a) for a in frames] == [1.0, 5.0]
+    assert "fit_weight" not in frames[0].info
+    for bad in (0.0, -2.0, "heavy", float("nan")):
+        heavy.info["fit_weight"] = bad
+        with pytest.raises(SeiflowError, match="fit weight must be a positive number"):
+            fit_weight(heavy)
+
+
 def test_failures_are_recorded_with_reason(tmp_path):
     store = LabelStore(tmp_path / "s.db")
     mol = molecule("H2O")

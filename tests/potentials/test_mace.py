@@ -32,6 +32,16 @@ def test_invariances(emt_mace, emt_test):
     check_invariance(emt_mace, emt_test[1])
 
 
+def test_a_frame_weight_is_mace_config_weight(emt_train):
+    from seiflow.data.labels import Label
+    from seiflow.potentials.mace.model import configuration
+
+    atoms = emt_train[0].copy()
+    assert configuration(atoms, Label.from_atoms(emt_train[0])).weight == 1.0
+    atoms.info["fit_weight"] = 3.0
+    assert configuration(atoms, Label.from_atoms(emt_train[0])).weight == 3.0
+
+
 def test_save_load_identical(emt_mace, emt_test, tmp_path):
     check_save_load(emt_mace, emt_test[2], tmp_path / "model", load_potential)
     meta = json.loads((tmp_path / "model" / "model.json").read_text())

@@ -54,6 +54,28 @@ def test_weightings_differ_by_atom_count(emt_train):
         make_targets(frames, (1, 1, 1), "vibrations")
 
 
+def test_a_frame_weight_multiplies_its_terms_and_pulls_the_fit_to_it(emt_train):
+    frames = [a.copy() for a in emt_train[:10]]
+    for a, b in zip(frames, emt_train[:10]):
+        a.calc = b.calc
+    plain = make_targets(frames, (1.0, 0.01, 0.001), "mlip")
+    frames[0].info["fit_weight"] = 400.0
+    heavy = make_targets(frames, (1.0, 0.01, 0.001), "mlip")
+    np.testing.assert_allclose(heavy[0].sqrt_w, 20 * plain[0].sqrt_w, rtol=1e-12)
+    for p, h in zip(plain[1:], heavy[1:]):
+        np.testing.assert_array_equal(p.sqrt_w, h.sqrt_w)
+
+    def force_error_of_frame_0(model):
+        f = frames[0].get_forces()
+        return np.abs(model.calculator(grade=False).get_forces(frames[0].copy()) - f).max()
+
+    del frames[0].info["fit_weight"]
+    unweighted = fit_mtp(frames, level=6, max_iter=3, weighting="mlip", progress=False)
+    frames[0].info["fit_weight"] = 400.0
+    weighted = fit_mtp(frames, level=6, max_iter=3, weighting="mlip", progress=False)
+    assert force_error_of_frame_0(weighted) < 0.7 * force_error_of_frame_0(unweighted)
+
+
 def test_mlip_weighting_fits(emt_train, emt_test):
     model = fit_mtp(emt_train[:10], level=6, max_iter=3, weighting="mlip", progress=False)
     assert model.record["settings"]["weighting"] == "mlip"

@@ -13,6 +13,7 @@ from ase.build import bulk
 from seiflow.core.config import parse_config
 from seiflow.core.errors import ConfigError
 from seiflow.active.sampling import perturbed
+from seiflow.data.labels import fit_weight
 from seiflow.data.store import LabelStore, structure_hash
 from seiflow.workflows.learn import LearnConfig, budget_cut, resume, run_learn
 from tests.workflows.test_learn_kills import CONFIG
@@ -86,11 +87,12 @@ def test_initial_strained_frames_join_the_initial_set(tmp_path):
 
     cfg = _config(tmp_path, initial={"per_structure": 2, "seed": 7},
                   initial_strained={"per_structure": 3, "rattle_A": [0, 0.01], "strain": 0.02,
-                                    "seed": 3})
+                                    "seed": 3, "weight": 5})
     cell = ase.io.read(tmp_path / "cu.extxyz")
     _, initial, _ = _initial_sets(cfg, [cell], Run(tmp_path / "run"))
     strained = [a for a in initial if a.info["source"].startswith("initial strain")]
     assert len(initial) == 5 and len(strained) == 3
+    assert [fit_weight(a) for a in initial] == [1.0, 1.0, 5.0, 5.0, 5.0]  # their loss weight
     for a in strained:  # strained cells, atoms within 0.05 Å of their strained sites
         frac = np.linalg.solve(a.cell.T, a.positions.T).T
         ideal = np.linalg.solve(cell.cell.T, cell.positions.T).T

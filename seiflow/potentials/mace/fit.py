@@ -178,6 +178,8 @@ def _fit_key(configs, s: MACESettings, origin: str) -> str:
     h = Fingerprint(s.model_dump_json(), origin)
     for c in configs:
         h.update(np.asarray(c.positions), str(c.properties["energy"]))
+        if c.weight != 1.0:
+            h.update(repr(c.weight))
     return h.hex()
 
 

@@ -27,7 +27,7 @@ from mace.tools import torch_geometric
 from mace.tools.utils import AtomicNumberTable
 
 from seiflow.core.atomic import atomic_path
-from seiflow.data.labels import Label
+from seiflow.data.labels import Label, fit_weight
 from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.base import (MODEL_FILE, ModelError, check_species, read_model_json,
                                      write_model_json)
@@ -61,6 +61,7 @@ def configuration(atoms: Atoms, label: Label | None = None) -> Configuration:
     weights = {k: 0.0 if v is None else 1.0 for k, v in props.items()}
     return Configuration(atomic_numbers=atoms.numbers.copy(), positions=atoms.positions.copy(),
                          properties=props, property_weights=weights,
+                         weight=fit_weight(atoms),
                          cell=np.array(atoms.cell), pbc=tuple(bool(p) for p in atoms.pbc))
 
 

@@ -37,7 +37,7 @@ from motep.potentials.mtp.data import MTPData
 from seiflow.core.atomic import atomic_path
 from seiflow.core.fingerprint import Fingerprint, canonical_json
 from seiflow.core.progress import progress_bar
-from seiflow.data.labels import Label
+from seiflow.data.labels import Label, fit_weight
 from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.mtp.levels import mtp_basis
 from seiflow.potentials.mtp.model import MTPModel, new_mtp_data
@@ -345,6 +345,8 @@ def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
     for atoms in train:
         label = Label.from_atoms(atoms)
         h.update(atoms.positions, atoms.cell.array, atoms.numbers, repr(label.energy))
+        if fit_weight(atoms) != 1.0:
+            h.update(repr(fit_weight(atoms)))
     return h.hex()
 
 

@@ -14,6 +14,8 @@ weighting      energy, forces, stress terms of structure k  normalised by
 mean squared force error, virial per atom. ``mlip`` is MLIP-3's default (``mlp train``:
 wgt_scale_power_energy = 1, _forces = 0, _stress = 1): the same three terms multiplied by N_k,
 so a structure counts in proportion to its atoms. ‖·‖ is the Frobenius norm of the 3×3 tensor.
+A frame's own weight (``info["fit_weight"]``, default 1; seiflow.data.labels.fit_weight)
+multiplies its three terms.
 
 Every prediction of an MTP is linear in the moment and species coefficients (together the
 *linear* coefficients, first in motep's parameter vector) for fixed radial coefficients.
@@ -41,7 +43,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from motep.potentials.mtp.data import MTPData, get_types
 
 from seiflow.core.errors import SeiflowError
-from seiflow.data.labels import Label
+from seiflow.data.labels import Label, fit_weight
 from seiflow.potentials.active import design_rows
 from seiflow.potentials.mtp import kernel
 from seiflow.potentials.mtp.model import MTPModel, default_engine, new_engine
@@ -93,6 +95,7 @@ def make_targets(frames, weights: tuple[float, float, float],
             sqrt_w = np.sqrt([we / n**2, wf / n, ws * (v / n) ** 2])
         else:
             sqrt_w = np.sqrt([we / n, wf, ws * v**2 / n])
+        sqrt_w = sqrt_w * np.sqrt(fit_weight(atoms))
         out.append(Target(atoms, label.energy, label.forces,
                           label.stress if periodic else None, sqrt_w))
     return out
