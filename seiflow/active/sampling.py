@@ -21,9 +21,17 @@ class PerturbSettings(StrictModel):
     rattle_A: tuple[float, float] = (0.02, 0.12)
     strain: float = Field(0.02, ge=0, lt=0.3)
     seed: int = Field(0, ge=0)
-    weight: float = Field(1.0, gt=0, description="each copy's weight in the fit's loss "
-                          "(info['fit_weight']; e.g. > 1 for near-equilibrium strained copies, "
+    # the two below are left out of dumps at their defaults, so the saved configs of runs
+    # started before they existed still match (Run.claim_config) and resume
+    weight: float = Field(1.0, gt=0, exclude_if=lambda v: v == 1.0,
+                          description="each copy's weight in the fit's loss "
+                          "(info['fit_weight']; e.g. 10 for near-equilibrium strained copies, "
                           "which fix the elastic constants: docs/demo.md)")
+    zero_pressure: bool = Field(False, exclude_if=lambda v: not v,
+                                description="seiflow learn: copy each structure scaled "
+                                "isotropically to the labeler's zero pressure, so the copies "
+                                "are strained about the reference's own equilibrium volume, not "
+                                "the built (e.g. experimental) one")
 
     @field_validator("rattle_A")
     @classmethod

@@ -11,23 +11,32 @@ internal stress"), composed from seiflow's own pieces:
    (seiflow.workflows.properties.base.relax, no symmetry constraint): forces < ``fmax`` eV/Å and
    every stress component < ``smax_GPa`` within ``relax_max_steps``. Not converging, exploding
    or a calculator failure raises StructureError: the structure is failed, never kept half done.
+
+``scaled_to_zero_pressure`` scales a cell isotropically to a calculator's zero pressure (a few
+single points): seiflow learn's ``zero_pressure`` sets strain their copies about it.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
+import ase.io
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from seiflow.core.atomic import atomic_path
 from seiflow.core.errors import SeiflowError, StructureError
 from seiflow.core.units import GPA, KBAR, density_g_cm3
 from seiflow.structures.amorphous import CompressionSettings
 from seiflow.structures.geometry import check_no_overlap, perpendicular_widths
 from seiflow.workflows.properties.base import CalcFactory, check_sane, relax
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,3 +167,64 @@ def _record(out: Atoms, r: CompressionResult, s: CompressionSettings) -> None:
         relax_criteria=f"forces < {s.fmax} eV/Å, |stress| < {s.smax_GPa} GPa",
         widths_A=[round(float(w), 3) for w in perpendicular_widths(out.cell)],
     )
+
+
+def scaled_to_zero_pressure(atoms: Atoms, calc: Calculator | CalcFactory,
+                            tol_GPa: float = 0.05, max_calls: int = 10,
+                            bulk_modulus_GPa: float = 50.0) -> Atoms:
+    """``atoms`` (a copy) scaled isotropically, positions with the cell, until the pressure
+    -tr(σ)/3 of ``calc`` is below ``tol_GPa``: secant steps in the linear scale factor from a
+    first step with ``bulk_modulus_GPa`` (any guess within a factor of a few converges). The
+    copy's info records ``zero_pressure_scale`` and ``zero_pressure_GPa``; not reaching the
+    tolerance within ``max_calls`` single points raises StructureError."""
+    factory = _factory(calc)
+    name = atoms.info.get("name", atoms.get_chemical_formula())
+
+    def pressure(scale: float) -> tuple[Atoms, float]:
+        work = atoms.copy()
+        work.set_cell(atoms.cell.array * scale, scale_atoms=True)
+        work.calc = factory(work)
+        try:
+            return work, _pressure_GPa(work)
+        except SeiflowError:
+            raise
+        except Exception as exc:
+            raise StructureError(f"{name}: the pressure failed at scale {scale:.4f}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+    s0, (work, p0) = 1.0, pressure(1.0)
+    s1 = 1.0 + p0 / (3.0 * bulk_modulus_GPa)  # dP/ds = -3B at s = 1
+    for _ in range(max_calls - 1):
+        if abs(p0) < tol_GPa:
+            break
+        work, p1 = pressure(s1)
+        if p1 == p0:
+            break
+        s0, p0, s1 = s1, p1, s1 - p1 * (s1 - s0) / (p1 - p0)
+    if not abs(p0) < tol_GPa:
+        raise StructureError(f"{name}: no zero-pressure volume within {max_calls} single "
+                             f"points (still {p0:+.3f} GPa at scale {s0:.4f})")
+    work.calc = None
+    work.info.update(zero_pressure_scale=round(s0, 6), zero_pressure_GPa=round(p0, 4))
+    return work
+
+
+def at_zero_pressure(structures: list[Atoms], calc: Calculator | CalcFactory,
+                     folder: Path) -> list[Atoms]:
+    """Each periodic structure scaled to ``calc``'s zero pressure (``scaled_to_zero_pressure``),
+    computed once and kept in ``folder``. They are always read back from there, so a resumed
+    run gets the very same numbers (and a store finds their copies' labels again)."""
+    out = []
+    for i, atoms in enumerate(structures):
+        if atoms.cell.rank < 3 or not atoms.pbc.all():
+            out.append(atoms)
+            continue
+        path = folder / f"{i:03d}-{atoms.info.get('name', atoms.get_chemical_formula())}.extxyz"
+        if not path.exists():
+            centred = scaled_to_zero_pressure(atoms, calc)
+            log.info("%s at zero pressure: cell scaled by %.4f (%+.3f GPa)", path.stem,
+                     centred.info["zero_pressure_scale"], centred.info["zero_pressure_GPa"])
+            with atomic_path(path) as tmp:
+                ase.io.write(tmp, centred, format="extxyz")
+        out.append(ase.io.read(path))
+    return out

@@ -43,6 +43,7 @@ from seiflow.potentials.registry import (MTPSettings, PotentialSettings, load_po
 from seiflow.reference import LabelerSettings, SevenNetLabeler
 from seiflow.report.learning import gamma_histograms, learning_curves, markdown_report
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
+from seiflow.workflows.compression import at_zero_pressure
 from seiflow.workflows.label import run_label
 from seiflow.workflows.reference_md import (compare_rdfs, rdf_markdown, reference_md_tasks,
                                             run_reference_md)
@@ -82,8 +83,9 @@ class LearnConfig(StrictModel):
     initial_strained: PerturbSettings | None = Field(
         None, exclude_if=lambda v: v is None,
         description="more initial frames: strained copies with little or no rattle, e.g. "
-        "{per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7}: the near-equilibrium "
-        "stress-strain data elastic constants need (docs/demo.md)")
+        "{per_structure: 3, rattle_A: [0, 0.02], strain: 0.02, seed: 7, weight: 10, "
+        "zero_pressure: true}: the near-equilibrium stress-strain data elastic constants need, "
+        "about the labeler's own equilibrium and weighted (docs/demo.md)")
     test_set: PerturbSettings = PerturbSettings(**DEFAULT_TEST_SET, seed=TEST_SEED_OFFSET)
     initial_md: InitialMDSettings | None = Field(
         None, exclude_if=lambda v: v is None,
@@ -198,10 +200,18 @@ def _initial_sets(cfg: LearnConfig, structures: list[Atoms], run: Run
     """The held-out and the initial training frames, cut to the label budget (the cut of the
     first start is kept: a resume with a higher budget labels the same sets), and what was
     cut (empty if nothing)."""
-    test = perturbed(structures, cfg.test_set, "test rattle")
-    initial = perturbed(structures, cfg.initial, "initial rattle")
+    sets = (cfg.test_set, cfg.initial, cfg.initial_strained)
+    centred = at_zero_pressure(structures, cfg.labeler.calculator,
+                               run.structures / "zero-pressure") \
+        if any(s is not None and s.zero_pressure for s in sets) else []
+
+    def copies(s: PerturbSettings, tag: str) -> list[Atoms]:
+        return perturbed(centred if s.zero_pressure else structures, s, tag)
+
+    test = copies(cfg.test_set, "test rattle")
+    initial = copies(cfg.initial, "initial rattle")
     if cfg.initial_strained is not None:
-        initial += perturbed(structures, cfg.initial_strained, "initial strain")
+        initial += copies(cfg.initial_strained, "initial strain")
     saved = run.read_initial_sets()
     if saved is not None:
         n_test, n_initial = int(saved["test"]), int(saved["initial"])

@@ -98,3 +98,22 @@ def test_the_width_a_workflow_asks_is_twice_the_cutoff():
     assert with_cutoff(own, 5.0).min_width_A == 12.0
     atoms = cfg.phases[0].model_copy(update={"min_width": 10.0}).atoms()
     assert perpendicular_widths(atoms.cell).min() >= 10.0
+
+
+@pytest.mark.parametrize("a", [3.45, 3.61, 3.80])
+def test_isotropic_scaling_to_zero_pressure(a):
+    """EMT Cu from 4 % compressed, 0.6 % and 6 % expanded: the cell lands on EMT's a0 (3.590 Å,
+    its own equation of state) in a few secant steps, positions scaled with it."""
+    from ase.build import bulk
+
+    from seiflow.workflows.compression import scaled_to_zero_pressure
+
+    cu = bulk("Cu", "fcc", a=a, cubic=True)
+    cu.positions[1] += 0.01  # positions follow the cell (fractional coordinates kept)
+    out = scaled_to_zero_pressure(cu, EMT())
+    assert out.cell.lengths()[0] == pytest.approx(3.590, abs=0.002)
+    assert abs(out.info["zero_pressure_GPa"]) < 0.05
+    assert out.info["zero_pressure_scale"] == pytest.approx(out.cell.lengths()[0] / a)
+    assert out.get_scaled_positions() == pytest.approx(cu.get_scaled_positions())
+    with pytest.raises(StructureError, match="no zero-pressure volume within 1 single"):
+        scaled_to_zero_pressure(bulk("Cu", "fcc", a=3.45), EMT(), max_calls=1)

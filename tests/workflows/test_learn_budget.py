@@ -100,3 +100,36 @@ def test_initial_strained_frames_join_the_initial_set(tmp_path):
         assert np.abs((frac - ideal) @ a.cell.array).max() < 0.05
     with pytest.raises(ConfigError, match="initial.seed and initial_strained.seed are both 7"):
         _config(tmp_path, initial={"seed": 7}, initial_strained={"seed": 7})
+
+
+def test_strained_copies_centred_on_the_labelers_zero_pressure(tmp_path):
+    """zero_pressure: the copies are strained about the labeler's own equilibrium volume (EMT
+    Cu: a0 = 3.590 Å), not the built cell's (3.61 Å here); the centred cell is kept, so a
+    second call (a resumed run) draws the very same frames."""
+    from ase.calculators.emt import EMT
+
+    from seiflow.core.units import GPA
+    from seiflow.workflows.learn import _initial_sets
+    from seiflow.workflows.run import Run
+
+    strained = {"per_structure": 8, "rattle_A": [0, 0], "strain": 0.005, "seed": 3}
+    cfg = _config(tmp_path, initial={"per_structure": 1, "seed": 7},
+                  initial_strained={**strained, "zero_pressure": True})
+    cell = ase.io.read(tmp_path / "cu.extxyz")
+    run = Run(tmp_path / "run")
+    _, initial, _ = _initial_sets(cfg, [cell], run)
+    copies = [a for a in initial if a.info["source"].startswith("initial strain")]
+    (centred,) = (run.structures / "zero-pressure").glob("*.extxyz")
+    zero = ase.io.read(centred)
+    zero.calc = EMT()
+    assert abs(zero.get_stress()[:3].mean()) / GPA < 0.05
+    assert zero.cell.lengths()[1] == pytest.approx(3.590, abs=0.002)
+    # the strains are drawn about that cell: their mean volume is its volume, not the built one
+    mean_v = np.mean([a.get_volume() for a in copies])
+    assert mean_v == pytest.approx(zero.get_volume(), rel=0.006)
+    assert abs(mean_v / cell.get_volume() - 1) > 0.01
+    again = _initial_sets(cfg, [cell], run)[1]
+    assert [structure_hash(a) for a in again] == [structure_hash(a) for a in initial]
+    plain = _initial_sets(_config(tmp_path, initial={"per_structure": 1, "seed": 7},
+                                  initial_strained=strained), [cell], Run(tmp_path / "r2"))[1]
+    assert plain[-1].get_volume() != pytest.approx(copies[-1].get_volume(), rel=1e-3)
