@@ -102,6 +102,8 @@ def test_mace_fit_key():
     pytest.importorskip("mace")
     from seiflow.potentials.mace.fit import _fit_key
     from seiflow.potentials.mace.settings import MACESettings
-    configs = [SimpleNamespace(positions=np.eye(3) * (i + 1), properties={"energy": -1.5 * i})
-               for i in range(2)]
+    configs = [SimpleNamespace(positions=np.eye(3) * (i + 1), properties={"energy": -1.5 * i},
+                               weight=1.0) for i in range(2)]
     assert _fit_key(configs, MACESettings(), "scratch") == "1ba5b3fcfdd651c0"
+    configs[1].weight = 2.0  # a frame weight is part of what a checkpoint must match
+    assert _fit_key(configs, MACESettings(), "scratch") != "1ba5b3fcfdd651c0"
