@@ -20,7 +20,8 @@ Each row: C11/C12/C44 (`seiflow elastic`, ±0.5/1 % strains of the 8-atom cell a
 own a0), the knock-off barrier (`seiflow neb --phase lif --mechanism knockoff`, 3 images,
 2x2x2 cell) and the held-out errors (`seiflow evaluate`). Every number is against SevenNet-0.
 
-Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_strained_copies.py [--run runs/lif-interstitial]
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_strained_copies.py
+      [--run runs/lif-interstitial]
 Writes benchmarks/results/lif_strained_copies/ (results.json with the machine, table.md); the
 fits and calculations live in runs/lif-strained-copies/ and are reused by a rerun.
 """
@@ -42,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 from seiflow.active.sampling import PerturbSettings, perturbed  # noqa: E402
-from seiflow.data.labels import Label  # noqa: E402
 from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.mtp.settings import MTPSettings  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.reference import SevenNetLabeler  # noqa: E402
 from seiflow.workflows.compression import scaled_to_zero_pressure  # noqa: E402
+from seiflow.workflows.properties.base import single_point  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results" / "lif_strained_copies"
@@ -76,10 +77,7 @@ def centred_copies() -> list:
         zero = scaled_to_zero_pressure(cell, teacher.calculator)
         frames = perturbed([zero], PerturbSettings(per_structure=15, rattle_A=(0.0, 0.02),
                                                    strain=0.02, seed=7), "centred strain")
-        for a in frames:
-            a.calc = teacher.calculator(a)
-            Label(a.get_potential_energy(), a.get_forces(), a.get_stress()).attach(a,
-                                                                                 copy=False)
+        frames = [single_point(a, teacher.calculator) for a in frames]
         WORK.mkdir(parents=True, exist_ok=True)
         ase.io.write(path, frames, format="extxyz")
     return ase.io.read(path, ":")

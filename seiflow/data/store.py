@@ -225,8 +225,9 @@ class LabelStore:
         kvp = {"structure_hash": key, "settings_hash": settings_hash, "labeler": labeler,
                "status": "ok" if label.ok else "failed",
                "wall_time": round(float(label.wall_time), 4), **(origin or Origin()).pairs()}
-        if fit_weight(atoms) != 1.0:
-            kvp[FIT_WEIGHT] = fit_weight(atoms)
+        weight = fit_weight(atoms)
+        if weight != 1.0:
+            kvp[FIT_WEIGHT] = weight
         data = {"failure": label.failure, **label.extra} if not label.ok else {}
         if atoms.info.get("source"):
             data["source"] = str(atoms.info["source"])

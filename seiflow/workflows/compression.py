@@ -34,7 +34,7 @@ from seiflow.core.errors import SeiflowError, StructureError
 from seiflow.core.units import GPA, KBAR, density_g_cm3
 from seiflow.structures.amorphous import CompressionSettings
 from seiflow.structures.geometry import check_no_overlap, perpendicular_widths
-from seiflow.workflows.properties.base import CalcFactory, check_sane, relax
+from seiflow.workflows.properties.base import CalcFactory, check_sane, relax, single_point
 
 log = logging.getLogger(__name__)
 
@@ -183,14 +183,12 @@ def scaled_to_zero_pressure(atoms: Atoms, calc: Calculator | CalcFactory,
     def pressure(scale: float) -> tuple[Atoms, float]:
         work = atoms.copy()
         work.set_cell(atoms.cell.array * scale, scale_atoms=True)
-        work.calc = factory(work)
-        try:
-            return work, _pressure_GPa(work)
-        except SeiflowError:
-            raise
-        except Exception as exc:
-            raise StructureError(f"{name}: the pressure failed at scale {scale:.4f}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        try:  # single_point: a calculator failure or a non-finite result is PropertyFailed
+            work = single_point(work, factory)
+        except SeiflowError as exc:
+            raise StructureError(f"{name}: the pressure at scale {scale:.4f} failed: "
+                                 f"{exc}") from exc
+        return work, _pressure_GPa(work)
 
     s0, (work, p0) = 1.0, pressure(1.0)
     s1 = 1.0 + p0 / (3.0 * bulk_modulus_GPa)  # dP/ds = -3B at s = 1

@@ -345,8 +345,9 @@ def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
     for atoms in train:
         label = Label.from_atoms(atoms)
         h.update(atoms.positions, atoms.cell.array, atoms.numbers, repr(label.energy))
-        if fit_weight(atoms) != 1.0:
-            h.update(repr(fit_weight(atoms)))
+        weight = fit_weight(atoms)
+        if weight != 1.0:
+            h.update(repr(weight))
     return h.hex()
 
 
