@@ -47,12 +47,14 @@ DRIVER = r"""
 #include "configuration.h"
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 int main(int argc, char** argv) {
     MLMTPR mtp(argv[1]);
     std::vector<Configuration> cfgs = LoadCfgs(argv[2]);
     FILE* out = fopen(argv[3], "w");
     int rounds = atoi(argv[4]);
+    bool rebuild = argc < 6 || atoi(argv[5]) != 0;  // neighbour lists rebuilt every call
     for (auto& c : cfgs) {
         mtp.CalcEFS(c);
         fprintf(out, "E %.17g %d\n", c.energy, c.size());
@@ -60,20 +62,33 @@ int main(int argc, char** argv) {
             fprintf(out, "%.17g %.17g %.17g\n", c.force(i, 0), c.force(i, 1), c.force(i, 2));
     }
     long atoms = 0;
+    std::clock_t c0 = std::clock();
     auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < rounds; r++)
-        for (auto& c : cfgs) { c.nbh_cutoff = 0.0; mtp.CalcEFS(c); atoms += c.size(); }
+        for (auto& c : cfgs) {
+#ifndef MLIP2
+            if (rebuild) c.nbh_cutoff = 0.0;  // MLIP-2's CalcEFS rebuilds them every call
+#endif
+            mtp.CalcEFS(c); atoms += c.size(); }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fprintf(out, "T %.9g %ld\n", s, atoms);
+    double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
+    fprintf(out, "T %.9g %ld %.9g\n", s, atoms, cpu);
     fclose(out);
     return 0;
 }
 """
 
 
+def is_mlip2(mlip: Path) -> bool:
+    """MLIP-2 (mas37/iljwme) keeps MLMTPR in dev_src/ and its serial objects in obj/ser."""
+    return (mlip / "dev_src" / "mtpr.h").exists()
+
+
 def build_driver(mlip: Path, work: Path) -> Path:
-    """The EFS driver, linked against the MLIP build's objects (all but mlp's main)."""
-    objs = [str(p) for p in sorted((mlip / "obj" / "serial").rglob("*.o"))
+    """The EFS driver, linked against the MLIP build's objects (all but mlp's main); MLIP-3 or
+    MLIP-2."""
+    mlip2 = is_mlip2(mlip)
+    objs = [str(p) for p in sorted((mlip / "obj" / ("ser" if mlip2 else "serial")).rglob("*.o"))
             if p.name not in ("mlp.cpp.o",)]
     config = (mlip / "make" / "config.mk").read_text() if (mlip / "make" / "config.mk").exists() \
         else ""
@@ -82,8 +97,9 @@ def build_driver(mlip: Path, work: Path) -> Path:
     embedded = mlip / "lib" / "lib_mlip_cblas.a"
     src, exe = work / "efs_driver.cpp", work / "efs_driver"
     src.write_text(DRIVER)
+    dev = [f"-I{mlip / 'dev_src'}", "-DMLIP2", "-DMLIP_DEV"] if mlip2 else []
     cmd = ["g++", "-O3", "-std=c++11", f"-I{mlip / 'src'}", f"-I{mlip / 'src' / 'common'}",
-           f"-I{mlip / 'blas' / 'cblas'}", str(src), *objs, "-o", str(exe),
+           f"-I{mlip / 'blas' / 'cblas'}", *dev, str(src), *objs, "-o", str(exe),
            *[lib.replace("$(LIB_DIR)", str(mlip / "lib")) for lib in libs]]
     if embedded.exists() and str(embedded) not in " ".join(cmd):
         cmd.append(str(embedded))
@@ -107,18 +123,32 @@ def write_cfg_exact(frames, species, path: Path) -> Path:
     return path
 
 
-def run_driver(exe: Path, mtp: Path, cfg: Path, rounds: int) -> tuple[list, float, int]:
+def _driver_lines(exe: Path, mtp: Path, cfg: Path, rounds: int, rebuild: bool = True
+                  ) -> list[str]:
     out = cfg.with_suffix(".efs")
-    subprocess.run([str(exe), str(mtp), str(cfg), str(out), str(rounds)], check=True,
-                   capture_output=True, text=True)
-    results, lines = [], out.read_text().splitlines()
+    subprocess.run([str(exe), str(mtp), str(cfg), str(out), str(rounds), str(int(rebuild))],
+                   check=True, capture_output=True, text=True)
+    return out.read_text().splitlines()
+
+
+def driver_seconds(exe: Path, mtp: Path, cfg: Path, rounds: int, rebuild: bool = True
+                   ) -> tuple[float, float, int]:
+    """CPU and wall seconds of ``rounds`` timed CalcEFS passes over ``cfg``, and the atoms
+    evaluated (file input/output not timed; neighbour lists rebuilt every call, or kept from
+    the untimed first call)."""
+    _, wall, atoms, cpu = _driver_lines(exe, mtp, cfg, rounds, rebuild)[-1].split()
+    return float(cpu), float(wall), int(atoms)
+
+
+def run_driver(exe: Path, mtp: Path, cfg: Path, rounds: int) -> tuple[list, float, int]:
+    results, lines = [], _driver_lines(exe, mtp, cfg, rounds)
     k = 0
     while not lines[k].startswith("T"):
         _, e, n = lines[k].split()
         forces = np.array([[float(x) for x in ln.split()] for ln in lines[k + 1:k + 1 + int(n)]])
         results.append((float(e), forces))
         k += 1 + int(n)
-    _, seconds, atoms = lines[k].split()
+    _, seconds, atoms, _ = lines[k].split()
     return results, float(seconds), int(atoms)
 
 
