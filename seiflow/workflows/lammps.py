@@ -7,8 +7,9 @@ species order), ``in.lammps`` (units metal; NVT or NPT Nosé–Hoover with the r
 - MTP: ``potential.mtp`` (MLIP's text format, which MLIP-2, MLIP-3 and both LAMMPS interfaces
   read) and, when the model has an active set, ``potential.almtp`` (the same text plus the
   selection state in MLIP's ``#MVS`` format, potentials/mtp/mlip_io.py) for MLIP-3's
-  extrapolation control (γ_select, γ_break), ``state.als`` + ``mlip.ini`` for MLIP-2's
-  interface; ``in.lammps`` uses ``pair_style mlip load_from=...`` (interface-lammps-mlip-3).
+  extrapolation control (γ_select, γ_break); ``mlip.ini`` (+ ``state.als``, the same state in
+  MLIP-2's own layout) for MLIP-2's interface; ``in.lammps`` uses ``pair_style mlip
+  load_from=...`` (interface-lammps-mlip-3) and names MLIP-2's ``pair_style mlip mlip.ini``.
 - MACE: ``mace-lammps.pt``, made the way mace-torch's ``mace_create_lammps_model`` makes it
   (float64 on the CPU, ``LAMMPS_MACE`` wrapper, e3nn's TorchScript compile), and
   ``pair_style mace no_domain_decomposition`` / ``pair_coeff * * mace-lammps.pt <species>``.
@@ -101,22 +102,23 @@ def mtp_files(model, out: Path, run: LammpsRun) -> tuple[list[str], list[str]]:
     """The MTP's MLIP files in ``out`` and the pair lines for interface-lammps-mlip-3."""
     from motep.io.mlip.mtp import write_mtp
 
-    from seiflow.potentials.mtp.mlip_io import mvs_block
+    from seiflow.potentials.mtp.mlip_io import mlip2_state, mvs_block
 
     write_mtp(out / "potential.mtp", model.data, legacy=True)
-    files = ["potential.mtp"]
+    ini = "mtp-filename potential.mtp\ncalculate-efs TRUE\n"  # MLIP-2's interface settings
+    files = ["potential.mtp", "mlip.ini"]
     if model.active_set is None:
+        (out / "mlip.ini").write_text(ini)
         return ["pair_style mlip load_from=potential.mtp  # no active set: no γ control",
-                "pair_coeff * *"], files
+                "# MLIP-2's interface: pair_style mlip mlip.ini", "pair_coeff * *"], files
     text = (out / "potential.mtp").read_bytes().rstrip(b"\n")
-    state = text + mvs_block(model.data, model.active_set)
-    (out / "potential.almtp").write_bytes(state)
-    (out / "state.als").write_bytes(state)
+    (out / "potential.almtp").write_bytes(text + mvs_block(model.data, model.active_set))
+    (out / "state.als").write_bytes(mlip2_state(text, model.data, model.active_set))
     (out / "mlip.ini").write_text(
-        "mtp-filename potential.mtp\ncalculate-efs TRUE\nselect TRUE\n"
-        f"select:threshold {run.gamma_select:g}\nselect:threshold-break {run.gamma_break:g}\n"
+        ini + f"select TRUE\nselect:threshold {run.gamma_select:g}\n"
+        f"select:threshold-break {run.gamma_break:g}\n"
         "select:save-selected preselected.cfg\nselect:load-state state.als\n")
-    files += ["potential.almtp", "state.als", "mlip.ini"]
+    files += ["potential.almtp", "state.als"]
     pair = ["# MLIP-3 interface; with MLIP-2's use: pair_style mlip mlip.ini",
             "pair_style mlip load_from=potential.almtp extrapolation_control=true "
             f"extrapolation_control:threshold_save={run.gamma_select:g} "

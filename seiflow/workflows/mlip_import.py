@@ -1,12 +1,12 @@
 """`seiflow import-mtp`: an MLIP-2 or MLIP-3 ``.mtp`` / ``.almtp`` as a seiflow MTP model folder.
 
-The file's text part is the potential (motep reads it); ``species`` names its types in order
-(plain ``.mtp`` files carry no element names). The active set comes from the ``#MVS`` selection
-block after the text (MLIP-3's ``.almtp``), or from ``--als`` (MLIP-2's state file, same
-layout): a block seiflow wrote gives its active set back exactly; an MLIP-written block is
-rebuilt in seiflow's row space (linear coefficients) by MaxVol over the neighbourhoods of the
-configurations MLIP selected, which the block carries. Without either, the model has no active
-set and every command that needs γ says so.
+The file's text part is the potential (motep reads it); ``species`` names its types in order (plain
+``.mtp`` files carry no element names). The active set comes from the ``#MVS`` selection block
+after the text (MLIP-3's ``.almtp``), or from ``--als`` (MLIP-2's state file, in MLIP-2's own
+layout or an ``#MVS`` block): a state seiflow wrote gives its active set back exactly; an MLIP-
+written block is rebuilt in seiflow's row space (linear coefficients) by MaxVol over the
+neighbourhoods of the configurations MLIP selected, which the block carries. Without either, the
+model has no active set and every command that needs γ says so.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from seiflow.core.errors import SeiflowError
 from seiflow.data.formats import read_cfg
 from seiflow.potentials.active import ActiveSet
 from seiflow.potentials.mtp.levels import mtp_basis
-from seiflow.potentials.mtp.mlip_io import (MVSState, coeff_counts, parse_mvs, read_mtp_text,
-                                            seiflow_active_set, split_mvs)
+from seiflow.potentials.mtp.mlip_io import (MVS_TAG, MVSState, coeff_counts, parse_mlip2_state,
+                                            parse_mvs, read_mtp_text, seiflow_active_set,
+                                            split_mvs)
 from seiflow.potentials.mtp.model import MTPModel
 
 log = logging.getLogger(__name__)
@@ -80,33 +81,39 @@ def rebuilt_active_set(model: MTPModel, state: MVSState, where: str) -> ActiveSe
         try:
             frames = read_cfg(path, list(model.species))
         except SeiflowError as exc:
-            raise SeiflowError(f"{where}: the configurations in its #MVS block: {exc}") from None
+            raise SeiflowError(f"{where}: the configurations in its selection state: {exc}"
+                               ) from None
     return ActiveSet.from_matrix(np.vstack([model.rows(a) for a in frames]))
 
 
-def _state(text_block: bytes | None, als: Path | None) -> tuple[bytes | None, str]:
+def _state(text_block: bytes | None, als: Path | None, n: int) -> tuple[MVSState | None, str]:
+    """The selection state of the ``.almtp`` itself, or of ``--als``: MLIP-3's ``#MVS`` block
+    or MLIP-2's own state layout."""
     if als is None:
-        return text_block, "the #MVS block"
-    _, block = split_mvs(_read_bytes(als, "--als"))
-    if block is None:
-        raise SeiflowError(f"--als {als} has no #MVS_v1.1 selection state")
-    return block, f"--als {als}"
+        source = "the #MVS block"
+        return (None if text_block is None else parse_mvs(text_block, n, source)), source
+    raw, source = _read_bytes(als, "--als"), f"--als {als}"
+    if MVS_TAG in raw:
+        return parse_mvs(split_mvs(raw)[1], n, source), source
+    return parse_mlip2_state(raw, n, source), source
 
 
 def import_mtp(path: Path, species: list[str], out: Path, als: Path | None = None) -> dict:
     """Read ``path`` (and ``als``) into a seiflow MTP model saved in ``out``; returns a summary
     (``active_set``: exact, rebuilt, or none; ``note``: what was done with the #MVS block)."""
-    text, block = split_mvs(_read_bytes(path, "MTP file"))
+    raw = _read_bytes(path, "MTP file")
+    if MVS_TAG not in raw and b"\n^" in raw:  # MLIP-2's state file: the potential and its state
+        raw, als = raw[:raw.index(b"\n^")], als or path
+    text, block = split_mvs(raw)
     data = read_mtp_text(text, str(path))
     names = check_species(list(species), int(data.species_count), str(path))
     data.species = [atomic_numbers[s] for s in names]
     data.optimized = ["moment_coeffs", "species_coeffs", "radial_coeffs"]
     model = MTPModel(data=data, species=names, level=guess_level(data),
                      record={"imported_from": str(path)})
-    block, source = _state(block, als)
+    state, source = _state(block, als, sum(coeff_counts(data)))
     how, note = "none", "no selection state: no active set, no extrapolation grade γ"
-    if block is not None:
-        state = parse_mvs(block, sum(coeff_counts(data)), source)
+    if state is not None:
         model.active_set = seiflow_active_set(state, data)
         how, note = "exact", f"active set read from {source} (written by seiflow)"
         if model.active_set is None:

@@ -6,11 +6,14 @@ src/cfg_selection.cpp Save/Load, src/maxvol.cpp WriteData/ReadData):
 - ``.mtp``: text (``MTP``, ``version = 1.1.0``, optional ``scaling``, ``species_count``,
   optional ``potential_tag``, the radial basis and coefficients, the moment tables,
   ``species_coeffs``, ``moment_coeffs``). MLIP-2 and MLIP-3 share it; motep reads it.
-- MLIP-3's ``.almtp`` (and MLIP-2's ``.als`` state file) is that text followed by
+- MLIP-3's ``.almtp`` is that text followed by
   ``\\n#MVS_v1.1\\n``, the selection weights (``energy_weight`` ... ``weight_scaling``), ``#``,
   two binary n × n float64 matrices (MaxVol's A, whose rows are the selected equations, and
   invA = (A⁻¹)ᵀ, both row-major), ``\\n#\\n``, n lines ``cfg_index equation_index``, ``#``,
   and the selected configurations as ``.cfg`` text.
+- MLIP-2's ``.als`` state file (MLIP-2's src/active_learning.cpp Save/Load) is the text, ``^``,
+  four raw float64 selection weights, ``#``, the same two matrices, n lines ``row cfg_index``
+  and the configurations; MLIP-2 cannot read the ``#MVS`` block.
 
 n is MLIP's coefficient count: every radial coefficient (C²·K·R), then the species
 coefficients (C), then the moment coefficients (M); a neighbourhood's row is the gradient of
@@ -134,21 +137,75 @@ def _perm(m: int, s: int) -> np.ndarray:
     return np.concatenate([np.arange(m, m + s), np.arange(m)])
 
 
-def mvs_block(data: MTPData, active: ActiveSet) -> bytes:
-    """The ``#MVS`` block that makes MLIP grade exactly as seiflow's ``active`` set does."""
+def _maxvol_matrices(data: MTPData, active: ActiveSet) -> bytes:
+    """MaxVol's A = diag(PIN·I, A_linear) in MLIP's coefficient order and invA = (A⁻¹)ᵀ, as
+    the raw row-major float64 bytes both MLIP versions read."""
     radial, s, m = coeff_counts(data)
-    lin = (active.rows * active.scale)[:, _perm(m, s)]
     n = radial + s + m
     full = np.zeros((n, n))
     full[:radial, :radial] = PIN * np.eye(radial)
-    full[radial:, radial:] = lin
+    full[radial:, radial:] = (active.rows * active.scale)[:, _perm(m, s)]
     inv_t = np.linalg.inv(full).T
+    return (np.ascontiguousarray(full, "<f8").tobytes()
+            + np.ascontiguousarray(inv_t, "<f8").tobytes())
+
+
+def mvs_block(data: MTPData, active: ActiveSet) -> bytes:
+    """The ``#MVS`` block that makes MLIP-3 grade exactly as seiflow's ``active`` set does."""
+    n = sum(coeff_counts(data))
     head = "\n" + MVS_TAG.decode() + "\n" + "".join(
         f"{k} {v:.16e}\n" for k, v in zip(WEIGHT_KEYS[:4], (0.0, 0.0, 0.0, 1.0))
     ) + "weight_scaling 2\n#"
     links = "".join("-1 -1\n" for _ in range(n))
-    return (head.encode() + np.ascontiguousarray(full, "<f8").tobytes()
-            + np.ascontiguousarray(inv_t, "<f8").tobytes() + b"\n#\n" + links.encode() + b"#\n")
+    return head.encode() + _maxvol_matrices(data, active) + b"\n#\n" + links.encode() + b"#\n"
+
+
+# MLIP-2 needs at least one selected configuration in its state (its loader indexes them);
+# seiflow's active set keeps rows, not configurations, so every row points to this one atom.
+# In LAMMPS' "selection by generation" mode (select:threshold-break > 1) MLIP-2 only grades,
+# appends configurations above the threshold to its file and breaks above threshold-break:
+# the stored configurations are never used.
+_MLIP2_PLACEHOLDER_CFG = (b"BEGIN_CFG\n Size\n    1\n Supercell\n    10 0 0\n    0 10 0\n"
+                          b"    0 0 10\n AtomData:  id type cartes_x cartes_y cartes_z\n"
+                          b"    1 0 0 0 0\nEND_CFG\n")
+
+
+def mlip2_state(mtp_text: bytes, data: MTPData, active: ActiveSet) -> bytes:
+    """MLIP-2's active-learning state file (``select:load-state``; MLIP-2's
+    MaxvolSelection::Save/Load): the ``.mtp`` text, ``^``, the four selection weights as raw
+    float64 (neighbourhoods 1, energy, forces, stress 0: seiflow's neighbourhood γ), ``#``,
+    MaxVol's A and invA, one ``row configuration`` line per coefficient, the configurations."""
+    n = sum(coeff_counts(data))
+    weights = np.array([1.0, 0.0, 0.0, 0.0], "<f8").tobytes()
+    rows = "".join(f"{i} 0\n" for i in range(n)).encode()
+    return (mtp_text.rstrip(b"\n") + b"\n^" + weights + b"\n#" + _maxvol_matrices(data, active)
+            + b"\n" + rows + _MLIP2_PLACEHOLDER_CFG)
+
+
+MLIP2_WEIGHT_KEYS = ("site_en_weight", "energy_weight", "force_weight", "stress_weight")
+
+
+def parse_mlip2_state(raw: bytes, n: int, where: str) -> MVSState:
+    """Parse MLIP-2's state file (see ``mlip2_state``) of a potential with ``n``
+    coefficients; ``links`` are its (row, configuration) lines."""
+    bad = f"{where} is not an MLIP-2 selection state"
+    caret = raw.find(b"^")
+    if caret < 0:
+        raise ModelError(f"{where} has no selection state: neither MLIP-3's #MVS_v1.1 block "
+                         "nor MLIP-2's layout (^, weights, #, matrices)")
+    weights = np.frombuffer(raw[caret + 1:caret + 33], dtype="<f8")
+    start = raw.find(b"#", caret + 33) + 1
+    if len(weights) < 4 or start == 0 or len(raw) < start + 2 * n * n * 8:
+        raise ModelError(f"{bad} of a {n}-coefficient potential (its weights or its n x n "
+                         "matrices are missing or short)")
+    matrix = np.frombuffer(raw[start:start + n * n * 8], dtype="<f8").reshape(n, n).copy()
+    words = raw[start + 2 * n * n * 8:].decode("utf-8", "replace").split(None, 2 * n)
+    try:
+        links = np.array([int(v) for v in words[:2 * n]], dtype=int).reshape(n, 2)
+    except ValueError:
+        raise ModelError(f"{bad} (expected {n} row-to-configuration lines)") from None
+    return MVSState(weights=dict(zip(MLIP2_WEIGHT_KEYS, map(float, weights))), matrix=matrix,
+                    links=links, cfg_text=words[2 * n] if len(words) > 2 * n else "")
 
 
 def seiflow_active_set(state: MVSState, data: MTPData) -> ActiveSet | None:
