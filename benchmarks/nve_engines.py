@@ -7,8 +7,8 @@ three ways: the kernel's own MD loop (md/native.py, what `seiflow md` runs), ASE
 the kernel calculator, ASE's Verlet with motep's engine (the cross-check engine). Two time
 steps, so that the fluctuation's dt² scaling shows a correct integrator. Per run: the spread
 (standard deviation) of E_tot and its drift (least-squares slope), eV/atom and eV/atom/ps, from
-thermo.csv (every 10 steps, also the frame interval); the largest |ΔE_tot| between the engines at equal steps says
-whether they follow the same trajectory.
+thermo.csv (every 10 steps, also the frame interval); the largest |ΔE_tot| between the engines
+at equal steps says whether they follow the same trajectory.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nve_engines.py [--steps 2000]
 Writes benchmarks/results/nve_engines.json.
