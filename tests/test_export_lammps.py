@@ -78,6 +78,7 @@ def test_input_script_nvt_and_npt(mtp_folder, structure, tmp_path):
     assert r.exit_code == 0, r.output
     npt = (tmp_path / "npt" / "in.lammps").read_text()
     assert "fix md all npt temp 500 500 0.1 iso 1000 1000 0.5" in npt
+    assert "atom_modify" not in nvt  # only pair_style mace needs the atom map
     ini = (tmp_path / "npt" / "mlip.ini").read_text()
     assert "select:threshold 2\n" in ini and "select:threshold-break 10\n" in ini
 
@@ -161,6 +162,10 @@ def test_mace_export_writes_pair_lines(tmp_path):
     text = (tmp_path / "lmp" / "in.lammps").read_text()
     assert "pair_style mace no_domain_decomposition" in text
     assert "pair_coeff * * mace-lammps.pt Al Cu" in text
+    # pair_style mace looks ghost atoms up through the atom map (LAMMPS crashed without it)
+    lines = text.splitlines()
+    assert lines.index("atom_modify map yes  # pair_style mace looks atoms up by id") < \
+        lines.index("read_data structure.data")
     assert (tmp_path / "lmp" / "mace-lammps.pt").stat().st_size > 0
     assert isinstance(Path(tmp_path / "lmp" / "export.json").read_text(), str)
 

@@ -11,8 +11,9 @@ species order), ``in.lammps`` (units metal; NVT or NPT Nosé–Hoover with the r
   MLIP-2's own layout) for MLIP-2's interface; ``in.lammps`` uses ``pair_style mlip
   load_from=...`` (interface-lammps-mlip-3) and names MLIP-2's ``pair_style mlip mlip.ini``.
 - MACE: ``mace-lammps.pt``, made the way mace-torch's ``mace_create_lammps_model`` makes it
-  (float64 on the CPU, ``LAMMPS_MACE`` wrapper, e3nn's TorchScript compile), and
-  ``pair_style mace no_domain_decomposition`` / ``pair_coeff * * mace-lammps.pt <species>``.
+  (float64 on the CPU, ``LAMMPS_MACE`` wrapper, e3nn's TorchScript compile),
+  ``pair_style mace no_domain_decomposition`` / ``pair_coeff * * mace-lammps.pt <species>``,
+  and ``atom_modify map yes`` (the pair style looks atoms up by id).
 """
 
 from __future__ import annotations
@@ -91,8 +92,12 @@ def md_lines(run: LammpsRun) -> list[str]:
 
 
 def input_script(pair: list[str], run: LammpsRun, species: tuple[str, ...]) -> str:
+    # pair_style mace (no_domain_decomposition) finds a ghost atom's local image through
+    # LAMMPS' atom map (atom->map(tag)); without one LAMMPS crashes in its first force call
+    mapped = ["atom_modify map yes  # pair_style mace looks atoms up by id"] \
+        if pair[0].startswith("pair_style mace") else []
     head = ["# written by seiflow export-lammps (docs/lammps.md)", "units metal",
-            "atom_style atomic", "boundary p p p", f"read_data {DATA_FILE}",
+            "atom_style atomic", *mapped, "boundary p p p", f"read_data {DATA_FILE}",
             "# atom types: " + ", ".join(f"{k + 1} = {s}" for k, s in enumerate(species)), ""]
     return "\n".join(head + pair + ["", "neighbor 2.0 bin", "neigh_modify every 1 delay 0 "
                                     "check yes", ""] + md_lines(run)) + "\n"

