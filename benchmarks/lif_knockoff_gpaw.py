@@ -11,7 +11,8 @@ Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_knockoff_gpaw.py
       [--band runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json]
       [--mode lcao|pw] [--ecut 500] [--kspacing 0.35]
 Each finished single point is kept (a rerun computes only the missing one) in
-benchmarks/results/lif_knockoff_gpaw_<mode>.json, with its wall time and the machine.
+benchmarks/results/lif_knockoff_gpaw_<mode>[_ecut<E>][_k<spacing>].json, with its wall time
+and the machine; a file computed with other settings is refused, never mixed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def band_images(path: Path) -> tuple[list[Atoms], dict]:
     return images, doc
 
 
+def result_name(settings: GPAWSettings) -> str:
+    """The results file's suffix: the mode, the cut-off for plane waves, and the k-point
+    spacing when it is not the default 0.35 1/Å (so that settings never share stored points)."""
+    name = settings.mode + (f"_ecut{settings.ecut:g}" if settings.mode == "pw" else "")
+    return name + ("" if settings.kspacing == 0.35 else f"_k{settings.kspacing:g}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--band", type=Path, default=BAND)
@@ -53,8 +61,10 @@ def main() -> None:
     settings = GPAWSettings(mode=args.mode, ecut=args.ecut, kspacing=args.kspacing)
     images, teacher = band_images(args.band)
     saddle = teacher["saddle_index"]
-    out = OUT / f"lif_knockoff_gpaw_{args.mode}.json"
+    out = OUT / f"lif_knockoff_gpaw_{result_name(settings)}.json"
     doc = json.loads(out.read_text()) if out.exists() else {"points": {}}
+    if doc.get("settings", settings.model_dump(mode="json")) != settings.model_dump(mode="json"):
+        raise SystemExit(f"{out} holds points computed with other settings: move it away")
     doc.update(settings=settings.model_dump(mode="json"), band=str(args.band),
                teacher_barrier_eV=teacher["barrier_forward_eV"], saddle_index=saddle)
     for name, index in (("end point", 0), ("saddle", saddle)):
