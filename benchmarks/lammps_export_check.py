@@ -262,6 +262,12 @@ def dumped(folder: Path, name: str, species: tuple[str, ...]) -> tuple[Atoms, np
     return atoms, rows[:, 5:8]
 
 
+def preselected(folder: Path) -> str:
+    """What MLIP-2 saved above γ_select in this run (select:save-selected), or nothing."""
+    path = folder / "preselected.cfg"
+    return path.read_text() if path.exists() else ""
+
+
 def compare_still(model, folder: Path, setup: list[str]) -> dict:
     """Energy, forces and pressure of LAMMPS' run 0 against seiflow's on the same structure."""
     result, found = still_point(folder, setup, 0.0, "still")
@@ -286,8 +292,7 @@ def check_pair_mlip(model, folder: Path, plugin: Path) -> dict:
     row["still"]["seiflow_gamma"] = float(model.grade(atoms).max())
     result, found = still_point(folder, setup, 0.2, "displaced")
     atoms, _ = dumped(folder, "displaced", model.species)
-    saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
-        else ""
+    saved = preselected(folder)
     grades = [float(ln.split()[-1]) for ln in saved.splitlines() if "MV_grade" in ln]
     row["displaced_0.2A"] = {"mlip2_grade": grades, "seiflow_gamma": float(
         model.grade(atoms).max()), "completed": found is not None}
@@ -318,8 +323,7 @@ def check_md_plugin(model, folder: Path, plugin: Path, run: LammpsRun,
     temps = [float(r.split()[2]) for r in (folder / "log.md").read_text().splitlines()
              if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
     half = temps[len(temps) // 2:]
-    saved = (folder / "preselected.cfg").read_text() if (folder / "preselected.cfg").exists() \
-        else ""
+    saved = preselected(folder)
     out = {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
            "target_K": run.temperature, "mean_T_second_half_K": float(np.mean(half)),
            "std_T_second_half_K": float(np.std(half)),
