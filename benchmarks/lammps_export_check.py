@@ -137,6 +137,19 @@ def check_data(lammps, model, folder: Path, atoms: Atoms) -> dict:
             "energy_eV": e0}
 
 
+def log_temperatures(log: Path) -> list[float]:
+    """The temp column of the thermo rows (step time temp pe ke etotal press vol density) in a
+    LAMMPS log."""
+    return [float(r.split()[2]) for r in log.read_text().splitlines()
+            if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
+
+
+def second_half_temperature(temps: list[float]) -> dict:
+    half = temps[len(temps) // 2:]
+    return {"mean_T_second_half_K": float(np.mean(half)),
+            "std_T_second_half_K": float(np.std(half))}
+
+
 def swapped_script(text: str, steps: int) -> str:
     """in.lammps with its pair lines replaced by seiflow's forces (fix external), a still
     start evaluated first (run 0), and the run length set to ``steps``."""
@@ -189,9 +202,7 @@ def check_script(lammps, model, folder: Path, run: LammpsRun) -> dict:
              "vol": lmp.get_thermo("vol")}
     last = lammps_atoms(lmp, species)
     lmp.close()
-    temps = [float(r.split()[2]) for r in (folder / "log.lammps").read_text().splitlines()
-             if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
-    half = temps[len(temps) // 2:]
+    temps = log_temperatures(folder / "log.lammps")
     return {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
             "target_K": run.temperature,
             "still_start": {"lammps_pe_eV": still["pe"], "seiflow_E_eV": e0,
@@ -201,8 +212,8 @@ def check_script(lammps, model, folder: Path, run: LammpsRun) -> dict:
                            "seiflow_E_eV": efs(last, calc)[0]},
             "press_bar_start_end": [still["press"], final["press"]],
             "volume_A3_start_end": [still["vol"], final["vol"]],
-            "mean_T_second_half_K": float(np.mean(half)), "std_T_second_half_K":
-            float(np.std(half)), "thermo_rows": len(temps), "lammps_wall_s": round(wall, 2)}
+            **second_half_temperature(temps), "thermo_rows": len(temps),
+            "lammps_wall_s": round(wall, 2)}
 
 
 MLIP2_PAIR = ["pair_style mlip mlip.ini", "pair_coeff * *"]
@@ -320,13 +331,10 @@ def check_md_plugin(model, folder: Path, plugin: Path, run: LammpsRun,
         return {"error": (result.stdout + result.stderr)[-600:]}
     atoms, f_lmp = dumped(folder, "last", model.species)
     e, f, _ = efs(atoms, model.calculator())
-    temps = [float(r.split()[2]) for r in (folder / "log.md").read_text().splitlines()
-             if r.split()[:1] and r.split()[0].isdigit() and len(r.split()) == 9]
-    half = temps[len(temps) // 2:]
     saved = preselected(folder)
     out = {"ensemble": run.ensemble, "steps": run.steps, "timestep_fs": run.timestep_fs,
-           "target_K": run.temperature, "mean_T_second_half_K": float(np.mean(half)),
-           "std_T_second_half_K": float(np.std(half)),
+           "target_K": run.temperature,
+           **second_half_temperature(log_temperatures(folder / "log.md")),
            "last_frame": {"lammps_pe_eV": float(found[1]), "seiflow_E_eV": e,
                           "max_dE_eV_per_atom": abs(float(found[1]) - e) / len(atoms),
                           "max_dF_eV_A": float(abs(f_lmp - f).max())},

@@ -68,21 +68,21 @@ def main() -> None:
         model.save(work / "model")
         start = work / "model" / "potential.mtp"
         write_cfg(train, work / "train.cfg", ["Li"])
-        runs = {
-            "MLIP-3": [str(args.mlip3_dir / "bin" / "mlp"), "train", str(start), "train.cfg",
-                       "--save_to=mlip3.mtp", f"--iteration_limit={ITERATIONS}",
-                       "--no_mindist_update=true"],
-            "MLIP-3, min_dist updated (its default)": [
-                str(args.mlip3_dir / "bin" / "mlp"), "train", str(start), "train.cfg",
-                "--save_to=mlip3-mindist.mtp", f"--iteration_limit={ITERATIONS}"],
-            "MLIP-2": [str(args.mlip2_dir / "bin" / "mlp"), "train", str(start), "train.cfg",
-                       "--trained-pot-name=mlip2.mtp", f"--max-iter={ITERATIONS}"]}
-        saved = {"MLIP-3": "mlip3.mtp", "MLIP-3, min_dist updated (its default)":
-                 "mlip3-mindist.mtp", "MLIP-2": "mlip2.mtp"}
-        for name, cmd in runs.items():
+        mlp3, mlp2 = str(args.mlip3_dir / "bin" / "mlp"), str(args.mlip2_dir / "bin" / "mlp")
+        runs = {  # name: (saved potential, command)
+            "MLIP-3": ("mlip3.mtp", [mlp3, "train", str(start), "train.cfg",
+                                     "--save_to=mlip3.mtp", f"--iteration_limit={ITERATIONS}",
+                                     "--no_mindist_update=true"]),
+            "MLIP-3, min_dist updated (its default)": (
+                "mlip3-mindist.mtp", [mlp3, "train", str(start), "train.cfg",
+                                      "--save_to=mlip3-mindist.mtp",
+                                      f"--iteration_limit={ITERATIONS}"]),
+            "MLIP-2": ("mlip2.mtp", [mlp2, "train", str(start), "train.cfg",
+                                     "--trained-pot-name=mlip2.mtp", f"--max-iter={ITERATIONS}"])}
+        for name, (saved, cmd) in runs.items():
             row = mlp_train(cmd, work)
-            import_mtp(work / saved[name], ["Li"], work / f"imported-{saved[name]}")
-            row["test"] = test_errors(MTPModel.load(work / f"imported-{saved[name]}"), test)
+            import_mtp(work / saved, ["Li"], work / f"imported-{saved}")
+            row["test"] = test_errors(MTPModel.load(work / f"imported-{saved}"), test)
             rows[name] = row
             print(name, json.dumps(row), flush=True)
     OUT.write_text(json.dumps({"machine": describe(), "level": 8, "training_frames": 40,

@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--mlip3-dir", default=os.environ.get("SEIFLOW_MLIP_DIR"),
                         help="a serial MLIP-3 build (obj/serial); env SEIFLOW_MLIP_DIR")
     parser.add_argument("--mlip2-dir", default=os.environ.get("SEIFLOW_MLIP2_DIR"),
-                        help="a serial MLIP-2 build (obj/serial); env SEIFLOW_MLIP2_DIR")
+                        help="a serial MLIP-2 build (obj/ser); env SEIFLOW_MLIP2_DIR")
     args = parser.parse_args()
     if not kernel.available():
         raise SystemExit(f"seiflow's MTP kernel is not built: {kernel.LOAD_ERROR}")

@@ -17,7 +17,6 @@ Writes benchmarks/results/nve_engines.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -31,18 +30,11 @@ from lammps_export_check import emt_model_and_cell  # noqa: E402
 from machine import describe  # noqa: E402
 
 from seiflow.md import MDSettings, run_md  # noqa: E402
+from seiflow.md.thermo import read_thermo  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "nve_engines.json"
 WAYS = {"kernel loop": ("kernel", True), "ASE Verlet, kernel": ("kernel", False),
         "ASE Verlet, motep": ("motep", False)}
-
-
-def etot(out: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Time (ps) and total energy (eV) from an MD run's thermo.csv."""
-    with open(out / "thermo.csv") as f:
-        rows = list(csv.DictReader(f))
-    return (np.array([float(r["time_fs"]) for r in rows]) / 1000.0,
-            np.array([float(r["Etot_eV"]) for r in rows]))
 
 
 def run(model, cell, engine: str, kernel_loop: bool, dt_fs: float, steps: int,
@@ -53,8 +45,8 @@ def run(model, cell, engine: str, kernel_loop: bool, dt_fs: float, steps: int,
     run_md(cell, model.calculator(grade=False, engine=engine), settings, out, progress=False,
            kernel_loop=kernel_loop)
     cpu = time.process_time() - c0
-    t, e = etot(out)
-    e = e / len(cell)
+    thermo = read_thermo(out / "thermo.csv")
+    t, e = thermo["time_fs"] / 1000.0, thermo["Etot_eV"] / len(cell)
     return {"cpu_s": round(cpu, 2), "Etot_std_eV_per_atom": float(np.std(e)),
             "drift_eV_per_atom_per_ps": float(np.polyfit(t, e, 1)[0]),
             "Etot_eV_per_atom": e.tolist()}
