@@ -91,13 +91,12 @@ def md_lines(run: LammpsRun) -> list[str]:
     ]
 
 
-def input_script(pair: list[str], run: LammpsRun, species: tuple[str, ...]) -> str:
-    # pair_style mace (no_domain_decomposition) finds a ghost atom's local image through
-    # LAMMPS' atom map (atom->map(tag)); without one LAMMPS crashes in its first force call
-    mapped = ["atom_modify map yes  # pair_style mace looks atoms up by id"] \
-        if pair[0].startswith("pair_style mace") else []
+def input_script(pair: list[str], run: LammpsRun, species: tuple[str, ...],
+                 setup: tuple[str, ...] = ()) -> str:
+    """in.lammps: units, atom style, ``setup`` (atom settings the pair style needs before the
+    data file is read), the data file, ``pair``, neighbour settings and the MD."""
     head = ["# written by seiflow export-lammps (docs/lammps.md)", "units metal",
-            "atom_style atomic", *mapped, "boundary p p p", f"read_data {DATA_FILE}",
+            "atom_style atomic", *setup, "boundary p p p", f"read_data {DATA_FILE}",
             "# atom types: " + ", ".join(f"{k + 1} = {s}" for k, s in enumerate(species)), ""]
     return "\n".join(head + pair + ["", "neighbor 2.0 bin", "neigh_modify every 1 delay 0 "
                                     "check yes", ""] + md_lines(run)) + "\n"
@@ -133,6 +132,11 @@ def mtp_files(model, out: Path, run: LammpsRun) -> tuple[list[str], list[str]]:
     return pair, files
 
 
+# pair_style mace (no_domain_decomposition) finds a ghost atom's local image through LAMMPS'
+# atom map (atom->map(tag)); without one LAMMPS crashes in its first force call
+MACE_SETUP = ("atom_modify map yes  # pair_style mace looks atoms up by id",)
+
+
 def mace_files(model, out: Path) -> tuple[list[str], list[str]]:
     """mace-torch's LAMMPS model (as ``mace_create_lammps_model`` writes it) and pair lines."""
     from e3nn.util import jit
@@ -159,7 +163,8 @@ def export_lammps(model_path: Path, atoms: Atoms, out: Path, run: LammpsRun) -> 
     out.mkdir(parents=True, exist_ok=True)
     write_data_file(atoms, species, out / DATA_FILE)
     pair, files = mtp_files(model, out, run) if backend == "mtp" else mace_files(model, out)
-    (out / INPUT_FILE).write_text(input_script(pair, run, species))
+    setup = MACE_SETUP if backend == "mace" else ()
+    (out / INPUT_FILE).write_text(input_script(pair, run, species, setup))
     info = {"model": str(model_path), "backend": backend, "species": list(species),
             "atoms": len(atoms), "files": [DATA_FILE, INPUT_FILE, *files],
             "gamma_control": backend == "mtp" and getattr(model, "active_set", None) is not None,
