@@ -1,5 +1,6 @@
 """The MTP backend: physics contracts, fit quality, grade, active set, save/load, bad input."""
 
+import copy
 import json
 
 import numpy as np
@@ -130,6 +131,32 @@ def test_warm_start_continues_from_a_model(emt_mtp, emt_train, emt_test):
     assert np.array_equal(emt_mtp.data.parameters, before)  # the start is not modified
     other = fit_mtp(more, level=6, max_iter=1, progress=False, start=emt_mtp)
     assert not other.record["settings"]["warm_start"]  # incompatible basis: fresh start
+
+
+def test_a_warm_start_continues_with_the_damping_its_start_ended_with(emt_mtp, emt_train,
+                                                                       monkeypatch):
+    """A refit from a model starts the Levenberg-Marquardt damping where that model's fit left
+    it (a fit stopped at its time limit continues at its pace; a fresh start's λ = 1e-3 made
+    such a refit of the LiF model take 35× smaller steps and stop as "converged" after 5);
+    a model without the record starts nearly Gauss-Newton, a cold fit with the optimizer's own."""
+    from seiflow.potentials.mtp import fit as fit_module
+
+    seen = []
+    lm = fit_module.OPTIMIZERS["lm"]
+
+    def spy(problem, theta, lam, *args, **kwargs):
+        seen.append(lam)
+        return lm(problem, theta, lam, *args, **kwargs)
+
+    monkeypatch.setitem(fit_module.OPTIMIZERS, "lm", spy)
+    ended = emt_mtp.record["training"]["final_damping"]
+    assert 0 < ended < 1
+    fit_mtp(emt_train[:8], level=8, max_iter=1, progress=False, start=emt_mtp)
+    bare = copy.deepcopy(emt_mtp)
+    del bare.record["training"]["final_damping"]
+    fit_mtp(emt_train[:8], level=8, max_iter=1, progress=False, start=bare)
+    fit_mtp(emt_train[:8], level=8, max_iter=1, progress=False)
+    assert seen == [ended, fit_module.WARM_DAMPING, 0.0]
 
 
 def test_fit_in_two_processes_matches_one(emt_train):

@@ -71,6 +71,7 @@ class FitHistory:
     loss: list[list[float]]
     stop_reason: str
     wall_time: float = 0.0
+    damping: float = 0.0  # the optimizer's damping λ at the end (0: not used / not recorded)
     residuals: dict = field(default_factory=dict)
     rows: np.ndarray | None = None  # active-set rows of the training atoms at the end
 
@@ -154,6 +155,7 @@ class _Recorder:
         if h.loss and not s.loss.sum() < sum(h.loss[-1]):
             return out_of_time
         state.theta, state.lam, state.stalls = s.theta.copy(), s.lam, s.stalls
+        h.damping = s.lam
         state.projection = s.projection
         h.time.append(time.perf_counter() - self.t0)
         h.passes.append(s.passes)
@@ -175,14 +177,15 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
                    optimizer: str = "lm", max_iter: int = DEFAULT_MAX_ITER, tol: float = 1e-6,
                    max_time: float | None = None, progress: bool = True, workers: int = 1,
                    checkpoint: Path | None = None, key: str = "",
-                   weighting: str = "structures") -> FitHistory:
+                   weighting: str = "structures", damping: float = 0.0) -> FitHistory:
     """Fit ``model``'s coefficients in place to the labelled ``frames``; leaves the best
     coefficients seen (by the training loss) in the model.
 
-    ``workers``: processes computing the passes (structures shared among them).
-    ``max_time``: seconds, checked inside every pass (a resumed fit counts both runs).
-    ``checkpoint``: file rewritten after every step, so that a killed fit with the same ``key``
-    continues where it stopped; removed at the end.
+    ``workers``: processes computing the passes (structures shared among them). ``max_time``:
+    seconds, checked inside every pass (a resumed fit counts both runs). ``checkpoint``: file
+    rewritten after every step, so that a killed fit with the same ``key`` continues where it
+    stopped; removed at the end. ``damping``: the LM damping λ to start with (0: the
+    optimizer's own; see _start_damping).
     """
     if optimizer not in OPTIMIZERS:
         raise FitError(f"unknown MTP optimizer {optimizer!r} (one of {', '.join(OPTIMIZERS)})")
@@ -191,7 +194,7 @@ def fit_parameters(model: MTPModel, frames: Sequence[Atoms], weights: tuple[floa
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     state = _State.load(checkpoint, key, data.number_of_parameters_optimized)
     if state is None:
-        state = _State(data.parameters.copy(), FitHistory([], [], [], ""))
+        state = _State(data.parameters.copy(), FitHistory([], [], [], ""), lam=damping)
     else:
         log.info("MTP fit resumed after %d steps from %s", state.steps, checkpoint)
     spent = state.history.time[-1] if state.history.time else 0.0
@@ -277,7 +280,7 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
     key = _fit_key(settings, data, train) if checkpoint is not None else ""
     history = fit_parameters(model, train, weights, optimizer, max_iter, tol, max_time, progress,
                              workers=workers, checkpoint=checkpoint, key=key,
-                             weighting=weighting)
+                             weighting=weighting, damping=_start_damping(start) if warm else 0.0)
     model.active_set = ActiveSet.from_matrix(history.rows)
     _warn_incomplete(model.active_set, level)
     offset = history.residuals["energy_mean_meV_per_atom"]
@@ -294,12 +297,15 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
                      "passes": history.passes, **history.residuals,
                      "energy_offset_ok": abs(offset) <= offset_tolerance,
                      "wall_time_s": round(history.wall_time, 2), "stop": history.stop_reason,
+                     "final_damping": history.damping,
                      "converged": history.stop_reason not in LIMITS,
                      "active_set_complete": model.active_set.complete,
                      "active_set_missing_directions": model.active_set.missing},
     }
     return model
 
+
+WARM_DAMPING = 1e-9
 
 # stop reasons that end a fit before its loss stopped falling (not converged)
 LIMITS = ("time limit", "iteration limit")
@@ -349,6 +355,16 @@ def _fit_key(settings: dict, data: MTPData, train: Sequence[Atoms]) -> str:
         if weight != 1.0:
             h.update(repr(weight))
     return h.hex()
+
+
+def _start_damping(start: MTPModel) -> float:
+    """The damping a warm start continues with: the one its start model's fit ended with, or,
+    for a model saved without it, ``WARM_DAMPING`` (nearly Gauss–Newton; the optimizer raises it
+    by ×4 per refused trial step where that is too small). So a fit stopped at its time limit
+    continues at the pace it stopped at: a fresh start's damping (1e-3) takes small steps whose
+    small loss decreases pass the ``tol`` test and end the fit as falsely converged."""
+    record = getattr(start, "record", None) or {}
+    return float((record.get("training") or {}).get("final_damping") or WARM_DAMPING)
 
 
 def _compatible(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,

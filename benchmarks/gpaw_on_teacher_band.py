@@ -1,18 +1,21 @@
-"""PBE (GPAW) spot check of the LiF interstitial knock-off on the teacher's path.
+"""PBE (GPAW) spot checks of a migration barrier on the teacher's path: the LiF interstitial
+knock-off (2x2x2, 65 atoms) and the Li2CO3 vacancy hop (1x2x2, 95 atoms, the reference paper's
+cell).
 
-The teacher's (SevenNet-0) converged climbing-image band of the knock-off in the 2x2x2 cell
-(65 atoms; `seiflow validate` with examples/lif-interstitial-validate.yaml) gives an end point
-and the saddle. GPAW PBE single points at those two geometries give ΔE = E(saddle) - E(end
-point): PBE's barrier *along the teacher's path* (no PBE relaxation; a PBE NEB would lower the
-saddle and the end point each a little). Compared with the teacher's 0.278 eV and the
-literature's 0.20-0.24 eV.
+The teacher's (SevenNet-0) converged climbing-image band gives an end point and the saddle.
+GPAW PBE single points at those two geometries give ΔE = E(saddle) - E(end point): PBE's
+barrier *along the teacher's path* (no PBE relaxation; a PBE NEB would lower the saddle and the
+end point each a little). Bands: LiF from `seiflow validate` with
+examples/lif-interstitial-validate.yaml (teacher 0.278 eV, literature 0.20-0.24 eV); Li2CO3 from
+`seiflow neb --phase li2co3 --mechanism vacancy --labeler sevennet --images 3`
+(benchmarks/results/li2co3_neb_sevennet/vacancy.json; teacher 0.489 eV, Li et al. 2025: 0.24 eV).
 
-Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lif_knockoff_gpaw.py
-      [--band runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json]
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_on_teacher_band.py
+      [--case lif_knockoff|li2co3_vacancy] [--band NEB_JSON]
       [--mode lcao|pw] [--ecut 500] [--kspacing 0.35]
 Each finished single point is kept (a rerun computes only the missing one) in
-benchmarks/results/lif_knockoff_gpaw_<mode>[_ecut<E>][_k<spacing>].json, with its wall time
-and the machine; a file computed with other settings is refused, never mixed.
+benchmarks/results/<case>_gpaw_<mode>[_ecut<E>][_k<spacing>].json, with its wall time and the
+machine; a file computed with other settings is refused, never mixed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from seiflow.reference import GPAWSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results"
-BAND = ROOT / "runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json"
+CASES = {  # case: the teacher's band (a seiflow NEB JSON with the band's geometry)
+    "lif_knockoff": ROOT / "runs/lif-interstitial/validate/neb-lif-knockoff/neb.reference.json",
+    "li2co3_vacancy": OUT / "li2co3_neb_sevennet/vacancy.json",
+}
 
 
 def band_images(path: Path) -> tuple[list[Atoms], dict]:
@@ -53,19 +59,21 @@ def result_name(settings: GPAWSettings) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--band", type=Path, default=BAND)
+    ap.add_argument("--case", choices=sorted(CASES), default="lif_knockoff")
+    ap.add_argument("--band", type=Path, default=None, help="default: the case's band")
     ap.add_argument("--mode", choices=["lcao", "pw"], default="lcao")
     ap.add_argument("--ecut", type=float, default=500.0, help="plane-wave cut-off, eV (pw)")
     ap.add_argument("--kspacing", type=float, default=0.35, help="k-point spacing, 1/Å")
     args = ap.parse_args()
     settings = GPAWSettings(mode=args.mode, ecut=args.ecut, kspacing=args.kspacing)
-    images, teacher = band_images(args.band)
+    band = args.band or CASES[args.case]
+    images, teacher = band_images(band)
     saddle = teacher["saddle_index"]
-    out = OUT / f"lif_knockoff_gpaw_{result_name(settings)}.json"
+    out = OUT / f"{args.case}_gpaw_{result_name(settings)}.json"
     doc = json.loads(out.read_text()) if out.exists() else {"points": {}}
     if doc.get("settings", settings.model_dump(mode="json")) != settings.model_dump(mode="json"):
         raise SystemExit(f"{out} holds points computed with other settings: move it away")
-    doc.update(settings=settings.model_dump(mode="json"), band=str(args.band),
+    doc.update(settings=settings.model_dump(mode="json"), band=str(band),
                teacher_barrier_eV=teacher["barrier_forward_eV"], saddle_index=saddle)
     for name, index in (("end point", 0), ("saddle", saddle)):
         if name in doc["points"]:

@@ -1,0 +1,215 @@
+"""Is the teacher right for the Li/Li3InCl6 reaction? SevenNet-0 against GPAW PBE on the
+reactants (bcc Li, Li3InCl6) and the products (tetragonal In, rocksalt LiCl) of
+3 Li + Li3InCl6 -> 6 LiCl + In (Golov & Carrasco, ../shared/papers/golov-carrasco-li3incl6-deepmd.md).
+
+1. cells: each library phase relaxed with SevenNet-0 under its space group (FixSymmetry +
+   FrechetCellFilter + FIRE, benchmarks/teacher_table.relax_cell); a, c, volume per formula
+   unit against experiment (the phase library's sources).
+2. PBE at the teacher's cells: GPAW single points of the teacher-relaxed primitive cells give
+   the pressure PBE puts on the teacher's cell (GPa; > 0: PBE wants it larger) and the largest
+   PBE force on its atoms (eV/Å; Li3InCl6 is the one phase with free coordinates).
+3. reaction energy per formula unit, ΔE = 6 E(LiCl) + E(In) - E(Li3InCl6) - 3 E(Li), from the
+   teacher and from PBE at the teacher's cells (PBE relaxation would lower each PBE energy by
+   about V P² / 2B, stated in the results); convergence: each PBE crystal again at a finer
+   k-point spacing and at a lower plane-wave cut-off.
+4. forces off equilibrium: two copies of each cell rattled by 0.08 Å (seeded): force RMSE and
+   largest force error of the teacher against PBE, and the rattle energy E(rattled) - E(crystal)
+   per atom from both (an energy difference, free of the teacher's constant offset).
+
+Every GPAW point is stored when it finishes (a rerun computes only what is missing) in
+benchmarks/results/li3incl6_teacher_check.json with its wall time and the machine; a file with
+other settings is refused. Run:
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/li3incl6_teacher_check.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.units import GPa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+from teacher_table import relax_cell  # noqa: E402
+
+from seiflow.reference import GPAWSettings  # noqa: E402
+from seiflow.reference.sevennet import SevenNetLabeler  # noqa: E402
+from seiflow.structures.library import get_phase  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results" / "li3incl6_teacher_check.json"
+ECUT, ECUT_LOW = 800.0, 600.0  # eV
+# phase: (formula units in the primitive cell, metal, repeat of the conventional cell to rattle)
+PHASES = {
+    "li-bcc": (1, True, (2, 2, 2)),
+    "in-bct": (1, True, (2, 2, 1)),
+    "licl": (1, False, (1, 1, 1)),
+    "li3incl6": (1, False, None),  # the primitive cell (10 atoms) is rattled
+}
+KSPACING = {True: (0.2, 0.12), False: (0.35, 0.25)}  # metal: (main, finer) in 1/Å
+REACTION = {"licl": 6, "in-bct": 1, "li3incl6": -1, "li-bcc": -3}  # per formula unit
+RATTLE_A, RATTLE_SEEDS = 0.08, (1, 2)
+
+
+def primitive(atoms: Atoms) -> Atoms:
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    structure = AseAtomsAdaptor.get_structure(atoms)
+    prim = SpacegroupAnalyzer(structure, symprec=1e-3).get_primitive_standard_structure()
+    return AseAtomsAdaptor.get_atoms(prim)
+
+
+def teacher_numbers(calc, atoms: Atoms) -> dict:
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return {"energy_eV": float(atoms.get_potential_energy()),
+            "forces_eV_A": atoms.get_forces().tolist(),
+            "stress_GPa": (atoms.get_stress() / GPa).tolist()}
+
+
+def pbe_point(doc: dict, key: str, atoms: Atoms, settings: GPAWSettings) -> dict:
+    """One GPAW single point, stored under ``key`` as soon as it is done."""
+    if key in doc["pbe"]:
+        return doc["pbe"][key]
+    t0 = time.perf_counter()
+    label = settings.label(atoms)
+    if label.failure is not None:
+        raise SystemExit(f"GPAW failed on {key}: {label.failure}")
+    doc["pbe"][key] = {"energy_eV": label.energy, "forces_eV_A": np.asarray(label.forces).tolist(),
+                       "stress_GPa": (np.asarray(label.stress) / GPa).tolist(),
+                       "n_atoms": len(atoms), "settings": settings.model_dump(mode="json"),
+                       "wall_s": round(time.perf_counter() - t0, 1)}
+    save(doc)
+    print(f"  {key}: {doc['pbe'][key]['wall_s']} s", flush=True)
+    return doc["pbe"][key]
+
+
+def save(doc: dict) -> None:
+    doc["machine"] = describe()
+    tmp = OUT.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(OUT)
+
+
+def pressure(stress_voigt) -> float:
+    return -float(np.mean(stress_voigt[:3]))
+
+
+def summarise(doc: dict) -> dict:
+    rows, energy = {}, {"teacher": 0.0, "pbe": 0.0}
+    spread = 0.0
+    for phase, (n_fu, metal, _) in PHASES.items():
+        t, cell = doc["teacher"][phase], doc["cells"][phase]
+        main, fine, low = (doc["pbe"][f"{phase}/crystal/{s}"] for s in ("main", "fine", "ecut"))
+        per_fu = {k: p["energy_eV"] / n_fu for k, p in (("main", main), ("fine", fine),
+                                                         ("ecut", low))}
+        energy["teacher"] += REACTION[phase] * t["crystal"]["energy_eV"] / n_fu
+        energy["pbe"] += REACTION[phase] * per_fu["main"]
+        spread += abs(REACTION[phase]) * max(abs(per_fu["fine"] - per_fu["main"]),
+                                             abs(per_fu["ecut"] - per_fu["main"]))
+        p = pressure(main["stress_GPa"])
+        forces_err, e_teacher, e_pbe = [], [], []
+        for seed in RATTLE_SEEDS:
+            pb, tr = doc["pbe"][f"{phase}/rattled{seed}"], t[f"rattled{seed}"]
+            forces_err.append(np.asarray(tr["forces_eV_A"]) - np.asarray(pb["forces_eV_A"]))
+            n = pb["n_atoms"]
+            crystal_per_atom = {"t": t["crystal"]["energy_eV"] / main["n_atoms"],
+                                "p": main["energy_eV"] / main["n_atoms"]}
+            e_teacher.append(tr["energy_eV"] / n - crystal_per_atom["t"])
+            e_pbe.append(pb["energy_eV"] / n - crystal_per_atom["p"])
+        err = np.concatenate(forces_err)
+        pbe_forces = np.concatenate([doc["pbe"][f"{phase}/rattled{s}"]["forces_eV_A"]
+                                     for s in RATTLE_SEEDS])
+        rows[phase] = {
+            **cell,
+            "pbe_pressure_at_teacher_cell_GPa": round(p, 2),
+            "pbe_pressure_spread_GPa": round(max(abs(pressure(fine["stress_GPa"]) - p),
+                                                 abs(pressure(low["stress_GPa"]) - p)), 2),
+            "pbe_max_force_at_teacher_cell_eV_A": round(float(np.abs(main["forces_eV_A"]).max()),
+                                                        3),
+            "rattled_force_rmse_eV_A": round(float(np.sqrt(np.mean(err**2))), 4),
+            "rattled_force_max_error_eV_A": round(float(np.abs(err).max()), 3),
+            "rattled_pbe_force_rms_eV_A": round(float(np.sqrt(np.mean(pbe_forces**2))), 3),
+            "rattle_energy_meV_per_atom": {"teacher": [round(1e3 * e, 2) for e in e_teacher],
+                                           "pbe": [round(1e3 * e, 2) for e in e_pbe]},
+        }
+    return {"phases": rows, "reaction_energy_eV_per_fu": {
+        "reaction": "3 Li + Li3InCl6 -> 6 LiCl + In",
+        "teacher": round(energy["teacher"], 3), "pbe_at_teacher_cells": round(energy["pbe"], 3),
+        "pbe_convergence_eV": round(spread, 3),
+        "note": "PBE at the teacher's cells; a PBE relaxation lowers each term by about "
+                "V P^2 / 2B (a few meV per formula unit at the pressures in 'phases')"}}
+
+
+def main() -> None:
+    doc = json.loads(OUT.read_text()) if OUT.exists() else {}
+    doc.setdefault("benchmark", "SevenNet-0 vs GPAW PBE on the Li/Li3InCl6 reactants and "
+                   "products")
+    doc.setdefault("pbe", {})
+    settings = {"ecut_eV": ECUT, "ecut_low_eV": ECUT_LOW, "rattle_A": RATTLE_A,
+                "kspacing_per_A": {"metal": list(KSPACING[True]),
+                                   "insulator": list(KSPACING[False])}}
+    if doc.setdefault("settings", settings) != settings:
+        raise SystemExit(f"{OUT} holds points computed with other settings: move it away")
+    teacher = SevenNetLabeler()
+    calc = None
+    doc.setdefault("teacher", {})
+    doc.setdefault("cells", {})
+    for phase, (n_fu, metal, repeat) in PHASES.items():
+        print(phase, flush=True)
+        if phase not in doc["teacher"]:
+            calc = calc or teacher.calculator(get_phase(phase))
+            t0 = time.perf_counter()
+            relaxed, steps, p = relax_cell(get_phase(phase), teacher)
+            prim = primitive(relaxed)
+            a, b, c, *_ = relaxed.cell.cellpar()
+            exp = get_phase(phase).cell.cellpar()
+            doc["cells"][phase] = {
+                "teacher_a_c_A": [round(a, 4), round(c, 4)],
+                "experiment_a_c_A": [round(exp[0], 4), round(exp[2], 4)],
+                "teacher_vs_experiment_volume_percent": round(
+                    100 * (relaxed.get_volume() / get_phase(phase).get_volume() - 1), 2),
+                "teacher_relax_steps": steps}
+            rattled = {}
+            base = prim if repeat is None else relaxed.repeat(repeat)
+            for seed in RATTLE_SEEDS:
+                r = base.copy()
+                r.rattle(RATTLE_A, seed=seed)
+                rattled[seed] = r
+            doc["teacher"][phase] = {
+                "crystal": {**teacher_numbers(calc, prim), "atoms": atoms_dict(prim)},
+                **{f"rattled{s}": {**teacher_numbers(calc, r), "atoms": atoms_dict(r)}
+                   for s, r in rattled.items()},
+                "relax_wall_s": round(time.perf_counter() - t0, 1)}
+            save(doc)
+        t = doc["teacher"][phase]
+        k_main, k_fine = KSPACING[metal]
+        crystal = from_dict(t["crystal"]["atoms"])
+        pbe_point(doc, f"{phase}/crystal/main", crystal, GPAWSettings(ecut=ECUT, kspacing=k_main))
+        for seed in RATTLE_SEEDS:
+            pbe_point(doc, f"{phase}/rattled{seed}", from_dict(t[f"rattled{seed}"]["atoms"]),
+                      GPAWSettings(ecut=ECUT, kspacing=k_main))
+        pbe_point(doc, f"{phase}/crystal/fine", crystal, GPAWSettings(ecut=ECUT, kspacing=k_fine))
+        pbe_point(doc, f"{phase}/crystal/ecut", crystal,
+                  GPAWSettings(ecut=ECUT_LOW, kspacing=k_main))
+    doc["summary"] = summarise(doc)
+    save(doc)
+    print(json.dumps(doc["summary"], indent=1))
+
+
+def atoms_dict(atoms: Atoms) -> dict:
+    return {"symbols": atoms.get_chemical_symbols(), "cell_A": atoms.cell.tolist(),
+            "positions_A": atoms.positions.tolist()}
+
+
+def from_dict(d: dict) -> Atoms:
+    return Atoms(d["symbols"], positions=d["positions_A"], cell=d["cell_A"], pbc=True)
+
+
+if __name__ == "__main__":
+    main()

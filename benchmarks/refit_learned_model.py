@@ -1,0 +1,72 @@
+"""Does a learn run's last model sit at its fit's plateau? Continue its fit on the same training
+frames and settings (the run's learn-config), without the loop's time budget, and save it.
+
+The learning loop stops each MTP fit at `max_time`; a model stopped there is recorded as not
+converged (`seiflow.workflows.methods.fit_state`). This script continues the last iteration's
+fit from its coefficients (warm start) for up to --max-iter optimizer steps or until the
+convergence criterion (relative loss decrease below `tol` for 3 steps), writing a checkpoint
+after every step (a killed refit continues from it). Comparing a property of both models
+(benchmarks/li2co3_mechanisms.py --model OUT, or `seiflow neb --model OUT`) measures how much
+the unfinished fit moved it.
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
+      --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
+Writes OUT/model (the model, whose record holds the loss history and the stop reason),
+OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, wall time, machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
+from seiflow.data.store import LabelStore  # noqa: E402
+from seiflow.potentials.mtp.settings import MTPSettings  # noqa: E402
+from seiflow.potentials.registry import load_potential  # noqa: E402
+from seiflow.workflows.run import Run  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, required=True, help="a `seiflow learn` run folder")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the refitted model")
+    ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps at most")
+    args = ap.parse_args()
+    start_dir = Run(args.run).final_model()
+    settings = yaml.safe_load((args.run / "learn-config.yaml").read_text())["potential"]
+    if settings.get("backend", "mtp") != "mtp":
+        raise SystemExit("this refit is for MTP runs")
+    fit = MTPSettings(**{**settings, "max_time": None, "max_iter": args.max_iter})
+    train = [a for a in LabelStore(args.run / "labels.db").frames()
+             if a.info.get("split") == "train"]
+    start = load_potential(start_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    model = fit.fit(train, progress=True, start=start, checkpoint=args.out / "refit.ckpt")
+    wall = time.perf_counter() - t0
+    model.save(args.out / "model")
+    first, last = start.record["training"], model.record["training"]
+    if not model.record["settings"]["warm_start"]:
+        raise SystemExit("the refit did not start from the run's model (incompatible settings)")
+    doc = {"run": str(args.run), "start_model": str(start_dir), "train_frames": len(train),
+           "start": {"stop": first["stop"], "steps": len(first["loss"]),
+                     "loss": first["loss"][-1]},
+           "refit": {"stop": last["stop"], "converged": last.get("converged"),
+                     "steps": len(last["loss"]), "loss": last["loss"][-1],
+                     "tol": fit.tol, "max_iter": fit.max_iter},
+           "loss_change_percent": round(100 * (last["loss"][-1] / first["loss"][-1] - 1), 3),
+           "wall_s_this_call": round(wall, 1), "machine": describe()}
+    (args.out / "refit.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in doc.items() if k != "machine"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
