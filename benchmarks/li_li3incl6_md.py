@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 from seiflow.core.errors import SeiflowError  # noqa: E402
+from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
@@ -64,11 +65,14 @@ def main() -> None:
     ap.add_argument("--timestep", type=float, default=1.0, help="fs")
     ap.add_argument("--frame-fs", type=float, default=500.0, help="fs between frames")
     ap.add_argument("--temperature", type=float, default=300.0, help="K")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="run folder (default runs/li-li3incl6-md-<atoms>)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where the JSON and figures go")
     args = ap.parse_args()
     model = final_model(args.learn)
     start = read(args.learn / INTERFACE).repeat(args.repeat)
     n = len(start)
-    out = ROOT / f"runs/li-li3incl6-md-{n}"
+    out = args.out or ROOT / f"runs/li-li3incl6-md-{n}"
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "start.extxyz").exists():
         write(out / "start.extxyz", start)
@@ -80,25 +84,26 @@ def main() -> None:
                                  timestep_fs=args.timestep, steps=steps, tdamp_fs=100.0,
                                  traj_stride=stride, checkpoint_every=stride, seed=0))
     t0 = time.perf_counter()
+    stopped = None
     try:
-        info = run_md_config(cfg, progress=True)
-        stopped = None
+        run_md_config(cfg, progress=True)
     except SeiflowError as exc:  # γ > γ_break: the analysis still reads the frames so far
-        info, stopped = {}, str(exc)
+        stopped = str(exc)
     wall = time.perf_counter() - t0
     summary = yaml.safe_load((out / "md" / MD_SUMMARY).read_text())
-    done = summary.get("steps_done", info.get("steps_done"))
-    ns_day = summary.get("ns_per_day", info.get("ns_per_day"))
+    done, ns_day = summary.get("steps_done"), summary.get("ns_per_day")
+    if done is None:  # stopped by γ: the last step the thermo file reached
+        done = int(read_thermo(out / "md" / THERMO)["step"][-1])
     rate = n * ns_day * 1e6 / args.timestep / 86400 if ns_day else None  # atom-steps / s
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
                                 frame_dt_fs=args.frame_fs)
     name = f"li_li3incl6_md_{n}"
     for fig in reaction["figures"]:
-        shutil.copy(fig, RESULTS / f"{name}_{Path(fig).name}")
+        shutil.copy(fig, args.results / f"{name}_{Path(fig).name}")
     lab, clu = reaction["labels"], reaction["clusters"]
     doc = {
         "benchmark": "reactive MD of the Li/Li3InCl6 interface with the protocol's MTP",
-        "model": str(model.relative_to(ROOT)), "atoms": n, "repeat": list(args.repeat),
+        "model": str(model), "atoms": n, "repeat": list(args.repeat),
         "cell_A": [round(x, 2) for x in start.cell.lengths()],
         "md": cfg.md.model_dump(mode="json"), "steps_done": done, "stopped": stopped,
         "simulated_ps": done * args.timestep / 1000 if done else None,
@@ -125,7 +130,7 @@ def main() -> None:
             "notes": reaction["notes"]},
         "machine": describe(),
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=1))
+    (args.results / f"{name}.json").write_text(json.dumps(doc, indent=1))
     print(json.dumps({k: v for k, v in doc.items() if k not in ("machine", "reaction")},
                      indent=1))
 

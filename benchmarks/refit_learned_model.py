@@ -11,6 +11,7 @@ the unfinished fit moved it.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
       --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
+      [--start MODEL]
 Writes OUT/model (the model, whose record holds the loss history and the stop reason),
 OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, wall time, machine).
 """
@@ -39,8 +40,11 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="a `seiflow learn` run folder")
     ap.add_argument("--out", type=Path, required=True, help="folder for the refitted model")
     ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps at most")
+    ap.add_argument("--start", type=Path, default=None,
+                    help="model to continue from (default: the run's last model; e.g. an "
+                    "earlier refit that stopped at --max-iter)")
     args = ap.parse_args()
-    start_dir = Run(args.run).final_model()
+    start_dir = args.start or Run(args.run).final_model()
     settings = yaml.safe_load((args.run / "learn-config.yaml").read_text())["potential"]
     if settings.get("backend", "mtp") != "mtp":
         raise SystemExit("this refit is for MTP runs")

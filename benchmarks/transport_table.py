@@ -5,9 +5,12 @@ Reads what the studies wrote (nothing is computed here):
   the MTP's Arrhenius Ea from 0.5-ns production MD, the knock-off NEB of teacher and MTP;
 - benchmarks/results/li2co3_mechanisms/results.json (benchmarks/li2co3_mechanisms.py): the
   Li2CO3 vacancy hop, interstitial knock-off and Frenkel pair, teacher and MTP bands;
-- benchmarks/results/lif_knockoff_gpaw_*.json (benchmarks/lif_knockoff_gpaw.py): GPAW PBE
-  single points on the teacher's knock-off path; the PBE column shows the plane-wave one with
-  the highest cut-off on the densest k mesh, ± its last cut-off step or the k-mesh change.
+- benchmarks/results/li2co3_mechanisms_refit/results.json: the same bands with the loop's last
+  model refitted further (benchmarks/refit_learned_model.py), the fit-to-fit change in the note;
+- benchmarks/results/<case>_gpaw_*.json (benchmarks/gpaw_on_teacher_band.py): GPAW PBE single
+  points on the teacher's path of the LiF knock-off and the Li2CO3 vacancy hop; the PBE column
+  shows the plane-wave one with the highest cut-off on the densest k mesh, ± its last cut-off
+  step or the k-mesh change.
 
 Run:  .venv/bin/python benchmarks/transport_table.py
 Writes benchmarks/results/transport_table.md. The teacher is SevenNet-0 (PBE-trained); the PBE
@@ -24,6 +27,7 @@ from seiflow.reference import GPAWSettings
 RESULTS = Path(__file__).resolve().parent / "results"
 LIF = RESULTS / "lif_interstitial_diffusion.json"
 LI2CO3 = RESULTS / "li2co3_mechanisms" / "results.json"
+LI2CO3_REFIT = RESULTS / "li2co3_mechanisms_refit" / "results.json"
 COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "PBE (GPAW)", "literature",
            "max γ (MTP)", "wall (s, teacher / MTP)", "note")
 
@@ -39,12 +43,12 @@ def _f(x, sigma=None) -> str:
     return f"{x:.3f} ± {sigma:.3f}" if sigma is not None else f"{x:.3f}"
 
 
-def gpaw_knockoff() -> str:
-    """PBE's knock-off barrier on the teacher's path: the plane-wave result with the highest
+def gpaw_barrier(case: str) -> str:
+    """PBE's barrier of ``case`` on the teacher's path: the plane-wave result with the highest
     cut-off on the densest k mesh, ± the larger of its last cut-off step and of the change
     with the k mesh at equal cut-off."""
     done = {}
-    for path in sorted(RESULTS.glob("lif_knockoff_gpaw_*.json")):
+    for path in sorted(RESULTS.glob(f"{case}_gpaw_*.json")):
         doc = json.loads(path.read_text())
         st = GPAWSettings(**doc["settings"])  # defaults are left out of the stored dump
         if "pbe_barrier_on_teacher_path_eV" in doc and st.mode == "pw":
@@ -84,27 +88,32 @@ def lif_rows(doc: dict) -> list[list[str]]:
     fwd = neb.get("barrier (forward)")
     if fwd:
         rows.append(["LiF + Li interstitial", "knock-off NEB barrier (eV)", _f(fwd["reference"]),
-                     _f(fwd["value"]), gpaw_knockoff(), lit, _f(fwd.get("max_gamma")),
+                     _f(fwd["value"]), gpaw_barrier("lif_knockoff"), lit, _f(fwd.get("max_gamma")),
                      _seconds(None, None),
                      "2×2×2 cell, 3 images, climbing image"])
     return rows
 
 
-def li2co3_rows(doc: dict) -> list[list[str]]:
+def li2co3_rows(doc: dict, refit: dict | None) -> list[list[str]]:
     wanted = {("vacancy", "barrier"): "vacancy hop barrier (eV)",
-              ("knockoff", "E_a = highest saddle above A"): "interstitial knock-off E_a (eV)",
+              ("knockoff", "E_a = highest point of the path above A"):
+              "interstitial knock-off E_a (eV)",
               ("frenkel", "pair energy above the crystal"): "Frenkel pair (3.06 Å) energy "
               "above the crystal (eV)",
               ("frenkel", "barrier"): "Frenkel pair formation barrier (eV)"}
+    longer = {(r["mechanism"], r["quantity"]): r["mtp_eV"] for r in (refit or {}).get("rows", [])}
+    pbe = {("vacancy", "barrier"): gpaw_barrier("li2co3_vacancy")}
     rows = []
     for r in doc["rows"]:
-        name = wanted.get((r["mechanism"], r["quantity"]))
-        if name is None:
+        key = (r["mechanism"], r["quantity"])
+        if key not in wanted:
             continue
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        rows.append(["Li2CO3 (1×2×2)", name, _f(r["teacher_eV"]), _f(r["mtp_eV"]), "–", paper,
-                     _f(r["max_gamma"]), _seconds(r["wall_s"]["teacher"], r["wall_s"]["mtp"]),
-                     r["note"]])
+        note = r["note"] + (f"; the refitted model: {_f(longer[key])}"
+                            if longer.get(key) is not None else "")
+        rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mtp_eV"]),
+                     pbe.get(key, "–"), paper, _f(r["max_gamma"]),
+                     _seconds(r["wall_s"]["teacher"], r["wall_s"]["mtp"]), note])
     return rows
 
 
@@ -113,7 +122,8 @@ def main() -> None:
     if LIF.exists():
         rows += lif_rows(json.loads(LIF.read_text()))
     if LI2CO3.exists():
-        rows += li2co3_rows(json.loads(LI2CO3.read_text()))
+        rows += li2co3_rows(json.loads(LI2CO3.read_text()), json.loads(
+            LI2CO3_REFIT.read_text()) if LI2CO3_REFIT.exists() else None)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
