@@ -109,7 +109,7 @@ def li2co3_rows(doc: dict, refit: dict | None) -> list[list[str]]:
         if key not in wanted:
             continue
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        note = r["note"] + (f"; the refitted model: {_f(longer[key])}"
+        note = r["note"] + (f"; the model refitted further: {_f(longer[key])}"
                             if longer.get(key) is not None else "")
         rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mtp_eV"]),
                      pbe.get(key, "–"), paper, _f(r["max_gamma"]),
