@@ -103,7 +103,7 @@ def pressure(stress_voigt) -> float:
 def summarise(doc: dict) -> dict:
     rows, energy = {}, {"teacher": 0.0, "pbe": 0.0}
     spread = 0.0
-    for phase, (n_fu, metal, _) in PHASES.items():
+    for phase, (n_fu, _, _) in PHASES.items():
         t, cell = doc["teacher"][phase], doc["cells"][phase]
         main, fine, low = (doc["pbe"][f"{phase}/crystal/{s}"] for s in ("main", "fine", "ecut"))
         per_fu = {k: p["energy_eV"] / n_fu for k, p in (("main", main), ("fine", fine),
@@ -113,15 +113,14 @@ def summarise(doc: dict) -> dict:
         spread += abs(REACTION[phase]) * max(abs(per_fu["fine"] - per_fu["main"]),
                                              abs(per_fu["ecut"] - per_fu["main"]))
         p = pressure(main["stress_GPa"])
+        crystal_teacher = t["crystal"]["energy_eV"] / main["n_atoms"]  # eV/atom
+        crystal_pbe = main["energy_eV"] / main["n_atoms"]
         forces_err, e_teacher, e_pbe = [], [], []
         for seed in RATTLE_SEEDS:
             pb, tr = doc["pbe"][f"{phase}/rattled{seed}"], t[f"rattled{seed}"]
             forces_err.append(np.asarray(tr["forces_eV_A"]) - np.asarray(pb["forces_eV_A"]))
-            n = pb["n_atoms"]
-            crystal_per_atom = {"t": t["crystal"]["energy_eV"] / main["n_atoms"],
-                                "p": main["energy_eV"] / main["n_atoms"]}
-            e_teacher.append(tr["energy_eV"] / n - crystal_per_atom["t"])
-            e_pbe.append(pb["energy_eV"] / n - crystal_per_atom["p"])
+            e_teacher.append(tr["energy_eV"] / pb["n_atoms"] - crystal_teacher)
+            e_pbe.append(pb["energy_eV"] / pb["n_atoms"] - crystal_pbe)
         err = np.concatenate(forces_err)
         pbe_forces = np.concatenate([doc["pbe"][f"{phase}/rattled{s}"]["forces_eV_A"]
                                      for s in RATTLE_SEEDS])
@@ -157,23 +156,23 @@ def main() -> None:
     if doc.setdefault("settings", settings) != settings:
         raise SystemExit(f"{OUT} holds points computed with other settings: move it away")
     teacher = SevenNetLabeler()
-    calc = None
+    calc = teacher.calculator()
     doc.setdefault("teacher", {})
     doc.setdefault("cells", {})
     for phase, (n_fu, metal, repeat) in PHASES.items():
         print(phase, flush=True)
         if phase not in doc["teacher"]:
-            calc = calc or teacher.calculator(get_phase(phase))
             t0 = time.perf_counter()
-            relaxed, steps, p = relax_cell(get_phase(phase), teacher)
+            library = get_phase(phase)
+            relaxed, steps, _ = relax_cell(library, teacher)
             prim = primitive(relaxed)
-            a, b, c, *_ = relaxed.cell.cellpar()
-            exp = get_phase(phase).cell.cellpar()
+            a, _, c, *_ = relaxed.cell.cellpar()
+            exp = library.cell.cellpar()
             doc["cells"][phase] = {
                 "teacher_a_c_A": [round(a, 4), round(c, 4)],
                 "experiment_a_c_A": [round(exp[0], 4), round(exp[2], 4)],
                 "teacher_vs_experiment_volume_percent": round(
-                    100 * (relaxed.get_volume() / get_phase(phase).get_volume() - 1), 2),
+                    100 * (relaxed.get_volume() / library.get_volume() - 1), 2),
                 "teacher_relax_steps": steps}
             rattled = {}
             base = prim if repeat is None else relaxed.repeat(repeat)

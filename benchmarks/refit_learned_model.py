@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
 from seiflow.data.store import LabelStore  # noqa: E402
+from seiflow.potentials.mtp.fit import continues, training_species  # noqa: E402
 from seiflow.potentials.mtp.settings import MTPSettings  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
@@ -52,14 +53,16 @@ def main() -> None:
     train = [a for a in LabelStore(args.run / "labels.db").frames()
              if a.info.get("split") == "train"]
     start = load_potential(start_dir)
+    if not continues(start, training_species(train), fit.level, fit.cutoff,
+                     fit.radial_basis_size):
+        raise SystemExit(f"{start_dir} cannot be continued with the run's settings (species, "
+                         "level, cutoff or radial basis differ)")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     model = fit.fit(train, progress=True, start=start, checkpoint=args.out / "refit.ckpt")
     wall = time.perf_counter() - t0
     model.save(args.out / "model")
     first, last = start.record["training"], model.record["training"]
-    if not model.record["settings"]["warm_start"]:
-        raise SystemExit("the refit did not start from the run's model (incompatible settings)")
     doc = {"run": str(args.run), "start_model": str(start_dir), "train_frames": len(train),
            "start": {"stop": first["stop"], "steps": len(first["loss"]),
                      "loss": first["loss"][-1]},

@@ -265,10 +265,9 @@ def fit_mtp(train: Sequence[Atoms], level: int = 16, cutoff: float = 5.0,
     """
     if not train:
         raise FitError("no training structures")
-    species = tuple(sorted({s for a in train for s in a.get_chemical_symbols()},
-                           key=lambda s: Atoms(s).numbers[0]))
+    species = training_species(train)
     dmin = shortest_distance(train, cutoff)
-    warm = start is not None and _compatible(start, species, level, cutoff, radial_basis_size)
+    warm = start is not None and continues(start, species, level, cutoff, radial_basis_size)
     data, min_dist = _start_data(start if warm else None, species, level, cutoff, min_dist,
                                  radial_basis_size, dmin, seed)
     model = MTPModel(data=data, species=species, level=level)
@@ -367,8 +366,16 @@ def _start_damping(start: MTPModel) -> float:
     return float((record.get("training") or {}).get("final_damping") or WARM_DAMPING)
 
 
-def _compatible(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,
-                radial_basis_size: int) -> bool:
+def training_species(train: Sequence[Atoms]) -> tuple[str, ...]:
+    """The elements of ``train`` by atomic number: the species of an MTP fitted to it."""
+    return tuple(sorted({s for a in train for s in a.get_chemical_symbols()},
+                        key=lambda s: Atoms(s).numbers[0]))
+
+
+def continues(start: MTPModel, species: tuple[str, ...], level: int, cutoff: float,
+              radial_basis_size: int) -> bool:
+    """Whether a fit with these settings can start from ``start``'s coefficients (a warm
+    start); otherwise ``fit_mtp`` starts from random ones."""
     rb = start.data.radial_basis
     return (start.species == species and start.level == level and float(rb.max) == cutoff
             and int(rb.size) == radial_basis_size)
