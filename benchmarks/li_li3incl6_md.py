@@ -9,9 +9,10 @@ compiled MTP loop on OMP_NUM_THREADS threads, γ graded at every frame and the r
 γ > γ_break (10); a rerun resumes from the checkpoint. Then `seiflow analyze reaction` (In
 clusters and percolation, phase labels, reaction fronts, Li flux) on the trajectory.
 
-Cost: atom-steps per second of wall time and ns/day (from md-summary.yml), extrapolated
-linearly in atoms and steps (the MTP and its neighbour lists are O(N)) to the study's cell,
-32,000 atoms (12,000 Li in the slab + 2,000 Li3InCl6 formula units), for 10 ns.
+Cost: atom-steps per second of wall time and ns/day (from md-summary.yml; for a run γ stopped,
+from its steps and wall time in this call), extrapolated linearly in atoms and steps (the MTP
+and its neighbour lists are O(N)) to the study's cell, 32,000 atoms (12,000 Li in the slab +
+2,000 Li3InCl6 formula units), for 10 ns.
 
 Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/li_li3incl6_md.py [--repeat 9 5 1] [--ps 100]
 Writes runs/li-li3incl6-md-<atoms>/ (trajectory, thermo, γ, reaction/) and
@@ -83,6 +84,8 @@ def main() -> None:
                    md=MDSettings(ensemble="nvt", temperature_K=args.temperature,
                                  timestep_fs=args.timestep, steps=steps, tdamp_fs=100.0,
                                  traj_stride=stride, checkpoint_every=stride, seed=0))
+    thermo = out / "md" / THERMO
+    first = int(read_thermo(thermo)["step"][-1]) if thermo.exists() else 0  # a resumed run
     t0 = time.perf_counter()
     stopped = None
     try:
@@ -92,8 +95,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     summary = yaml.safe_load((out / "md" / MD_SUMMARY).read_text())
     done, ns_day = summary.get("steps_done"), summary.get("ns_per_day")
-    if done is None:  # stopped by γ: the last step the thermo file reached
-        done = int(read_thermo(out / "md" / THERMO)["step"][-1])
+    if done is None:  # stopped by γ: the rate over this call's steps and wall time
+        done = summary["stopped_by_gamma_at_step"]
+        ns_day = (done - first) * args.timestep * 1e-6 * 86400 / wall
     rate = n * ns_day * 1e6 / args.timestep / 86400 if ns_day else None  # atom-steps / s
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
                                 frame_dt_fs=args.frame_fs)

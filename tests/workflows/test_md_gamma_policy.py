@@ -56,6 +56,9 @@ def test_gamma_break_stops_the_md_with_one_line(narrow_model):
     frames = ase.io.read(narrow_model / "stop" / "trajectory.extxyz", index=":")
     assert 1 <= len(frames) < 21 and np.isfinite(frames[-1].positions).all()
     assert (narrow_model / "stop" / "gamma.png").is_file()  # drawn for the stopped run too
+    summary = yaml.safe_load((narrow_model / "stop" / "md-summary.yml").read_text())
+    assert summary["status"] == "failed" and summary["max_gamma"] > 1.05
+    assert summary["stopped_by_gamma_at_step"] > 0 and summary["frames_graded"] >= 1
 
 
 def test_gamma_trace_figure_shows_the_frames_and_labelled_thresholds(tmp_path):
