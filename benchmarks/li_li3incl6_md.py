@@ -37,6 +37,7 @@ from machine import describe  # noqa: E402
 from seiflow.core.errors import SeiflowError  # noqa: E402
 from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
+from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
 from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config  # noqa: E402
@@ -48,19 +49,28 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STUDY_ATOMS, STUDY_NS = 32_000, 10.0
 
 
-def final_model(learn: Path) -> Path:
-    """The last iteration's model of a converged learn run (no production MD from a loop that
-    stopped at a limit)."""
+def final_model(learn: Path, refit: Path | None = None) -> Path:
+    """The last iteration's model of a converged learn run (or ``refit``, that model fitted
+    on), its fit converged too (no production MD from a loop or a fit that stopped at a
+    limit)."""
     summary = yaml.safe_load((learn / "learn-summary.yml").read_text())
     if summary.get("status_learning") != "converged":
         raise SystemExit(f"{learn}: the learning loop has not converged "
                          f"({summary.get('status_learning')}); no production MD from it")
-    return Run(learn).final_model()
+    model = refit or Run(learn).final_model()
+    if fit_state(model)["converged"] is not True:
+        raise SystemExit(f"{model}: {fit_sentence(fit_state(model))} Continue it with "
+                         f"benchmarks/refit_learned_model.py --run {learn} --out <folder>, "
+                         "then pass --model <folder>")
+    return model
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--learn", type=Path, default=LEARN, help="the seiflow learn run folder")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="the learn run's final model refitted to convergence "
+                         "(benchmarks/refit_learned_model.py); default: the run's own")
     ap.add_argument("--repeat", type=int, nargs=3, default=(1, 1, 1))
     ap.add_argument("--ps", type=float, default=100.0, help="simulated time, ps")
     ap.add_argument("--timestep", type=float, default=1.0, help="fs")
@@ -70,7 +80,7 @@ def main() -> None:
                     help="run folder (default runs/li-li3incl6-md-<atoms>)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="where the JSON and figures go")
     args = ap.parse_args()
-    model = final_model(args.learn)
+    model = final_model(args.learn, args.model)
     start = read(args.learn / INTERFACE).repeat(args.repeat)
     n = len(start)
     out = args.out or ROOT / f"runs/li-li3incl6-md-{n}"
