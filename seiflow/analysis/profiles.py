@@ -236,8 +236,10 @@ def smooth_profile(values: np.ndarray, period: float, sigma_A: float) -> np.ndar
 def front_positions(values: np.ndarray, period: float, level: float, start: float,
                     direction: int = 1) -> np.ndarray:
     """Front position (Å) in each row of ``values`` (nframes, nbins; bins tile ``period`` Å from
-    0): first crossing of ``level`` walking from ``start`` in ``direction``, empty (NaN) bins
-    skipped; NaN where there is none."""
+    0): first fall below ``level`` walking from ``start`` in ``direction``, empty (NaN) bins
+    skipped; NaN where there is none, and where the walk does not start inside the phase
+    (the first non-empty bin below ``level``: the phase is gone from ``start``, e.g. once the
+    two fronts of a consumed slab have met)."""
     if direction not in (1, -1):
         raise SeiflowError(f"direction must be +1 or -1, got {direction}")
     values = np.atleast_2d(np.asarray(values, dtype=float))
@@ -254,7 +256,9 @@ def front_positions(values: np.ndarray, period: float, level: float, start: floa
         if v.size < 2:
             continue
         above = v >= level
-        changed = np.flatnonzero(above != above[0])
+        if not above[0]:
+            continue
+        changed = np.flatnonzero(~above)
         if changed.size == 0:
             continue
         m = changed[0]

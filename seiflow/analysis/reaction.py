@@ -195,8 +195,9 @@ def _fronts(values: np.ndarray, period: float, times: np.ndarray, bulk: float | 
                                     smooth_A=smooth_A)
             continue
         if np.isnan(out[name].position_A).any():
-            notes.append(f"the {name} front is missing in some frames (the profile does not "
-                         "cross its level within one period)")
+            notes.append(f"the {name} front is missing in some frames (from the first: "
+                         f"{times[np.isnan(out[name].position_A)][0]:g} ps): the phase is gone "
+                         "from the slab's middle (the fronts met) or fills the whole period")
     return out
 
 

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from seiflow.report.figures import save_figure  # noqa: E402
 
@@ -84,6 +85,8 @@ def cluster_plot(times_ps: np.ndarray, n_clusters: np.ndarray, largest_fraction:
     a3.set_xlabel(f"cluster size ({species} atoms), last frame")
     a3.set_ylabel("clusters")
     a3.set_yscale("log" if sizes.size and sizes.max() > 20 else "linear")
+    for axis in (a1.yaxis, a3.xaxis) + ((a3.yaxis,) if a3.get_yscale() == "linear" else ()):
+        axis.set_major_locator(MaxNLocator(integer=True))  # counts and sizes are whole
     fig.suptitle(title or f"{species} clusters", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

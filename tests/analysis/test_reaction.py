@@ -172,14 +172,15 @@ def test_front_moves_at_known_speed(smooth):
 
 def test_front_of_a_layered_profile_needs_smoothing_and_skips_empty_bins():
     # a "crystal" of layers 2 Å apart in z in [10, 30) of a 40 Å cell, 0.5 Å bins: every other
-    # bin inside is empty; the raw density crosses half its bulk at the first empty bin, the
-    # smoothed one at the slab's edge (between the outer layer and half a spacing beyond)
+    # bin inside is empty; the raw density is 0 in the start bin (between two layers), so its
+    # walk does not start inside the phase and finds no front; the smoothed one crosses half
+    # its bulk at the slab's edge (between the outer layer and half a spacing beyond)
     atoms = _layers(lambda z: ("Cl" if int(z) % 2 == 0 else "He") if 10 < z < 30 else "Li", 40.0)
     frames = [atoms[[s != "He" for s in atoms.get_chemical_symbols()]]]
     p = profile_series(frames, [0.0], bin_width=0.5)
     raw = follow_front(p.of("Cl"), 40.0, [0.0], direction=+1, start=20.25)
     smooth = follow_front(p.of("Cl"), 40.0, [0.0], direction=+1, start=20.25, smooth_A=2.0)
-    assert raw.position_A[0] < 21.5
+    assert np.isnan(raw.position_A[0])
     assert 28.5 < smooth.position_A[0] < 30.5
     # composition: NaN (empty) bins are skipped, so the Cl fraction stays 1 inside the slab
     comp = p.of("Cl", "composition")
@@ -196,6 +197,10 @@ def test_front_walk_wraps_and_interpolates():
     # level 0.75 is a quarter of the way, at -0.75 Å (not wrapped back into the cell)
     assert front_positions(values, 8.0, 0.75, 0.2, -1)[0] == pytest.approx(-0.75)
     assert np.isnan(front_positions(np.ones((1, 8)), 8.0, 0.5, 0.0, 1)[0])
+    # a walk that starts outside the phase (consumed at the start) has no front, even where a
+    # remnant of the phase lies further along the walk
+    assert np.isnan(front_positions(values, 8.0, 0.75, 4.5, -1)[0])
+    assert np.isnan(front_positions(values, 8.0, 0.75, 4.5, +1)[0])
 
 
 # ---------------------------------------------------------------------------------------------
