@@ -158,9 +158,8 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
             res = run_md(atoms, calc, cfg.md, out, progress=progress,
                          observers=[(watch, cfg.md.traj_stride)])
         except GammaBreak as exc:
-            summary.data.update(stopped_by_gamma_at_step=watch.broken_at,
-                                max_gamma=watch.max_gamma, gamma_break=cfg.gamma_break,
-                                frames_graded=len(watch.gammas))
+            summary.data.update(max_gamma=watch.max_gamma, frames_graded=len(watch.gammas),
+                                stopped_by_gamma_at_step=watch.broken_at)  # γ_break: inputs
             _gamma_plot(cfg, summary, out / TRAJECTORY, _md_title(cfg, atoms))
             raise SeiflowError(f"MD stopped: {exc}; the potential extrapolates there (frames "
                                f"and checkpoint so far are in {out}): add such structures to "
