@@ -58,8 +58,8 @@ def final_model(learn: Path, refit: Path | None = None) -> Path:
         raise SystemExit(f"{learn}: the learning loop has not converged "
                          f"({summary.get('status_learning')}); no production MD from it")
     model = refit or Run(learn).final_model()
-    if fit_state(model)["converged"] is not True:
-        raise SystemExit(f"{model}: {fit_sentence(fit_state(model))} Continue it with "
+    if (state := fit_state(model))["converged"] is not True:
+        raise SystemExit(f"{model}: {fit_sentence(state)} Continue it with "
                          f"benchmarks/refit_learned_model.py --run {learn} --out <folder>, "
                          "then pass --model <folder>")
     return model
