@@ -89,6 +89,22 @@ def pbe_point(doc: dict, key: str, atoms: Atoms, settings: GPAWSettings) -> dict
     return doc["pbe"][key]
 
 
+def points(doc: dict) -> list[tuple[str, Atoms, GPAWSettings]]:
+    """Every GPAW point, in the order that answers the most first: the crystals at the main
+    settings (pressures, reaction energy), then the rattled cells (forces), then the
+    convergence checks (lower cut-off, finer k mesh)."""
+    crystal, rattled, checks = [], [], []
+    for phase, (_, metal, _) in PHASES.items():
+        t, (k_main, k_fine) = doc["teacher"][phase], KSPACING[metal]
+        atoms = from_dict(t["crystal"]["atoms"])
+        crystal.append((f"{phase}/crystal/main", atoms, GPAWSettings(ecut=ECUT, kspacing=k_main)))
+        rattled += [(f"{phase}/rattled{s}", from_dict(t[f"rattled{s}"]["atoms"]),
+                     GPAWSettings(ecut=ECUT, kspacing=k_main)) for s in RATTLE_SEEDS]
+        checks += [(f"{phase}/crystal/ecut", atoms, GPAWSettings(ecut=ECUT_LOW, kspacing=k_main)),
+                   (f"{phase}/crystal/fine", atoms, GPAWSettings(ecut=ECUT, kspacing=k_fine))]
+    return crystal + rattled + checks
+
+
 def save(doc: dict) -> None:
     doc["machine"] = describe()
     tmp = OUT.with_suffix(".json.tmp")
@@ -100,49 +116,68 @@ def pressure(stress_voigt) -> float:
     return -float(np.mean(stress_voigt[:3]))
 
 
-def summarise(doc: dict) -> dict:
-    rows, energy = {}, {"teacher": 0.0, "pbe": 0.0}
+def phase_row(doc: dict, phase: str) -> dict:
+    """What the points computed so far say about one phase (a key is absent until its points
+    are done)."""
+    t, pbe = doc["teacher"][phase], doc["pbe"]
+    row = dict(doc["cells"][phase])
+    main = pbe.get(f"{phase}/crystal/main")
+    if main is None:
+        return row
+    p = pressure(main["stress_GPa"])
+    row["pbe_pressure_at_teacher_cell_GPa"] = round(p, 2)
+    row["pbe_max_force_at_teacher_cell_eV_A"] = round(float(np.abs(main["forces_eV_A"]).max()), 3)
+    checks = [pbe.get(f"{phase}/crystal/{s}") for s in ("fine", "ecut")]
+    if all(checks):
+        row["pbe_pressure_spread_GPa"] = round(max(abs(pressure(c["stress_GPa"]) - p)
+                                                   for c in checks), 2)
+    rattled = [(pbe.get(f"{phase}/rattled{s}"), t[f"rattled{s}"]) for s in RATTLE_SEEDS]
+    if not all(pb for pb, _ in rattled):
+        return row
+    crystal_teacher = t["crystal"]["energy_eV"] / main["n_atoms"]  # eV/atom
+    crystal_pbe = main["energy_eV"] / main["n_atoms"]
+    err = np.concatenate([np.asarray(tr["forces_eV_A"]) - np.asarray(pb["forces_eV_A"])
+                          for pb, tr in rattled])
+    pbe_forces = np.concatenate([pb["forces_eV_A"] for pb, _ in rattled])
+    row.update({
+        "rattled_force_rmse_eV_A": round(float(np.sqrt(np.mean(err**2))), 4),
+        "rattled_force_max_error_eV_A": round(float(np.abs(err).max()), 3),
+        "rattled_pbe_force_rms_eV_A": round(float(np.sqrt(np.mean(pbe_forces**2))), 3),
+        "rattle_energy_meV_per_atom": {
+            "teacher": [round(1e3 * (tr["energy_eV"] / pb["n_atoms"] - crystal_teacher), 2)
+                        for pb, tr in rattled],
+            "pbe": [round(1e3 * (pb["energy_eV"] / pb["n_atoms"] - crystal_pbe), 2)
+                    for pb, _ in rattled]}})
+    return row
+
+
+def reaction_energy(doc: dict) -> dict | None:
+    """ΔE of 3 Li + Li3InCl6 -> 6 LiCl + In per formula unit (eV) from both methods, once every
+    crystal's main point is done; its PBE convergence once the checks are done too."""
+    pbe = doc["pbe"]
+    if not all(f"{phase}/crystal/main" in pbe for phase in PHASES):
+        return None
+    out = {"reaction": "3 Li + Li3InCl6 -> 6 LiCl + In", "teacher": 0.0,
+           "pbe_at_teacher_cells": 0.0}
     spread = 0.0
     for phase, (n_fu, _, _) in PHASES.items():
-        t, cell = doc["teacher"][phase], doc["cells"][phase]
-        main, fine, low = (doc["pbe"][f"{phase}/crystal/{s}"] for s in ("main", "fine", "ecut"))
-        per_fu = {k: p["energy_eV"] / n_fu for k, p in (("main", main), ("fine", fine),
-                                                         ("ecut", low))}
-        energy["teacher"] += REACTION[phase] * t["crystal"]["energy_eV"] / n_fu
-        energy["pbe"] += REACTION[phase] * per_fu["main"]
-        spread += abs(REACTION[phase]) * max(abs(per_fu["fine"] - per_fu["main"]),
-                                             abs(per_fu["ecut"] - per_fu["main"]))
-        p = pressure(main["stress_GPa"])
-        crystal_teacher = t["crystal"]["energy_eV"] / main["n_atoms"]  # eV/atom
-        crystal_pbe = main["energy_eV"] / main["n_atoms"]
-        forces_err, e_teacher, e_pbe = [], [], []
-        for seed in RATTLE_SEEDS:
-            pb, tr = doc["pbe"][f"{phase}/rattled{seed}"], t[f"rattled{seed}"]
-            forces_err.append(np.asarray(tr["forces_eV_A"]) - np.asarray(pb["forces_eV_A"]))
-            e_teacher.append(tr["energy_eV"] / pb["n_atoms"] - crystal_teacher)
-            e_pbe.append(pb["energy_eV"] / pb["n_atoms"] - crystal_pbe)
-        err = np.concatenate(forces_err)
-        pbe_forces = np.concatenate([doc["pbe"][f"{phase}/rattled{s}"]["forces_eV_A"]
-                                     for s in RATTLE_SEEDS])
-        rows[phase] = {
-            **cell,
-            "pbe_pressure_at_teacher_cell_GPa": round(p, 2),
-            "pbe_pressure_spread_GPa": round(max(abs(pressure(fine["stress_GPa"]) - p),
-                                                 abs(pressure(low["stress_GPa"]) - p)), 2),
-            "pbe_max_force_at_teacher_cell_eV_A": round(float(np.abs(main["forces_eV_A"]).max()),
-                                                        3),
-            "rattled_force_rmse_eV_A": round(float(np.sqrt(np.mean(err**2))), 4),
-            "rattled_force_max_error_eV_A": round(float(np.abs(err).max()), 3),
-            "rattled_pbe_force_rms_eV_A": round(float(np.sqrt(np.mean(pbe_forces**2))), 3),
-            "rattle_energy_meV_per_atom": {"teacher": [round(1e3 * e, 2) for e in e_teacher],
-                                           "pbe": [round(1e3 * e, 2) for e in e_pbe]},
-        }
-    return {"phases": rows, "reaction_energy_eV_per_fu": {
-        "reaction": "3 Li + Li3InCl6 -> 6 LiCl + In",
-        "teacher": round(energy["teacher"], 3), "pbe_at_teacher_cells": round(energy["pbe"], 3),
-        "pbe_convergence_eV": round(spread, 3),
-        "note": "PBE at the teacher's cells; a PBE relaxation lowers each term by about "
-                "V P^2 / 2B (a few meV per formula unit at the pressures in 'phases')"}}
+        main = pbe[f"{phase}/crystal/main"]["energy_eV"] / n_fu
+        out["teacher"] += REACTION[phase] * doc["teacher"][phase]["crystal"]["energy_eV"] / n_fu
+        out["pbe_at_teacher_cells"] += REACTION[phase] * main
+        checks = [pbe.get(f"{phase}/crystal/{s}") for s in ("fine", "ecut")]
+        spread = (spread + abs(REACTION[phase]) * max(abs(c["energy_eV"] / n_fu - main)
+                                                      for c in checks)
+                  if spread is not None and all(checks) else None)
+    out = {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+    out["pbe_convergence_eV"] = None if spread is None else round(spread, 3)
+    out["note"] = ("PBE at the teacher's cells; a PBE relaxation lowers each term by about "
+                   "V P^2 / 2B (a few meV per formula unit at the pressures in 'phases')")
+    return out
+
+
+def summarise(doc: dict) -> dict:
+    return {"phases": {p: phase_row(doc, p) for p in PHASES if p in doc["teacher"]},
+            "reaction_energy_eV_per_fu": reaction_energy(doc)}
 
 
 def main() -> None:
@@ -186,18 +221,10 @@ def main() -> None:
                    for s, r in rattled.items()},
                 "relax_wall_s": round(time.perf_counter() - t0, 1)}
             save(doc)
-        t = doc["teacher"][phase]
-        k_main, k_fine = KSPACING[metal]
-        crystal = from_dict(t["crystal"]["atoms"])
-        pbe_point(doc, f"{phase}/crystal/main", crystal, GPAWSettings(ecut=ECUT, kspacing=k_main))
-        for seed in RATTLE_SEEDS:
-            pbe_point(doc, f"{phase}/rattled{seed}", from_dict(t[f"rattled{seed}"]["atoms"]),
-                      GPAWSettings(ecut=ECUT, kspacing=k_main))
-        pbe_point(doc, f"{phase}/crystal/fine", crystal, GPAWSettings(ecut=ECUT, kspacing=k_fine))
-        pbe_point(doc, f"{phase}/crystal/ecut", crystal,
-                  GPAWSettings(ecut=ECUT_LOW, kspacing=k_main))
-    doc["summary"] = summarise(doc)
-    save(doc)
+    for key, atoms, settings in points(doc):
+        pbe_point(doc, key, atoms, settings)
+        doc["summary"] = summarise(doc)
+        save(doc)
     print(json.dumps(doc["summary"], indent=1))
 
 
