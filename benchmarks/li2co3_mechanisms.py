@@ -15,7 +15,11 @@ grades every image of each MTP band (γ, flagged above γ_select = 2), and write
 Run (after the learn):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/li2co3_mechanisms.py
       [--model runs/li2co3-mechanisms]
 Writes benchmarks/results/li2co3_mechanisms/ (each band's neb.json, its figure, table.md and
-results.json with the machine). Every number is against SevenNet-0, not PBE.
+results.json with the machine and the fit's state; the model and, from a learn run, its
+labelled frames, labels.extxyz.gz, so that `refit_learned_model.py --run <that folder>` can
+continue the fit without the run). A model whose fit did not converge is refused
+(--allow-unconverged runs it, and the table says so). Every number is against SevenNet-0, not
+PBE.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from ase.optimize import FIRE
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
+from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
+from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,15 +192,24 @@ def main() -> None:
                     help="the MTP: a `seiflow learn` run folder or a model folder")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--out", type=Path, default=OUT, help="results folder")
+    ap.add_argument("--allow-unconverged", action="store_true",
+                    help="run with a model whose fit did not converge (the table says so)")
     args = ap.parse_args()
     out = args.out.resolve()
     model = ROOT / args.model
-    model_dir = Run(model).final_model() if (model / "learn-summary.yml").exists() else model
+    learn = (model / "learn-summary.yml").exists()
+    model_dir = Run(model).final_model() if learn else model
+    fit = fit_state(model_dir)
+    if fit["converged"] is not True and not args.allow_unconverged:
+        raise SystemExit(f"{model_dir}: {fit_sentence(fit)} Continue it with "
+                         "benchmarks/refit_learned_model.py, then pass --model <its model>")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(model_dir, out / "model", dirs_exist_ok=True)
     for name in ("learn-summary.yml", "learning-curves.png"):  # the learn's record
         if (model / name).exists():
             shutil.copy(model / name, out / name)
+    if learn:  # the labelled frames, so that the model can be refitted without the run
+        ase.io.write(out / "labels.extxyz.gz", LabelStore(model / "labels.db").frames())
     potential = load_potential(str(model_dir))
     t0 = time.perf_counter()
     mtp = {name: run_band(name, model, args.images, out) for name in BANDS}
@@ -229,11 +244,11 @@ def main() -> None:
                        for side, w in walls.items()}
     failures = {k: v["failed"] for k, v in mtp.items() if "failed" in v}
     failures.update({f"teacher {k}": "no teacher band" for k, v in res_t.items() if v is None})
-    doc = {"machine": describe(), "model": str(args.model), "images": args.images,
+    doc = {"machine": describe(), "model": str(args.model), "fit": fit, "images": args.images,
            "rows": rows, "failures": failures, "wall_s_this_run": round(
                time.perf_counter() - t0, 1), "band_wall_s": walls}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (out / "table.md").write_text(table(rows) + "".join(
+    (out / "table.md").write_text(table(rows) + f"\n{fit_sentence(fit)}\n" + "".join(
         f"\n- {k}: {v}" for k, v in failures.items()) + "\n")
     print(table(rows))
     print(json.dumps(failures, indent=1))

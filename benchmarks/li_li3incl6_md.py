@@ -16,7 +16,8 @@ and its neighbour lists are O(N)) to the study's cell, 32,000 atoms (12,000 Li i
 
 Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/li_li3incl6_md.py [--repeat 9 5 1] [--ps 100]
 Writes runs/li-li3incl6-md-<atoms>/ (trajectory, thermo, γ, reaction/) and
-benchmarks/results/li_li3incl6_md_<atoms>.json plus its reaction figures.
+benchmarks/results/li_li3incl6_md_<atoms>.json plus its reaction figures and the model
+(li_li3incl6_md_<atoms>_model/: the run folder is not kept, the model must be).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main() -> None:
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
                                 frame_dt_fs=args.frame_fs)
     name = f"li_li3incl6_md_{n}"
+    shutil.copytree(model, args.results / f"{name}_model", dirs_exist_ok=True)  # kept with it
     for fig in reaction["figures"]:
         shutil.copy(fig, args.results / f"{name}_{Path(fig).name}")
     lab, clu = reaction["labels"], reaction["clusters"]

@@ -11,7 +11,7 @@ the unfinished fit moved it.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
       --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
-      [--start MODEL]
+      [--start MODEL] [--workers 2]
 Writes OUT/model (the model, whose record holds the loss history and the stop reason),
 OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, wall time, machine).
 """
@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import ase.io
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,20 +39,29 @@ from seiflow.workflows.run import Run  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", type=Path, required=True, help="a `seiflow learn` run folder")
+    ap.add_argument("--run", type=Path, required=True,
+                    help="a `seiflow learn` run folder, or a results folder that kept its "
+                    "record (learn-summary.yml, model/, labels.extxyz.gz; "
+                    "benchmarks/li2co3_mechanisms.py writes one)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the refitted model")
     ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps at most")
+    ap.add_argument("--workers", type=int, default=1, help="processes for the fit's passes")
     ap.add_argument("--start", type=Path, default=None,
                     help="model to continue from (default: the run's last model; e.g. an "
                     "earlier refit that stopped at --max-iter)")
     args = ap.parse_args()
-    start_dir = args.start or Run(args.run).final_model()
-    settings = yaml.safe_load((args.run / "learn-config.yaml").read_text())["potential"]
+    kept = (args.run / "labels.extxyz.gz").exists()
+    start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
+    settings = (yaml.safe_load((args.run / "learn-summary.yml").read_text())["inputs"]["config"]
+                if kept else yaml.safe_load((args.run / "learn-config.yaml").read_text())
+                )["potential"]
     if settings.get("backend", "mtp") != "mtp":
         raise SystemExit("this refit is for MTP runs")
-    fit = MTPSettings(**{**settings, "max_time": None, "max_iter": args.max_iter})
-    train = [a for a in LabelStore(args.run / "labels.db").frames()
-             if a.info.get("split") == "train"]
+    fit = MTPSettings(**{**settings, "max_time": None, "max_iter": args.max_iter,
+                            "workers": args.workers})
+    frames = (ase.io.read(args.run / "labels.extxyz.gz", ":") if kept
+              else LabelStore(args.run / "labels.db").frames())
+    train = [a for a in frames if a.info.get("split") == "train"]
     start = load_potential(start_dir)
     if not continues(start, training_species(train), fit.level, fit.cutoff,
                      fit.radial_basis_size):
