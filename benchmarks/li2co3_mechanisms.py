@@ -208,8 +208,9 @@ def main() -> None:
     for name in ("learn-summary.yml", "learning-curves.png"):  # the learn's record
         if (model / name).exists():
             shutil.copy(model / name, out / name)
-    if learn:  # the labelled frames, so that the model can be refitted without the run
-        ase.io.write(out / "labels.extxyz.gz", LabelStore(model / "labels.db").frames())
+    kept = out / "labels.extxyz.gz"  # the labelled frames: a refit needs no run folder
+    if learn and not kept.exists():
+        ase.io.write(kept, LabelStore(model / "labels.db").frames())
     potential = load_potential(str(model_dir))
     t0 = time.perf_counter()
     mtp = {name: run_band(name, model, args.images, out) for name in BANDS}
@@ -231,12 +232,12 @@ def main() -> None:
                     knockoff_ea(mtp), ko_gamma, PAPER_EV["knockoff"], bands=KNOCKOFF))
     rows.append(row("frenkel", "pair energy above the crystal", teacher_pair_energy(),
                     pair_energy(potential.calculator()), None, None))
-    no_barrier = [side for side, res in (("teacher", res_t), ("MTP", res_m))
-                  if res["frenkel"] is None]
+    why = {"teacher": "no barrier, the band rises to the pair",  # its 5-image band (README)
+           "MTP": mtp["frenkel"].get("failed", "").split(": ", 1)[-1].split(" (")[0]}
+    note = "; ".join(f"{side}: {why[side]}" for side, res in (("teacher", res_t), ("MTP", res_m))
+                     if res["frenkel"] is None)
     rows.append(row("frenkel", "barrier", barrier(res_t, "frenkel"), barrier(res_m, "frenkel"),
-                    gam["frenkel"], PAPER_EV["frenkel"], bands=("frenkel",),
-                    note=" and ".join(no_barrier) + (": no barrier, the band rises to the pair"
-                                                     if no_barrier else "")))
+                    gam["frenkel"], PAPER_EV["frenkel"], bands=("frenkel",), note=note))
     walls = {"teacher": {k: (v or {}).get("wall_s") for k, v in teachers.items()},
              "mtp": {k: v.get("wall_s") for k, v in mtp.items()}}
     for r in rows:  # summed over the row's bands; None where no band's time is known
