@@ -154,25 +154,23 @@ def phase_row(doc: dict, phase: str) -> dict:
 def reaction_energy(doc: dict) -> dict | None:
     """ΔE of 3 Li + Li3InCl6 -> 6 LiCl + In per formula unit (eV) from both methods, once every
     crystal's main point is done; its PBE convergence once the checks are done too."""
-    pbe = doc["pbe"]
-    if not all(f"{phase}/crystal/main" in pbe for phase in PHASES):
+    def per_fu(phase: str, setting: str) -> float | None:
+        point = doc["pbe"].get(f"{phase}/crystal/{setting}")
+        return None if point is None else point["energy_eV"] / PHASES[phase][0]
+
+    main = {phase: per_fu(phase, "main") for phase in PHASES}
+    if None in main.values():
         return None
-    out = {"reaction": "3 Li + Li3InCl6 -> 6 LiCl + In", "teacher": 0.0,
-           "pbe_at_teacher_cells": 0.0}
-    spread = 0.0
-    for phase, (n_fu, _, _) in PHASES.items():
-        main = pbe[f"{phase}/crystal/main"]["energy_eV"] / n_fu
-        out["teacher"] += REACTION[phase] * doc["teacher"][phase]["crystal"]["energy_eV"] / n_fu
-        out["pbe_at_teacher_cells"] += REACTION[phase] * main
-        checks = [pbe.get(f"{phase}/crystal/{s}") for s in ("fine", "ecut")]
-        spread = (spread + abs(REACTION[phase]) * max(abs(c["energy_eV"] / n_fu - main)
-                                                      for c in checks)
-                  if spread is not None and all(checks) else None)
-    out = {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
-    out["pbe_convergence_eV"] = None if spread is None else round(spread, 3)
-    out["note"] = ("PBE at the teacher's cells; a PBE relaxation lowers each term by about "
-                   "V P^2 / 2B (a few meV per formula unit at the pressures in 'phases')")
-    return out
+    teacher = sum(REACTION[p] * doc["teacher"][p]["crystal"]["energy_eV"] / PHASES[p][0]
+                  for p in PHASES)
+    shifts = {p: [per_fu(p, s) for s in ("fine", "ecut")] for p in PHASES}
+    spread = None if any(None in v for v in shifts.values()) else sum(
+        abs(REACTION[p]) * max(abs(e - main[p]) for e in shifts[p]) for p in PHASES)
+    return {"reaction": "3 Li + Li3InCl6 -> 6 LiCl + In", "teacher": round(teacher, 3),
+            "pbe_at_teacher_cells": round(sum(REACTION[p] * main[p] for p in PHASES), 3),
+            "pbe_convergence_eV": None if spread is None else round(spread, 3),
+            "note": "PBE at the teacher's cells; a PBE relaxation lowers each term by about "
+                    "V P^2 / 2B (a few meV per formula unit at the pressures in 'phases')"}
 
 
 def summarise(doc: dict) -> dict:
@@ -194,7 +192,7 @@ def main() -> None:
     calc = teacher.calculator()
     doc.setdefault("teacher", {})
     doc.setdefault("cells", {})
-    for phase, (n_fu, metal, repeat) in PHASES.items():
+    for phase, (_, _, repeat) in PHASES.items():
         print(phase, flush=True)
         if phase not in doc["teacher"]:
             t0 = time.perf_counter()
