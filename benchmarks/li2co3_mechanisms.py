@@ -13,7 +13,7 @@ grades every image of each MTP band (γ, flagged above γ_select = 2), and write
 - Frenkel pair into the [010] channel (3.06 Å hop): crystal -> pair.
 
 Run (after the learn):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/li2co3_mechanisms.py
-      [--model runs/li2co3-mechanisms]
+      [--model runs/li2co3-mechanisms] [--refit runs/li2co3-mechanisms-refit/model]
 Writes benchmarks/results/li2co3_mechanisms/ (each band's neb.json, its figure, table.md and
 results.json with the machine and the fit's state; the model and, from a learn run, its
 labelled frames, labels.extxyz.gz, so that `refit_learned_model.py --run <that folder>` can
@@ -192,13 +192,16 @@ def main() -> None:
                     help="the MTP: a `seiflow learn` run folder or a model folder")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--out", type=Path, default=OUT, help="results folder")
+    ap.add_argument("--refit", type=Path, default=None,
+                    help="the learn run's last model refitted to convergence "
+                    "(benchmarks/refit_learned_model.py): used instead of the run's own")
     ap.add_argument("--allow-unconverged", action="store_true",
                     help="run with a model whose fit did not converge (the table says so)")
     args = ap.parse_args()
     out = args.out.resolve()
     model = ROOT / args.model
     learn = (model / "learn-summary.yml").exists()
-    model_dir = Run(model).final_model() if learn else model
+    model_dir = args.refit or (Run(model).final_model() if learn else model)
     fit = fit_state(model_dir)
     if fit["converged"] is not True and not args.allow_unconverged:
         raise SystemExit(f"{model_dir}: {fit_sentence(fit)} Continue it with "
@@ -213,7 +216,7 @@ def main() -> None:
         ase.io.write(kept, LabelStore(model / "labels.db").frames())
     potential = load_potential(str(model_dir))
     t0 = time.perf_counter()
-    mtp = {name: run_band(name, model, args.images, out) for name in BANDS}
+    mtp = {name: run_band(name, model_dir, args.images, out) for name in BANDS}
     teachers = {name: teacher(name) for name in BANDS}
     res_m = {k: result_of(v) for k, v in mtp.items()}
     res_t = {k: result_of(v) for k, v in teachers.items()}
@@ -245,7 +248,8 @@ def main() -> None:
                        for side, w in walls.items()}
     failures = {k: v["failed"] for k, v in mtp.items() if "failed" in v}
     failures.update({f"teacher {k}": "no teacher band" for k, v in res_t.items() if v is None})
-    doc = {"machine": describe(), "model": str(args.model), "fit": fit, "images": args.images,
+    doc = {"machine": describe(), "model": str(args.model), "refit": args.refit and str(args.refit),
+           "fit": fit, "images": args.images,
            "rows": rows, "failures": failures, "wall_s_this_run": round(
                time.perf_counter() - t0, 1), "band_wall_s": walls}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")

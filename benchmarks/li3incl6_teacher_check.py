@@ -92,7 +92,8 @@ def pbe_point(doc: dict, key: str, atoms: Atoms, settings: GPAWSettings) -> dict
 def points(doc: dict) -> list[tuple[str, Atoms, GPAWSettings]]:
     """Every GPAW point, in the order that answers the most first: the crystals at the main
     settings (pressures, reaction energy), then the rattled cells (forces), then the
-    convergence checks (lower cut-off, finer k mesh)."""
+    convergence checks (lower cut-off, then finer k mesh; the salts before the metals, whose
+    fine meshes cost hours)."""
     crystal, rattled, checks = [], [], []
     for phase, (_, metal, _) in PHASES.items():
         t, (k_main, k_fine) = doc["teacher"][phase], KSPACING[metal]
@@ -102,6 +103,8 @@ def points(doc: dict) -> list[tuple[str, Atoms, GPAWSettings]]:
                      GPAWSettings(ecut=ECUT, kspacing=k_main)) for s in RATTLE_SEEDS]
         checks += [(f"{phase}/crystal/ecut", atoms, GPAWSettings(ecut=ECUT_LOW, kspacing=k_main)),
                    (f"{phase}/crystal/fine", atoms, GPAWSettings(ecut=ECUT, kspacing=k_fine))]
+    checks.sort(key=lambda point: (point[0].endswith("fine"),
+                                   PHASES[point[0].split("/")[0]][1]))  # metal: True
     return crystal + rattled + checks
 
 

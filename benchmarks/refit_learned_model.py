@@ -46,6 +46,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="folder for the refitted model")
     ap.add_argument("--max-iter", type=int, default=400, help="optimizer steps at most")
     ap.add_argument("--workers", type=int, default=1, help="processes for the fit's passes")
+    ap.add_argument("--weights", type=float, nargs=3, default=None, metavar=("E", "F", "S"),
+                    help="loss weights (default: the run's); other weights refit the model to "
+                    "another loss, e.g. a heavier energy weight for energy differences")
+    ap.add_argument("--tol", type=float, default=None,
+                    help="convergence tolerance (default: the run's); a smaller one continues a "
+                    "converged fit, to see how far its properties still move")
     ap.add_argument("--start", type=Path, default=None,
                     help="model to continue from (default: the run's last model; e.g. an "
                     "earlier refit that stopped at --max-iter)")
@@ -57,8 +63,12 @@ def main() -> None:
                 )["potential"]
     if settings.get("backend", "mtp") != "mtp":
         raise SystemExit("this refit is for MTP runs")
-    fit = MTPSettings(**{**settings, "max_time": None, "max_iter": args.max_iter,
-                            "workers": args.workers})
+    overrides = {"max_time": None, "max_iter": args.max_iter, "workers": args.workers}
+    if args.tol:
+        overrides["tol"] = args.tol
+    if args.weights:
+        overrides["weights"] = dict(zip(("energy", "forces", "stress"), args.weights))
+    fit = MTPSettings(**{**settings, **overrides})
     frames = (ase.io.read(args.run / "labels.extxyz.gz", ":") if kept
               else LabelStore(args.run / "labels.db").frames())
     train = [a for a in frames if a.info.get("split") == "train"]
@@ -78,7 +88,8 @@ def main() -> None:
                      "loss": first["loss"][-1]},
            "refit": {"stop": last["stop"], "converged": last.get("converged"),
                      "steps": len(last["loss"]), "loss": last["loss"][-1],
-                     "tol": fit.tol, "max_iter": fit.max_iter},
+                     "tol": fit.tol, "max_iter": fit.max_iter,
+                     "weights": fit.weights.model_dump()},
            "loss_change_percent": round(100 * (last["loss"][-1] / first["loss"][-1] - 1), 3),
            "wall_s_this_call": round(wall, 1), "machine": describe()}
     (args.out / "refit.json").write_text(json.dumps(doc, indent=1) + "\n")

@@ -5,8 +5,9 @@ Reads what the studies wrote (nothing is computed here):
   the MTP's Arrhenius Ea from 0.5-ns production MD, the knock-off NEB of teacher and MTP;
 - benchmarks/results/li2co3_mechanisms/results.json (benchmarks/li2co3_mechanisms.py): the
   Li2CO3 vacancy hop, interstitial knock-off and Frenkel pair, teacher and MTP bands;
-- benchmarks/results/li2co3_mechanisms_refit/results.json: the same bands with the loop's last
-  model refitted further (benchmarks/refit_learned_model.py), the fit-to-fit change in the note;
+- benchmarks/results/li2co3_mechanisms_refit/results.json: the same bands with that converged
+  model refitted further at a tighter tolerance (benchmarks/refit_learned_model.py --tol), so
+  the note shows how far the fit itself still moves each number;
 - benchmarks/results/<case>_gpaw_*.json (benchmarks/gpaw_on_teacher_band.py): GPAW PBE single
   points on the teacher's path of the LiF knock-off and the Li2CO3 vacancy hop; the PBE column
   shows the plane-wave one with the highest cut-off on the densest k mesh, ± its last cut-off
@@ -109,7 +110,7 @@ def li2co3_rows(doc: dict, refit: dict | None) -> list[list[str]]:
         if key not in wanted:
             continue
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        note = r["note"] + (f"; the model refitted further: {_f(longer[key])}"
+        note = r["note"] + (f"; refitted at tol 1e-6: {_f(longer[key])}"
                             if longer.get(key) is not None else "")
         rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mtp_eV"]),
                      pbe.get(key, "–"), paper, _f(r["max_gamma"]),
