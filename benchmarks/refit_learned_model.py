@@ -11,9 +11,10 @@ the unfinished fit moved it.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
       --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
-      [--start MODEL] [--workers 2]
+      [--start MODEL] [--workers 2] [--tol 1e-6] [--weights 10 0.01 0.01]
 Writes OUT/model (the model, whose record holds the loss history and the stop reason),
-OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, wall time, machine).
+OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, weights, wall time,
+machine; with --weights the loss change compares two different losses).
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def main() -> None:
     args = ap.parse_args()
     kept = (args.run / "labels.extxyz.gz").exists()
     start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
-    settings = (yaml.safe_load((args.run / "learn-summary.yml").read_text())["inputs"]["config"]
-                if kept else yaml.safe_load((args.run / "learn-config.yaml").read_text())
-                )["potential"]
+    config = yaml.safe_load((args.run / ("learn-summary.yml" if kept else "learn-config.yaml"))
+                            .read_text())
+    settings = (config["inputs"]["config"] if kept else config)["potential"]
     if settings.get("backend", "mtp") != "mtp":
         raise SystemExit("this refit is for MTP runs")
     overrides = {"max_time": None, "max_iter": args.max_iter, "workers": args.workers}
