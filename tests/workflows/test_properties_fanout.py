@@ -49,18 +49,20 @@ def _reference(cfg: ValidateConfig) -> dict:
     return out
 
 
-def _approx_equal(a, b, rel=1e-10):
-    """Nested equality, floats within ``rel`` (the pinned file came from another run)."""
+def _approx_equal(a, b, rel=1e-8, noise=1e-6):
+    """Nested equality, floats within ``rel`` or ``noise``: the pinned file came from another
+    machine, and OpenBLAS picks its kernels by CPU, so relaxed results agree to ~1e-10 and
+    values that are zero up to round-off (acoustic frequencies at Γ, THz) only in size."""
     if isinstance(a, dict):
         assert a.keys() == b.keys()
         for k in a:
-            _approx_equal(a[k], b[k], rel)
+            _approx_equal(a[k], b[k], rel, noise)
     elif isinstance(a, list):
         assert len(a) == len(b)
         for x, y in zip(a, b):
-            _approx_equal(x, y, rel)
+            _approx_equal(x, y, rel, noise)
     elif isinstance(a, float):
-        assert b == pytest.approx(a, rel=rel, abs=1e-12)
+        assert b == pytest.approx(a, rel=rel, abs=noise)
     else:
         assert a == b
 
