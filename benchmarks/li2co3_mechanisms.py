@@ -39,6 +39,7 @@ from ase.optimize import FIRE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from refit_learned_model import KEPT_LABELS, require_converged  # noqa: E402
 
 from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
@@ -202,16 +203,14 @@ def main() -> None:
     model = ROOT / args.model
     learn = (model / "learn-summary.yml").exists()
     model_dir = args.refit or (Run(model).final_model() if learn else model)
-    fit = fit_state(model_dir)
-    if fit["converged"] is not True and not args.allow_unconverged:
-        raise SystemExit(f"{model_dir}: {fit_sentence(fit)} Continue it with "
-                         "benchmarks/refit_learned_model.py, then pass --model <its model>")
+    fit = (fit_state(model_dir) if args.allow_unconverged
+           else require_converged(model_dir, model, "--refit"))
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(model_dir, out / "model", dirs_exist_ok=True)
     for name in ("learn-summary.yml", "learning-curves.png"):  # the learn's record
         if (model / name).exists():
             shutil.copy(model / name, out / name)
-    kept = out / "labels.extxyz.gz"  # the labelled frames: a refit needs no run folder
+    kept = out / KEPT_LABELS  # the labelled frames: a refit needs no run folder
     if learn and not kept.exists():
         ase.io.write(kept, LabelStore(model / "labels.db").frames())
     potential = load_potential(str(model_dir))

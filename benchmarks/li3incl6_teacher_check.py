@@ -92,20 +92,18 @@ def pbe_point(doc: dict, key: str, atoms: Atoms, settings: GPAWSettings) -> dict
 def points(doc: dict) -> list[tuple[str, Atoms, GPAWSettings]]:
     """Every GPAW point, in the order that answers the most first: the crystals at the main
     settings (pressures, reaction energy), then the rattled cells (forces), then the
-    convergence checks (lower cut-off, then finer k mesh; the salts before the metals, whose
-    fine meshes cost hours)."""
-    crystal, rattled, checks = [], [], []
-    for phase, (_, metal, _) in PHASES.items():
+    convergence checks (lower cut-off, then finer k mesh); in each, the salts before the
+    metals, whose fine meshes cost hours."""
+    crystal, rattled, ecut, fine = [], [], [], []
+    for phase, (_, metal, _) in sorted(PHASES.items(), key=lambda item: item[1][1]):
         t, (k_main, k_fine) = doc["teacher"][phase], KSPACING[metal]
         atoms = from_dict(t["crystal"]["atoms"])
         crystal.append((f"{phase}/crystal/main", atoms, GPAWSettings(ecut=ECUT, kspacing=k_main)))
         rattled += [(f"{phase}/rattled{s}", from_dict(t[f"rattled{s}"]["atoms"]),
                      GPAWSettings(ecut=ECUT, kspacing=k_main)) for s in RATTLE_SEEDS]
-        checks += [(f"{phase}/crystal/ecut", atoms, GPAWSettings(ecut=ECUT_LOW, kspacing=k_main)),
-                   (f"{phase}/crystal/fine", atoms, GPAWSettings(ecut=ECUT, kspacing=k_fine))]
-    checks.sort(key=lambda point: (point[0].endswith("fine"),
-                                   PHASES[point[0].split("/")[0]][1]))  # metal: True
-    return crystal + rattled + checks
+        ecut.append((f"{phase}/crystal/ecut", atoms, GPAWSettings(ecut=ECUT_LOW, kspacing=k_main)))
+        fine.append((f"{phase}/crystal/fine", atoms, GPAWSettings(ecut=ECUT, kspacing=k_fine)))
+    return crystal + rattled + ecut + fine
 
 
 def save(doc: dict) -> None:
@@ -166,9 +164,9 @@ def reaction_energy(doc: dict) -> dict | None:
         return None
     teacher = sum(REACTION[p] * doc["teacher"][p]["crystal"]["energy_eV"] / PHASES[p][0]
                   for p in PHASES)
-    shifts = {p: [per_fu(p, s) for s in ("fine", "ecut")] for p in PHASES}
-    spread = None if any(None in v for v in shifts.values()) else sum(
-        abs(REACTION[p]) * max(abs(e - main[p]) for e in shifts[p]) for p in PHASES)
+    checks = {p: [per_fu(p, s) for s in ("fine", "ecut")] for p in PHASES}
+    spread = None if any(None in v for v in checks.values()) else sum(
+        abs(REACTION[p]) * max(abs(e - main[p]) for e in checks[p]) for p in PHASES)
     return {"reaction": "3 Li + Li3InCl6 -> 6 LiCl + In", "teacher": round(teacher, 3),
             "pbe_at_teacher_cells": round(sum(REACTION[p] * main[p] for p in PHASES), 3),
             "pbe_convergence_eV": None if spread is None else round(spread, 3),

@@ -34,11 +34,11 @@ from ase.io import read, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from refit_learned_model import require_converged  # noqa: E402
 
 from seiflow.core.errors import SeiflowError  # noqa: E402
 from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
-from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
 from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config  # noqa: E402
@@ -59,10 +59,7 @@ def final_model(learn: Path, refit: Path | None = None) -> Path:
         raise SystemExit(f"{learn}: the learning loop has not converged "
                          f"({summary.get('status_learning')}); no production MD from it")
     model = refit or Run(learn).final_model()
-    if (state := fit_state(model))["converged"] is not True:
-        raise SystemExit(f"{model}: {fit_sentence(state)} Continue it with "
-                         f"benchmarks/refit_learned_model.py --run {learn} --out <folder>, "
-                         "then pass --model <folder>")
+    require_converged(model, learn, "--model")
     return model
 
 

@@ -35,7 +35,20 @@ from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.mtp.fit import continues, training_species  # noqa: E402
 from seiflow.potentials.mtp.settings import MTPSettings  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
+from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
+
+KEPT_LABELS = "labels.extxyz.gz"  # a results folder's copy of a learn run's labelled frames
+
+
+def require_converged(model: Path, run: Path, flag: str) -> dict:
+    """``model``'s fit state; stops with one line unless the fit converged (a property comes
+    only from a converged model), saying how to refit it and pass the refit with ``flag``."""
+    if (state := fit_state(model))["converged"] is not True:
+        raise SystemExit(f"{model}: {fit_sentence(state)} Continue it with "
+                         f"benchmarks/refit_learned_model.py --run {run} --out <folder>, "
+                         f"then pass {flag} <folder>/model")
+    return state
 
 
 def main() -> None:
@@ -57,7 +70,7 @@ def main() -> None:
                     help="model to continue from (default: the run's last model; e.g. an "
                     "earlier refit that stopped at --max-iter)")
     args = ap.parse_args()
-    kept = (args.run / "labels.extxyz.gz").exists()
+    kept = (args.run / KEPT_LABELS).exists()
     start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
     config = yaml.safe_load((args.run / ("learn-summary.yml" if kept else "learn-config.yaml"))
                             .read_text())
@@ -70,7 +83,7 @@ def main() -> None:
     if args.weights:
         overrides["weights"] = dict(zip(("energy", "forces", "stress"), args.weights))
     fit = MTPSettings(**{**settings, **overrides})
-    frames = (ase.io.read(args.run / "labels.extxyz.gz", ":") if kept
+    frames = (ase.io.read(args.run / KEPT_LABELS, ":") if kept
               else LabelStore(args.run / "labels.db").frames())
     train = [a for a in frames if a.info.get("split") == "train"]
     start = load_potential(start_dir)
