@@ -11,10 +11,12 @@ the unfinished fit moved it.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
       --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
-      [--start MODEL] [--workers 2] [--tol 1e-6] [--weights 10 0.01 0.01]
+      [--start MODEL] [--workers 2] [--tol 1e-6] [--weights 10 0.01 0.01] [--level 18]
 Writes OUT/model (the model, whose record holds the loss history and the stop reason),
 OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, weights, wall time,
-machine; with --weights the loss change compares two different losses).
+machine; with --weights the loss change compares two different losses). --level fits a model of
+another level on the same frames and settings from random coefficients (more or less capacity,
+same data); its loss change compares with the run's model.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ def main() -> None:
     ap.add_argument("--start", type=Path, default=None,
                     help="model to continue from (default: the run's last model; e.g. an "
                     "earlier refit that stopped at --max-iter)")
+    ap.add_argument("--level", type=int, default=None,
+                    help="fit a model of this level from random coefficients instead of "
+                    "continuing the run's (e.g. 18 where 16 lacks capacity)")
     args = ap.parse_args()
     kept = (args.run / KEPT_LABELS).exists()
     start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
@@ -80,6 +85,8 @@ def main() -> None:
     overrides = {"max_time": None, "max_iter": args.max_iter, "workers": args.workers}
     if args.tol:
         overrides["tol"] = args.tol
+    if args.level:
+        overrides["level"] = args.level
     if args.weights:
         overrides["weights"] = dict(zip(("energy", "forces", "stress"), args.weights))
     fit = MTPSettings(**{**settings, **overrides})
@@ -87,17 +94,20 @@ def main() -> None:
               else LabelStore(args.run / "labels.db").frames())
     train = [a for a in frames if a.info.get("split") == "train"]
     start = load_potential(start_dir)
-    if not continues(start, training_species(train), fit.level, fit.cutoff,
-                     fit.radial_basis_size):
+    warm = continues(start, training_species(train), fit.level, fit.cutoff,
+                     fit.radial_basis_size)
+    if not warm and not args.level:
         raise SystemExit(f"{start_dir} cannot be continued with the run's settings (species, "
                          "level, cutoff or radial basis differ)")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model = fit.fit(train, progress=True, start=start, checkpoint=args.out / "refit.ckpt")
+    model = fit.fit(train, progress=True, start=start if warm else None,
+                    checkpoint=args.out / "refit.ckpt")
     wall = time.perf_counter() - t0
     model.save(args.out / "model")
     first, last = start.record["training"], model.record["training"]
     doc = {"run": str(args.run), "start_model": str(start_dir), "train_frames": len(train),
+           "warm_start": warm, "level": fit.level,
            "start": {"stop": first["stop"], "steps": len(first["loss"]),
                      "loss": first["loss"][-1]},
            "refit": {"stop": last["stop"], "converged": last.get("converged"),

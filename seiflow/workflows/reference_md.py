@@ -65,12 +65,16 @@ def run_reference_md(s: InitialMDSettings, tasks: list[ReferenceMDTask], engine,
                      store: LabelStore, root: Path) -> dict:
     """Run (or resume) every trajectory; what they gave, for the run summary: frames kept
     for training and held out, and the reference's seconds per MD step on each cell."""
+    cost = {}  # atom-steps: the longest trajectory starts first, so workers end together
     for task in tasks:  # a structure the labeler cannot treat: one line before any MD
+        atoms = ase.io.read(task.structure)
         try:
-            task.labeler.check(ase.io.read(task.structure))
+            task.labeler.check(atoms)
         except SeiflowError as exc:
             raise SeiflowError(f"initial_md, {task.structure_name}: {exc}") from None
-    engine.map(reference_md, tasks, [t.name for t in tasks],
+        cost[task.name] = len(atoms) * task.md.steps
+    ordered = sorted(tasks, key=lambda t: -cost[t.name])  # seeds are the tasks' own
+    engine.map(reference_md, ordered, [t.name for t in ordered],
                records=RecordLog(Path(root) / RECORDS))
     results = [read_result(t.out_dir) for t in tasks]
     missing = [t.name for t, r in zip(tasks, results) if r is None]

@@ -136,6 +136,32 @@ def test_an_independent_held_out_trajectory(tmp_path):
                      ("cu-600K-test", 15): "test-reference-md"}
 
 
+def test_the_longest_trajectory_is_submitted_first(tmp_path):
+    """Workers end together when the most atom-steps go first; the seeds stay the tasks'."""
+    from seiflow.active.reference_md import InitialMDSettings
+    from seiflow.core.errors import SeiflowError
+    from seiflow.workflows.reference_md import reference_md_tasks, run_reference_md
+
+    class Recording:  # an engine that only records what it was given, in order
+        def map(self, fn, tasks, names, records=None):
+            self.names = names
+
+    cu = bulk("Cu", "fcc", a=3.61, cubic=True)
+    for name, cell in (("small", cu), ("big", cu.repeat(2))):
+        ase.io.write(tmp_path / f"{name}.extxyz", cell)
+    s = InitialMDSettings(temperatures_K=[300], steps=10, stride=5, test_steps=40,
+                          timestep_fs=2.0)
+    store, engine = LabelStore(tmp_path / "l.db"), Recording()
+    tasks = reference_md_tasks(s, [(n, tmp_path / f"{n}.extxyz") for n in ("small", "big")],
+                               EMTSettings(), store.url, tmp_path)
+    seeds = {t.name: t.md.seed for t in tasks}
+    with pytest.raises(SeiflowError, match="reference MD failed"):  # nothing ran
+        run_reference_md(s, tasks, engine, store, tmp_path)
+    # atom-steps: big-test 32 x 40, big 32 x 10, small-test 4 x 40, small 4 x 10
+    assert engine.names == ["big-300K-test", "big-300K", "small-300K-test", "small-300K"]
+    assert {t.name: t.md.seed for t in tasks} == seeds
+
+
 @pytest.mark.parametrize("change, message", [
     ({"steps": -5}, "steps"),
     ({"stride": 50}, "stride (50) must not exceed steps (20)"),
