@@ -15,9 +15,12 @@ and its neighbour lists are O(N)) to the study's cell, 32,000 atoms (12,000 Li i
 2,000 Li3InCl6 formula units), for 10 ns.
 
 Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/li_li3incl6_md.py [--repeat 9 5 1] [--ps 100]
+      [--learn runs/li-li3incl6 | benchmarks/results/li_li3incl6_protocol]
 Writes runs/li-li3incl6-md-<atoms>/ (trajectory, thermo, γ, reaction/) and
-benchmarks/results/li_li3incl6_md_<atoms>.json plus its reaction figures and the model
-(li_li3incl6_md_<atoms>_model/: the run folder is not kept, the model must be).
+benchmarks/results/li_li3incl6_md_<atoms>.json plus its reaction figures. From a learn run
+folder it first keeps what the MD needs in benchmarks/results/li_li3incl6_protocol/ (the model
+it runs, the interface, the learn summary, the labelled frames): a run folder is not committed,
+and that record serves as --learn on any machine (and as --run of refit_learned_model.py).
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ import sys
 import time
 from pathlib import Path
 
+import ase.io
 import yaml
-from ase.io import read, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from refit_learned_model import require_converged  # noqa: E402
+from refit_learned_model import KEPT_LABELS, require_converged  # noqa: E402
 
 from seiflow.core.errors import SeiflowError  # noqa: E402
+from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
@@ -47,20 +51,33 @@ ROOT = Path(__file__).resolve().parents[1]
 LEARN = ROOT / "runs/li-li3incl6"
 INTERFACE = "structures/interface/li-bcc-110_li3incl6-001.extxyz"
 RESULTS = Path(__file__).resolve().parent / "results"
+KEPT = RESULTS / "li_li3incl6_protocol"  # the protocol's record, kept from the learn run
 STUDY_ATOMS, STUDY_NS = 32_000, 10.0
 
 
-def final_model(learn: Path, refit: Path | None = None) -> Path:
-    """The last iteration's model of a converged learn run (or ``refit``, that model fitted
-    on), its fit converged too (no production MD from a loop or a fit that stopped at a
-    limit)."""
+def protocol(learn: Path, refit: Path | None = None) -> tuple[Path, Path]:
+    """(model, interface) of a converged learn run or of its kept record: the last
+    iteration's model (or ``refit``, that model fitted on), its fit converged too (no
+    production MD from a loop or a fit that stopped at a limit)."""
     summary = yaml.safe_load((learn / "learn-summary.yml").read_text())
     if summary.get("status_learning") != "converged":
         raise SystemExit(f"{learn}: the learning loop has not converged "
                          f"({summary.get('status_learning')}); no production MD from it")
-    model = refit or Run(learn).final_model()
+    if (learn / KEPT_LABELS).exists():
+        model, interface = refit or learn / "model", learn / "interface.extxyz"
+    else:
+        model, interface = refit or Run(learn).final_model(), learn / INTERFACE
     require_converged(model, learn, "--model")
-    return model
+    return model, interface
+
+
+def keep(learn: Path, model: Path, interface: Path, kept: Path = KEPT) -> None:
+    """Copy what the production MD needs from a learn run folder into ``kept``."""
+    kept.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(model, kept / "model", dirs_exist_ok=True)
+    shutil.copy(interface, kept / "interface.extxyz")
+    shutil.copy(learn / "learn-summary.yml", kept / "learn-summary.yml")
+    ase.io.write(kept / KEPT_LABELS, LabelStore(learn / "labels.db").frames())
 
 
 def main() -> None:
@@ -78,13 +95,15 @@ def main() -> None:
                     help="run folder (default runs/li-li3incl6-md-<atoms>)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="where the JSON and figures go")
     args = ap.parse_args()
-    model = final_model(args.learn, args.model)
-    start = read(args.learn / INTERFACE).repeat(args.repeat)
+    model, interface = protocol(args.learn, args.model)
+    if not (args.learn / KEPT_LABELS).exists():
+        keep(args.learn, model, interface)
+    start = ase.io.read(interface).repeat(args.repeat)
     n = len(start)
     out = args.out or ROOT / f"runs/li-li3incl6-md-{n}"
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "start.extxyz").exists():
-        write(out / "start.extxyz", start)
+        ase.io.write(out / "start.extxyz", start)
     steps = round(args.ps * 1000 / args.timestep)
     stride = round(args.frame_fs / args.timestep)
     cfg = MDConfig(structure=out / "start.extxyz", potential=model, out_dir=out / "md",
@@ -110,7 +129,6 @@ def main() -> None:
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
                                 frame_dt_fs=args.frame_fs)
     name = f"li_li3incl6_md_{n}"
-    shutil.copytree(model, args.results / f"{name}_model", dirs_exist_ok=True)  # kept with it
     for fig in reaction["figures"]:
         shutil.copy(fig, args.results / f"{name}_{Path(fig).name}")
     lab, clu = reaction["labels"], reaction["clusters"]
