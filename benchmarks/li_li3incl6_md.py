@@ -117,13 +117,13 @@ def main() -> None:
     stopped = None
     try:
         run_md_config(cfg, progress=True)
-    except SeiflowError as exc:  # γ > γ_break: the analysis still reads the frames so far
+    except SeiflowError as exc:  # γ > γ_break or unstable: the analysis reads the frames so far
         stopped = str(exc)
     wall = time.perf_counter() - t0
     summary = yaml.safe_load((out / "md" / MD_SUMMARY).read_text())
     done, ns_day = summary.get("steps_done"), summary.get("ns_per_day")
-    if done is None:  # stopped by γ: the rate over this call's steps and wall time
-        done = summary["stopped_by_gamma_at_step"]
+    if done is None:  # stopped: the rate over this call's steps and wall time
+        done = summary.get("stopped_by_gamma_at_step") or int(read_thermo(thermo)["step"][-1])
         ns_day = (done - first) * args.timestep * 1e-6 * 86400 / wall
     rate = n * ns_day * 1e6 / args.timestep / 86400 if ns_day else None  # atom-steps / s
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
