@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -39,9 +38,8 @@ from ase.optimize import FIRE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from refit_learned_model import KEPT_LABELS, require_converged  # noqa: E402
+from refit_learned_model import keep_record, require_converged  # noqa: E402
 
-from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
@@ -205,14 +203,7 @@ def main() -> None:
     model_dir = args.refit or (Run(model).final_model() if learn else model)
     fit = (fit_state(model_dir) if args.allow_unconverged
            else require_converged(model_dir, model, "--refit"))
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(model_dir, out / "model", dirs_exist_ok=True)
-    for name in ("learn-summary.yml", "learning-curves.png"):  # the learn's record
-        if (model / name).exists():
-            shutil.copy(model / name, out / name)
-    kept = out / KEPT_LABELS  # the labelled frames: a refit needs no run folder
-    if learn and not kept.exists():
-        ase.io.write(kept, LabelStore(model / "labels.db").frames())
+    keep_record(model, model_dir, out)  # a refit needs no run folder
     potential = load_potential(str(model_dir))
     t0 = time.perf_counter()
     mtp = {name: run_band(name, model_dir, args.images, out) for name in BANDS}

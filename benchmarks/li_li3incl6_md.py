@@ -37,10 +37,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from refit_learned_model import KEPT_LABELS, require_converged  # noqa: E402
+from refit_learned_model import KEPT_LABELS, keep_record, require_converged  # noqa: E402
 
 from seiflow.core.errors import SeiflowError  # noqa: E402
-from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
@@ -73,11 +72,8 @@ def protocol(learn: Path, refit: Path | None = None) -> tuple[Path, Path]:
 
 def keep(learn: Path, model: Path, interface: Path, kept: Path = KEPT) -> None:
     """Copy what the production MD needs from a learn run folder into ``kept``."""
-    kept.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(model, kept / "model", dirs_exist_ok=True)
+    keep_record(learn, model, kept)
     shutil.copy(interface, kept / "interface.extxyz")
-    shutil.copy(learn / "learn-summary.yml", kept / "learn-summary.yml")
-    ase.io.write(kept / KEPT_LABELS, LabelStore(learn / "labels.db").frames())
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,18 @@ from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
 
 KEPT_LABELS = "labels.extxyz.gz"  # a results folder's copy of a learn run's labelled frames
+
+
+def keep_record(learn: Path, model: Path, out: Path) -> None:
+    """Keep in ``out`` what --run needs without the run folder: ``model`` (as out/model) and,
+    from a learn run folder ``learn``, its summary, learning curves and labelled frames."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(model, out / "model", dirs_exist_ok=True)
+    for name in ("learn-summary.yml", "learning-curves.png"):
+        if (learn / name).exists():
+            shutil.copy(learn / name, out / name)
+    if (learn / "labels.db").exists():
+        ase.io.write(out / KEPT_LABELS, LabelStore(learn / "labels.db").frames())
 
 
 def require_converged(model: Path, run: Path, flag: str) -> dict:
