@@ -3,10 +3,12 @@ examples/li-li3incl6.yaml` trained (Golov & Carrasco's production step, at the s
 machine allows), its cost, and the reaction analysis of its trajectory.
 
 The start is the interface the potential learned on (Li(110) on Li3InCl6(001), 232 atoms,
-10.5 × 16.0 × 27.0 Å, two interfaces along c), repeated in-plane by --repeat (9 5 1: 10,440
-atoms, 94 × 80 × 27 Å). `seiflow md` runs it: NVT (Nosé–Hoover chain) at 300 K, 1 fs, the
-compiled MTP loop on OMP_NUM_THREADS threads, γ graded at every frame and the run stopped at
-γ > γ_break (10); a rerun resumes from the checkpoint. Then `seiflow analyze reaction` (In
+11.1 × 17.0 × 27.0 Å, two interfaces along c), repeated in-plane by --repeat (9 5 1: 10,440
+atoms, 100 × 85 × 27 Å). `seiflow md` runs it: NVT (Nosé–Hoover chain) at 300 K, 1 fs, the
+compiled MTP loop on OMP_NUM_THREADS threads, γ graded every 20 steps (`seiflow md`'s default
+since 2026-12-03; the 10,440-atom run of that day graded only its frames) and the run stopped
+at γ > γ_break (10); a rerun resumes from the checkpoint. γ in the JSON is over every frame of the
+trajectory, resumed calls included. Then `seiflow analyze reaction` (In
 clusters and percolation, phase labels, reaction fronts, Li flux) on the trajectory.
 
 Cost: atom-steps per second of wall time and ns/day (from md-summary.yml; for a run γ stopped,
@@ -40,11 +42,12 @@ from machine import describe  # noqa: E402
 from refit_learned_model import KEPT_LABELS, keep_record, require_converged  # noqa: E402
 
 from seiflow.core.errors import SeiflowError  # noqa: E402
+from seiflow.md.gamma import gamma_trace  # noqa: E402
 from seiflow.md.thermo import THERMO, read_thermo  # noqa: E402
 from seiflow.md.runner import MDSettings  # noqa: E402
 from seiflow.workflows.reaction import analyze_reaction  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
-from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config  # noqa: E402
+from seiflow.workflows.md import MD_SUMMARY, MDConfig, run_md_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARN = ROOT / "runs/li-li3incl6"
@@ -74,6 +77,17 @@ def keep(learn: Path, model: Path, interface: Path, kept: Path = KEPT) -> None:
     """Copy what the production MD needs from a learn run folder into ``kept``."""
     keep_record(learn, model, kept)
     shutil.copy(interface, kept / "interface.extxyz")
+
+
+def _gamma_of_frames(trajectory: Path, select: float) -> dict:
+    """γ over every frame of the trajectory, resumed calls included (md-summary.yml holds
+    the last call's)."""
+    trace = gamma_trace(trajectory)
+    if trace is None:
+        return {"max_gamma": None}
+    g = trace[1]
+    return {"max_gamma": float(g.max()), "frames_gamma_above_select": int((g > select).sum()),
+            "frames_graded": len(g)}
 
 
 def main() -> None:
@@ -125,7 +139,8 @@ def main() -> None:
     reaction = analyze_reaction(out / "md" / "trajectory.extxyz", out / "reaction",
                                 frame_dt_fs=args.frame_fs)
     name = f"li_li3incl6_md_{n}"
-    for fig in reaction["figures"]:
+    md_figures = [out / "md" / f for f in ("gamma.png", "thermo.png") if (out / "md" / f).exists()]
+    for fig in [*reaction["figures"], *md_figures]:
         shutil.copy(fig, args.results / f"{name}_{Path(fig).name}")
     lab, clu = reaction["labels"], reaction["clusters"]
     doc = {
@@ -134,9 +149,7 @@ def main() -> None:
         "cell_A": [round(x, 2) for x in start.cell.lengths()],
         "md": cfg.md.model_dump(mode="json"), "steps_done": done, "stopped": stopped,
         "simulated_ps": done * args.timestep / 1000 if done else None,
-        "max_gamma": summary.get("max_gamma"),
-        "frames_gamma_above_select": summary.get("frames_gamma_above_select"),
-        "frames_graded": summary.get("frames_graded"),
+        **_gamma_of_frames(out / "md" / "trajectory.extxyz", cfg.gamma_select),
         "mean_kinetic_temperature_K": summary.get("mean_kinetic_temperature_K"),
         "wall_s_this_call": round(wall, 1), "ns_per_day": ns_day, "atom_steps_per_s": rate,
         "extrapolated_study_cell_days": (STUDY_ATOMS * STUDY_NS * 1e6 / args.timestep / rate

@@ -19,7 +19,7 @@ import numpy as np
 from ase import Atoms
 
 from seiflow.core.atomic import write_json
-from seiflow.md.gamma import GammaBreak, GammaWatch
+from seiflow.md.gamma import GammaBreak, GammaWatch, graded_frame
 from seiflow.md.runner import MDSettings, run_md
 from seiflow.potentials.graded import graded_calculator
 from seiflow.potentials.registry import load_potential
@@ -74,11 +74,8 @@ def explore(task: ExploreTask) -> ExploreResult:
     model = load_potential(task.model)
 
     def keep(work: Atoms, step: int, gamma: float, gammas: np.ndarray) -> None:
-        frame = work.copy()
-        frame.calc = None
-        frame.arrays["gamma"] = np.array(gammas)
-        frame.info.update(step=step, gamma=gamma, trajectory=task.name,
-                          source=f"{task.name} step {step} (γ={gamma:.3g})")
+        frame = graded_frame(work, step, gamma, gammas)
+        frame.info.update(trajectory=task.name, source=f"{task.name} step {step} (γ={gamma:.3g})")
         ase.io.write(cand_path, frame, format="extxyz", append=True)
 
     watch = GammaWatch(task.gamma_select, task.gamma_break, keep, skip_until=start,

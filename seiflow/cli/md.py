@@ -11,7 +11,7 @@ from seiflow.cli.inputs import check_structure_files, read_checked_frames
 from seiflow.cli.runs import RunLock
 from seiflow.core.config import load_config
 from seiflow.workflows.run import RunFolder
-from seiflow.workflows.transport import MD_SUMMARY, MDConfig, run_md_config
+from seiflow.workflows.md import MD_SUMMARY, MDConfig, run_md_config
 
 
 def md(

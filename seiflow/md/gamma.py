@@ -71,6 +71,16 @@ class GammaWatch:
         return sum(g > threshold for g in self.gammas)
 
 
+def graded_frame(atoms: Atoms, step: int, gamma: float, gammas: np.ndarray) -> Atoms:
+    """A copy of a graded state to keep (a candidate for labelling): no calculator, the step
+    and largest γ in ``info``, per-atom γ in ``arrays["gamma"]``."""
+    frame = atoms.copy()
+    frame.calc = None
+    frame.arrays["gamma"] = np.array(gammas, float)
+    frame.info.update(step=step, gamma=gamma)
+    return frame
+
+
 def current_gamma(atoms: Atoms) -> tuple[float, np.ndarray] | None:
     """γ (largest over atoms) and per-atom γ of the calculation at ``atoms``' current state,
     from the GradedCalculator on it (also through wrappers such as an applied field): its

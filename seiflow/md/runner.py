@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from pydantic import Field
+from threadpoolctl import threadpool_limits
 
 from seiflow.core.config import MAX_PRESSURE_BAR
 from seiflow.core.errors import SeiflowError
@@ -199,9 +201,15 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
             _restore_dynamics(dyn, variables)
         integ = AseIntegrator(work, dyn, settings, start)
     t0 = time.perf_counter()
-    step = drive(integ, output, settings, start,
-                 [(lambda step, fn=fn: fn(work, step), every) for fn, every in observers or []],
-                 progress, settings.ensemble.upper())
+    # The kernel's OpenMP threads and OpenBLAS's (the grade's matrix product at each event)
+    # would spin against each other: γ every 20 steps halved the speed on 2 cores. One BLAS
+    # thread for the grade's small products keeps it at ~2 % (docs/md-transport.md).
+    blas = threadpool_limits(1, user_api="blas") if isinstance(integ, KernelIntegrator) \
+        else nullcontext()
+    with blas:
+        step = drive(integ, output, settings, start,
+                     [(lambda step, fn=fn: fn(work, step), every) for fn, every in observers or []],
+                     progress, settings.ensemble.upper())
     wall = time.perf_counter() - t0
     final = work.copy()
     final.calc = None

@@ -11,7 +11,7 @@ from seiflow.core.config import parse_config
 from seiflow.core.errors import ConfigError, SeiflowError
 from seiflow.potentials.mtp.fit import fit_mtp
 from seiflow.reference import EMTSettings
-from seiflow.workflows.transport import MDConfig, run_md_config
+from seiflow.workflows.md import MDConfig, run_md_config
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,7 @@ def test_frames_above_gamma_select_are_counted_and_warned(narrow_model, caplog):
     info = run_md_config(_cfg(narrow_model, "warn", gamma_select=1.05), progress=False)
     summary = yaml.safe_load((narrow_model / "warn" / "md-summary.yml").read_text())
     assert info["frames_graded"] == 21 and summary["gamma_select"] == 1.05
+    assert summary["gamma_every_steps"] == 5  # the default 20, but frames are 5 steps apart
     assert 0 < info["frames_gamma_above_select"] <= 21 and info["max_gamma"] > 1.05
     assert "extrapolated in" in caplog.text
     plot = narrow_model / "warn" / "gamma.png"  # max γ per frame with labelled thresholds
@@ -59,6 +60,26 @@ def test_gamma_break_stops_the_md_with_one_line(narrow_model):
     summary = yaml.safe_load((narrow_model / "stop" / "md-summary.yml").read_text())
     assert summary["status"] == "failed" and summary["max_gamma"] > 1.05
     assert summary["stopped_by_gamma_at_step"] > 0 and summary["frames_graded"] >= 1
+    kept = ase.io.read(narrow_model / "stop" / "gamma-break.extxyz")  # the state to label
+    assert kept.info["step"] == summary["stopped_by_gamma_at_step"] and kept.calc is None
+    assert kept.info["gamma"] > 1.05
+    assert kept.arrays["gamma"].max() == pytest.approx(kept.info["gamma"])
+    assert len(kept.arrays["gamma"]) == len(kept)
+
+
+def test_gamma_every_grades_between_frames_and_stops_no_later(narrow_model):
+    info = run_md_config(_cfg(narrow_model, "every1", gamma_select=1.05, gamma_every=1),
+                         progress=False)  # every step graded, frames still every 5
+    assert info["frames_graded"] == 101 and info["gamma_every_steps"] == 1
+    assert len(ase.io.read(narrow_model / "every1" / "trajectory.extxyz", index=":")) == 21
+    stops = []
+    for name, every in (("stop5", 5), ("stop1", 1)):
+        with pytest.raises(SeiflowError, match="γ_break"):
+            run_md_config(_cfg(narrow_model, name, gamma_select=1.01, gamma_break=1.05,
+                               gamma_every=every), progress=False)
+        summary = yaml.safe_load((narrow_model / name / "md-summary.yml").read_text())
+        stops.append(summary["stopped_by_gamma_at_step"])
+    assert stops[0] % 5 == 0 and stops[1] <= stops[0]  # the first step past γ_break
 
 
 def test_gamma_trace_figure_shows_the_frames_and_labelled_thresholds(tmp_path):
