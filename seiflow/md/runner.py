@@ -180,6 +180,22 @@ def _start(atoms: Atoms, settings: MDSettings, output: MDOutput
     return work, ckpt.step, np.random.default_rng([settings.seed, ckpt.step]), variables
 
 
+def _one_blas_thread_for_mtp(calc: Calculator):
+    """One BLAS thread while an MTP on seiflow's kernel (under any wrapper) runs the MD: the
+    kernel's OpenMP threads and OpenBLAS's (woken by the grade's small matrix products) spin
+    against each other. On 2 cores that halved the kernel loop's speed at γ every 20 steps and
+    cut ASE-integrator MD graded every step 2.7-fold (docs/md-transport.md)."""
+    from seiflow.md.native import kernel_of
+
+    for _ in range(16):
+        if calc is None:
+            break
+        if kernel_of(calc) is not None:
+            return threadpool_limits(1, user_api="blas")
+        calc = getattr(calc, "base", None)
+    return nullcontext()
+
+
 def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | Path,
            observers: list[Observer] | None = None, progress: bool = True,
            kernel_loop: bool = True) -> MDResult:
@@ -201,12 +217,7 @@ def run_md(atoms: Atoms, calc: Calculator, settings: MDSettings, out_dir: str | 
             _restore_dynamics(dyn, variables)
         integ = AseIntegrator(work, dyn, settings, start)
     t0 = time.perf_counter()
-    # The kernel's OpenMP threads and OpenBLAS's (the grade's matrix product at each event)
-    # would spin against each other: γ every 20 steps halved the speed on 2 cores. One BLAS
-    # thread for the grade's small products keeps it at ~2 % (docs/md-transport.md).
-    blas = threadpool_limits(1, user_api="blas") if isinstance(integ, KernelIntegrator) \
-        else nullcontext()
-    with blas:
+    with _one_blas_thread_for_mtp(calc):
         step = drive(integ, output, settings, start,
                      [(lambda step, fn=fn: fn(work, step), every) for fn, every in observers or []],
                      progress, settings.ensemble.upper())
