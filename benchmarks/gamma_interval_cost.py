@@ -1,9 +1,10 @@
 """What grading γ between frames costs in `seiflow md`: ns/day of the protocol's Li/Li3InCl6
 MTP (benchmarks/results/li_li3incl6_protocol/model, level 12) on its interface repeated 2 × 2
 (928 atoms), NVT 300 K, 1 fs, frames every 500 steps, with γ graded at every frame
-(``gamma_every: 500``), every 20 steps (the default) and every 5 steps, on the compiled kernel's MD loop
-with OMP_NUM_THREADS threads. Rounds alternate the three settings so that machine load hits
-them alike; the figure is the median over rounds of ns/day relative to grading at frames.
+(``gamma_every: 500``), every 20 steps (the default) and every 5 steps, on the compiled
+kernel's MD loop with OMP_NUM_THREADS threads. Rounds alternate the three settings so that
+machine load hits them alike; the figure is the median over rounds of ns/day relative to
+grading at frames.
 
 Grading hands the state back to Python at each event and multiplies the basis rows by the
 active set's inverse (a BLAS product). Before `run_md` held BLAS to one thread in the kernel

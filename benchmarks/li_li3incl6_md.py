@@ -7,9 +7,9 @@ The start is the interface the potential learned on (Li(110) on Li3InCl6(001), 2
 atoms, 100 × 85 × 27 Å). `seiflow md` runs it: NVT (Nosé–Hoover chain) at 300 K, 1 fs, the
 compiled MTP loop on OMP_NUM_THREADS threads, γ graded every 20 steps (`seiflow md`'s default
 since 2026-12-03; the 10,440-atom run of that day graded only its frames) and the run stopped
-at γ > γ_break (10); a rerun resumes from the checkpoint. γ in the JSON is over every frame of the
-trajectory, resumed calls included. Then `seiflow analyze reaction` (In
-clusters and percolation, phase labels, reaction fronts, Li flux) on the trajectory.
+at γ > γ_break (10); a rerun resumes from the checkpoint. γ in the JSON is over every frame
+of the trajectory, resumed calls included. Then `seiflow analyze reaction` (In clusters and
+percolation, phase labels, reaction fronts, Li flux) on the trajectory.
 
 Cost: atom-steps per second of wall time and ns/day (from md-summary.yml; for a run γ stopped,
 from its steps and wall time in this call), extrapolated linearly in atoms and steps (the MTP

@@ -41,6 +41,7 @@ from seiflow.md.output import TRAJECTORY, MDOutput
 from seiflow.md.ramp import ThermostatTarget
 from seiflow.md.settings import MDCommon
 from seiflow.md.thermo import ase_thermo_row
+from seiflow.potentials.graded import wrapped_chain
 
 Observer = tuple[Callable[[Atoms, int], None], int]  # fn(atoms, step), every n steps
 
@@ -187,12 +188,8 @@ def _one_blas_thread_for_mtp(calc: Calculator):
     cut ASE-integrator MD graded every step 2.7-fold (docs/md-transport.md)."""
     from seiflow.md.native import kernel_of
 
-    for _ in range(16):
-        if calc is None:
-            break
-        if kernel_of(calc) is not None:
-            return threadpool_limits(1, user_api="blas")
-        calc = getattr(calc, "base", None)
+    if any(kernel_of(c) is not None for c in wrapped_chain(calc)):
+        return threadpool_limits(1, user_api="blas")
     return nullcontext()
 
 

@@ -11,6 +11,7 @@ until ``reset()``. The γ thresholds (select, break) are the MD observer's (md/g
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -83,14 +84,19 @@ class GradedCalculator(Calculator):
         self.max_gamma = gamma if self.max_gamma is None else max(self.max_gamma, gamma)
 
 
+def wrapped_chain(calc: Calculator | None) -> Iterator[Calculator]:
+    """``calc`` and the calculators it wraps through ``.base`` (e.g. an applied field around a
+    GradedCalculator around an MTP), outermost first, at most 16 deep."""
+    for _ in range(16):
+        if calc is None:
+            return
+        yield calc
+        calc = getattr(calc, "base", None)
+
+
 def graded_of(calc: Calculator | None) -> GradedCalculator | None:
     """The GradedCalculator ``calc`` is or wraps (through ``.base``, e.g. an applied field)."""
-    seen = 0
-    while calc is not None and seen < 16:
-        if isinstance(calc, GradedCalculator):
-            return calc
-        calc, seen = getattr(calc, "base", None), seen + 1
-    return None
+    return next((c for c in wrapped_chain(calc) if isinstance(c, GradedCalculator)), None)
 
 
 def graded_calculator(potential: Potential) -> GradedCalculator:

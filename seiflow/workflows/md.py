@@ -1,6 +1,7 @@
 """`seiflow md`: run (or resume) MD from a config with a trained model or a built-in
 calculator, with the loop's γ policy (a graded model's γ is recorded every ``gamma_every``
-steps, at most ``traj_stride`` apart, frames above γ_select are counted and warned about, γ above γ_break stops the run).
+steps, at most ``traj_stride`` apart; steps above γ_select are counted and warned about; γ
+above γ_break stops the run).
 
 Units: temperatures K, times fs, field V/Å; ``md-summary.yml`` states each.
 """
