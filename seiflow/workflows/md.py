@@ -140,6 +140,31 @@ def _stopped(cfg: MDConfig, summary: RunSummary, watch: GammaWatch, latest: dequ
                         "such structures to its training set")
 
 
+def _gamma_info(cfg: MDConfig, watch: GammaWatch, every: int, trajectory: Path,
+                resumed_at: int) -> dict:
+    """The summary's γ of the whole run (empty when nothing was graded): this call's graded
+    steps and, after a resume, the trajectory frames written before step ``resumed_at`` (their
+    ``info["gamma"]``; the resumed call grades ``resumed_at`` again), so ``max_gamma`` and the count above γ_select do not forget the part
+    before the restart. Warns when γ passed γ_select."""
+    if not watch.gammas:
+        return {}
+    earlier = np.array([f.info["gamma"] for f in ase.io.iread(trajectory, index=":")
+                        if "gamma" in f.info and f.info["step"] < resumed_at]
+                       if resumed_at and trajectory.is_file() else [], float)
+    graded = len(watch.gammas) + earlier.size
+    above = watch.above(cfg.gamma_select) + int(np.sum(earlier > cfg.gamma_select))
+    top = max([watch.max_gamma, *earlier])
+    if above:
+        log.warning("the potential extrapolated in %d of %d graded steps (γ > γ_select = %g, "
+                    "max γ = %.3g): treat this trajectory with care, or add such structures "
+                    "to the training set", above, graded, cfg.gamma_select, top)
+    info = {"max_gamma": top, "gamma_select": cfg.gamma_select, "gamma_every_steps": every,
+            "frames_gamma_above_select": above, "frames_graded": graded}
+    if resumed_at:  # the part before the restart is known only at its written frames
+        info["frames_graded_before_resume"] = int(earlier.size)
+    return info
+
+
 def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None = None) -> dict:
     """Run (or resume) the MD of ``cfg``; writes ``trajectory.extxyz``, ``thermo.png``,
     ``gamma.png`` (a graded model's γ per frame, also when γ_break stopped the run) and
@@ -171,17 +196,8 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
                                           res.steps_done // cfg.md.traj_stride + 1)
         info = {"steps_done": res.steps_done, "restarted_from": res.restarted_from,
                 "ns_per_day": round(res.ns_per_day, 4),
-                "mean_kinetic_temperature_K": t_kin, "trajectory": str(res.trajectory)}
-        if watch.gammas:
-            above = watch.above(cfg.gamma_select)
-            info.update(max_gamma=watch.max_gamma, gamma_select=cfg.gamma_select,
-                        gamma_every_steps=every, frames_gamma_above_select=above,
-                        frames_graded=len(watch.gammas))
-            if above:
-                log.warning("the potential extrapolated in %d of %d graded steps (γ > γ_select "
-                            "= %g, max γ = %.3g): treat this trajectory with care, or add such "
-                            "structures to the training set", above, len(watch.gammas),
-                            cfg.gamma_select, watch.max_gamma)
+                "mean_kinetic_temperature_K": t_kin, "trajectory": str(res.trajectory),
+                **_gamma_info(cfg, watch, every, res.trajectory, res.restarted_from)}
         summary.data.update(info)
         if cfg.md.ensemble == "nve" and t_kin is not None:
             summary.data.update(temperature_K=t_kin, temperature_source="mean kinetic (NVE)")

@@ -50,6 +50,17 @@ def test_frames_above_gamma_select_are_counted_and_warned(narrow_model, caplog):
     assert plot.stat().st_size > 10_000 and {"gamma_plot": str(plot)} in summary["outputs"]
 
 
+def test_a_resumed_run_reports_gamma_over_the_whole_run(narrow_model):
+    whole = run_md_config(_cfg(narrow_model, "whole", gamma_select=1.05), progress=False)
+    half = _cfg(narrow_model, "split", gamma_select=1.05)
+    half.md.steps = 50
+    run_md_config(half, progress=False)
+    resumed = run_md_config(_cfg(narrow_model, "split", gamma_select=1.05), progress=False)
+    assert resumed["restarted_from"] == 50 and resumed["frames_graded_before_resume"] > 0
+    for key in ("max_gamma", "frames_gamma_above_select", "frames_graded"):
+        assert resumed[key] == pytest.approx(whole[key]), key
+
+
 def test_gamma_break_stops_the_md_with_one_line(narrow_model):
     cfg = _cfg(narrow_model, "stop", gamma_select=1.01, gamma_break=1.05)
     with pytest.raises(SeiflowError, match=r"MD stopped: γ = .* > γ_break = 1.05"):
