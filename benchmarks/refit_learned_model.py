@@ -12,11 +12,14 @@ the unfinished fit moved it.
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit_learned_model.py
       --run runs/li2co3-mechanisms --out runs/li2co3-mechanisms-refit [--max-iter 400]
       [--start MODEL] [--workers 2] [--tol 1e-6] [--weights 10 0.01 0.01] [--level 18]
+      [--extra FRAMES.extxyz ...]
 Writes OUT/model (the model, whose record holds the loss history and the stop reason),
 OUT/refit.ckpt while it runs and OUT/refit.json (losses, steps, stop, weights, wall time,
 machine; with --weights the loss change compares two different losses). --level fits a model of
 another level on the same frames and settings from random coefficients (more or less capacity,
-same data); its loss change compares with the run's model.
+same data); its loss change compares with the run's model. --extra adds labelled frames to the
+training set (more data where the model is off, e.g. the teacher's own NEB images); its loss
+change then compares losses over different frames.
 """
 
 from __future__ import annotations
@@ -87,6 +90,10 @@ def main() -> None:
     ap.add_argument("--level", type=int, default=None,
                     help="fit a model of this level from random coefficients instead of "
                     "continuing the run's (e.g. 18 where 16 lacks capacity)")
+    ap.add_argument("--extra", type=Path, nargs="+", default=[],
+                    help="labelled frames (extxyz with energy, forces, stress) added to the "
+                    "training frames, e.g. a teacher's NEB images "
+                    "(benchmarks/teacher_band_frames.py)")
     args = ap.parse_args()
     kept = (args.run / KEPT_LABELS).exists()
     start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
@@ -106,6 +113,8 @@ def main() -> None:
     frames = (ase.io.read(args.run / KEPT_LABELS, ":") if kept
               else LabelStore(args.run / "labels.db").frames())
     train = [a for a in frames if a.info.get("split") == "train"]
+    extra = {str(path): ase.io.read(path, ":") for path in args.extra}
+    train += [a for frames_of in extra.values() for a in frames_of]
     start = load_potential(start_dir)
     warm = continues(start, training_species(train), fit.level, fit.cutoff,
                      fit.radial_basis_size)
@@ -120,6 +129,7 @@ def main() -> None:
     model.save(args.out / "model")
     first, last = start.record["training"], model.record["training"]
     doc = {"run": str(args.run), "start_model": str(start_dir), "train_frames": len(train),
+           "extra_frames": {path: len(f) for path, f in extra.items()},
            "warm_start": warm, "level": fit.level,
            "start": {"stop": first["stop"], "steps": len(first["loss"]),
                      "loss": first["loss"][-1]},

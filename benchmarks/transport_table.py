@@ -5,9 +5,10 @@ Reads what the studies wrote (nothing is computed here):
   the MTP's Arrhenius Ea from 0.5-ns production MD, the knock-off NEB of teacher and MTP;
 - benchmarks/results/li2co3_mechanisms/results.json (benchmarks/li2co3_mechanisms.py): the
   Li2CO3 vacancy hop, interstitial knock-off and Frenkel pair, teacher and MTP bands;
-- benchmarks/results/li2co3_mechanisms_refit/results.json: the same bands with that converged
-  model refitted further at a tighter tolerance (benchmarks/refit_learned_model.py --tol), so
-  the note shows how far the fit itself still moves each number;
+- the same bands with other converged fits of the same labels (VARIANTS: a tighter tolerance,
+  a ten times heavier energy weight, level 18 from random coefficients, the teacher's own
+  band images added with weight 20; benchmarks/refit_learned_model.py), so the note shows how
+  far the fitting choices move each number and their spread;
 - benchmarks/results/<case>_gpaw_*.json (benchmarks/gpaw_on_teacher_band.py): GPAW PBE single
   points on the teacher's path of the LiF knock-off and the Li2CO3 vacancy hop; the PBE column
   shows the plane-wave one with the highest cut-off on the densest k mesh, ± its last cut-off
@@ -28,7 +29,9 @@ from seiflow.reference import GPAWSettings
 RESULTS = Path(__file__).resolve().parent / "results"
 LIF = RESULTS / "lif_interstitial_diffusion.json"
 LI2CO3 = RESULTS / "li2co3_mechanisms" / "results.json"
-LI2CO3_REFIT = RESULTS / "li2co3_mechanisms_refit" / "results.json"
+VARIANTS = {"tol 1e-6": "li2co3_mechanisms_refit", "energy weight 10": "li2co3_mechanisms_energy10",
+            "level 18": "li2co3_mechanisms_l18",
+            "+ teacher's bands (weight 20)": "li2co3_mechanisms_paths"}
 COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "PBE (GPAW)", "literature",
            "max γ (MTP)", "wall (s, teacher / MTP)", "note")
 
@@ -95,14 +98,24 @@ def lif_rows(doc: dict) -> list[list[str]]:
     return rows
 
 
-def li2co3_rows(doc: dict, refit: dict | None) -> list[list[str]]:
+def variant_note(value: float | None, others: dict[str, float | None]) -> str:
+    """The other fits' values of a row and the spread (largest - smallest) of all of them."""
+    if not others:
+        return ""
+    values = [v for v in (value, *others.values()) if v is not None]
+    note = "; other converged fits: " + ", ".join(f"{k} {_f(v)}" for k, v in others.items())
+    return note + (f"; spread {_f(max(values) - min(values))}" if len(values) > 1 else "")
+
+
+def li2co3_rows(doc: dict, variants: dict[str, dict]) -> list[list[str]]:
     wanted = {("vacancy", "barrier"): "vacancy hop barrier (eV)",
               ("knockoff", "E_a = highest point of the path above A"):
               "interstitial knock-off E_a (eV)",
               ("frenkel", "pair energy above the crystal"): "Frenkel pair (3.06 Å) energy "
               "above the crystal (eV)",
               ("frenkel", "barrier"): "Frenkel pair formation barrier (eV)"}
-    longer = {(r["mechanism"], r["quantity"]): r["mtp_eV"] for r in (refit or {}).get("rows", [])}
+    others = {name: {(r["mechanism"], r["quantity"]): r["mtp_eV"] for r in v["rows"]}
+              for name, v in variants.items()}
     pbe = {("vacancy", "barrier"): gpaw_barrier("li2co3_vacancy")}
     rows = []
     for r in doc["rows"]:
@@ -110,8 +123,9 @@ def li2co3_rows(doc: dict, refit: dict | None) -> list[list[str]]:
         if key not in wanted:
             continue
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        note = r["note"] + (f"; refitted at tol 1e-6: {_f(longer[key])}"
-                            if longer.get(key) is not None else "")
+        note = r["note"] + variant_note(r["mtp_eV"], {
+            name: values.get(key) for name, values in others.items()
+            if not (r["mtp_eV"] is None and values.get(key) is None)})
         rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mtp_eV"]),
                      pbe.get(key, "–"), paper, _f(r["max_gamma"]),
                      _seconds(r["wall_s"]["teacher"], r["wall_s"]["mtp"]), note])
@@ -123,8 +137,9 @@ def main() -> None:
     if LIF.exists():
         rows += lif_rows(json.loads(LIF.read_text()))
     if LI2CO3.exists():
-        rows += li2co3_rows(json.loads(LI2CO3.read_text()), json.loads(
-            LI2CO3_REFIT.read_text()) if LI2CO3_REFIT.exists() else None)
+        rows += li2co3_rows(json.loads(LI2CO3.read_text()), {
+            name: json.loads(path.read_text()) for name, folder in VARIANTS.items()
+            if (path := RESULTS / folder / "results.json").exists()})
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
