@@ -99,11 +99,13 @@ def lif_rows(doc: dict) -> list[list[str]]:
 
 
 def variant_note(value: float | None, others: dict[str, float | None]) -> str:
-    """The other fits' values of a row and the spread (largest - smallest) of all of them."""
+    """The other fits' values of a row ("none": the fit has no such state, e.g. its Frenkel
+    pair relaxes back into the crystal) and the spread (largest - smallest) of all of them."""
     if not others:
         return ""
     values = [v for v in (value, *others.values()) if v is not None]
-    note = "; other converged fits: " + ", ".join(f"{k} {_f(v)}" for k, v in others.items())
+    note = "; other converged fits: " + ", ".join(
+        f"{k} {'none' if v is None else _f(v)}" for k, v in others.items())
     return note + (f"; spread {_f(max(values) - min(values))}" if len(values) > 1 else "")
 
 
