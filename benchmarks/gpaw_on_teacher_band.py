@@ -12,8 +12,10 @@ examples/lif-interstitial-validate.yaml (teacher 0.278 eV, literature 0.20-0.24 
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gpaw_on_teacher_band.py
       [--case lif_knockoff|li2co3_vacancy] [--band NEB_JSON]
-      [--mode lcao|pw] [--ecut 500] [--kspacing 0.35] [--point "end point"|saddle]
-Each finished single point is kept (a rerun computes only the missing one) in
+      [--mode lcao|pw] [--ecut 500] [--kspacing 0.35] [--workers 2] [--store DB]
+The two points run as two tasks on seiflow's Parsl engine (one core each), labelled into a
+label store (runs/gpaw-on-teacher-band.db): a killed run resumes, labelling only what the store
+lacks. Each finished single point is kept (a rerun computes only the missing one) in
 benchmarks/results/<case>_gpaw_<mode>[_ecut<E>][_k<spacing>].json, with its wall time and the
 machine; a file computed with other settings is refused, never mixed.
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,10 @@ from ase import Atoms
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 
+from seiflow.data.store import LabelStore, structure_hash  # noqa: E402
+from seiflow.execution import InProcessSettings, ParslSettings  # noqa: E402
 from seiflow.reference import GPAWSettings  # noqa: E402
+from seiflow.workflows.label import run_label  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results"
@@ -45,8 +49,8 @@ CASES = {  # case: the teacher's band (a seiflow NEB JSON with the band's geomet
 def band_images(path: Path) -> tuple[list[Atoms], dict]:
     doc = json.loads(path.read_text())["result"]
     band = doc["band"]
-    images = [Atoms(band["symbols"], positions=pos, cell=band["cell_A"], pbc=band["pbc"])
-              for pos in band["positions_A"]]
+    images = [Atoms(band["symbols"], positions=pos, cell=band["cell_A"], pbc=band["pbc"],
+                    info={"image": i}) for i, pos in enumerate(band["positions_A"])]
     return images, doc
 
 
@@ -57,6 +61,27 @@ def result_name(settings: GPAWSettings) -> str:
     return name + ("" if settings.kspacing == 0.35 else f"_k{settings.kspacing:g}")
 
 
+def label_points(points: dict[str, Atoms], settings: GPAWSettings, store: Path,
+                 workers: int) -> dict[str, dict]:
+    """GPAW single points of ``points`` (name: image) through seiflow's label store, on Parsl
+    with ``workers`` > 1: each point is one task, a killed run labels only what the store
+    lacks. Returns name: energy (eV), largest force component (eV/Å), wall time (s)."""
+    store.parent.mkdir(parents=True, exist_ok=True)
+    db = LabelStore(store)
+    engine = InProcessSettings() if workers == 1 else ParslSettings(
+        max_workers=workers, run_dir=store.parent / "parsl-gpaw")
+    run_label(list(points.values()), settings, db, engine=engine)
+    done = {structure_hash(f): f for f in db.frames(settings_hash=settings.settings_hash())}
+    out = {}
+    for name, atoms in points.items():
+        if (frame := done.get(structure_hash(atoms))) is None:
+            raise SystemExit(f"GPAW failed on the {name}: see {store} (LabelStore.failures)")
+        out[name] = {"image": atoms.info["image"], "energy_eV": frame.get_potential_energy(),
+                     "fmax_eV_A": float(np.abs(frame.get_forces()).max()),
+                     "wall_s": round(float(frame.info["wall_time"]), 1)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", choices=sorted(CASES), default="lif_knockoff")
@@ -64,9 +89,10 @@ def main() -> None:
     ap.add_argument("--mode", choices=["lcao", "pw"], default="lcao")
     ap.add_argument("--ecut", type=float, default=500.0, help="plane-wave cut-off, eV (pw)")
     ap.add_argument("--kspacing", type=float, default=0.35, help="k-point spacing, 1/Å")
-    ap.add_argument("--point", choices=["end point", "saddle"], default=None,
-                    help="compute only this point (run one process per point to use two cores; "
-                    "each merges its point into the same results file)")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="Parsl workers, one point each (1: both points in this process)")
+    ap.add_argument("--store", type=Path, default=ROOT / "runs" / "gpaw-on-teacher-band.db",
+                    help="label store: a killed run resumes from it, finished points are kept")
     args = ap.parse_args()
     settings = GPAWSettings(mode=args.mode, ecut=args.ecut, kspacing=args.kspacing)
     band = args.band or CASES[args.case]
@@ -78,25 +104,13 @@ def main() -> None:
         raise SystemExit(f"{out} holds points computed with other settings: move it away")
     doc.update(settings=settings.model_dump(mode="json"), band=str(band),
                teacher_barrier_eV=teacher["barrier_forward_eV"], saddle_index=saddle)
-    for name, index in (("end point", 0), ("saddle", saddle)):
-        if name in doc["points"] or args.point not in (None, name):
-            continue
-        t0 = time.perf_counter()
-        label = settings.label(images[index])
-        if label.failure is not None:
-            raise SystemExit(f"GPAW failed on the {name}: {label.failure}")
-        point = {"image": index, "energy_eV": label.energy,
-                 "fmax_eV_A": float(np.abs(label.forces).max()),
-                 "wall_s": round(time.perf_counter() - t0, 1)}
-        if out.exists():  # another process (--point) may have stored its point meanwhile
-            doc["points"] = json.loads(out.read_text())["points"]
-        doc["points"][name] = point
+    todo = {name: images[i] for name, i in (("end point", 0), ("saddle", saddle))
+            if name not in doc["points"]}
+    if todo:
+        doc["points"].update(label_points(todo, settings, args.store, args.workers))
+        doc["points"] = dict(sorted(doc["points"].items()))  # end point, saddle
         doc["machine"] = describe()
-        out.write_text(json.dumps(doc, indent=1) + "\n")
-        print(name, point, flush=True)
     e = {k: v["energy_eV"] for k, v in doc["points"].items()}
-    if len(e) < 2:
-        return  # the other point is another process's (--point)
     doc["pbe_barrier_on_teacher_path_eV"] = round(e["saddle"] - e["end point"], 4)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps({k: doc[k] for k in ("pbe_barrier_on_teacher_path_eV",
