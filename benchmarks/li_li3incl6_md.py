@@ -80,8 +80,8 @@ def keep(learn: Path, model: Path, interface: Path, kept: Path = KEPT) -> None:
 
 
 def _gamma_of_frames(trajectory: Path, select: float) -> dict:
-    """γ over every frame of the trajectory, resumed calls included (md-summary.yml holds
-    the last call's)."""
+    """γ over every written frame of the trajectory, resumed calls included (the results'
+    counts are per frame; md-summary.yml counts every graded step)."""
     trace = gamma_trace(trajectory)
     if trace is None:
         return {"max_gamma": None}

@@ -21,14 +21,17 @@ configurations it was fitted to, not a prediction: the results say so.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import ase.io
 import numpy as np
 from ase import Atoms
 
-from seiflow.reference import SevenNetLabeler
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpaw_on_teacher_band import band_images  # noqa: E402
+
+from seiflow.reference import SevenNetLabeler  # noqa: E402
 
 BANDS = Path(__file__).resolve().parent / "results" / "li2co3_neb_sevennet"
 NEB_BANDS = ("vacancy", "knockoff_start_to_A", "knockoff_A_to_B", "knockoff_B_to_end")
@@ -39,11 +42,8 @@ OUT = Path(__file__).resolve().parent / "results" / "li2co3_mechanisms_paths" / 
 
 def band_geometries() -> list[Atoms]:
     """Every image of the teacher's bands, each geometry once (0.001 Å), named in ``source``."""
-    images = []
-    for name in NEB_BANDS:
-        band = json.loads((BANDS / f"{name}.json").read_text())["result"]["band"]
-        images += [(Atoms(band["symbols"], positions=p, cell=band["cell_A"], pbc=band["pbc"]),
-                    f"{name} image {i}") for i, p in enumerate(band["positions_A"])]
+    images = [(atoms, f"{name} image {i}") for name in NEB_BANDS
+              for i, atoms in enumerate(band_images(BANDS / f"{name}.json")[0])]
     images += [(Atoms(a.get_chemical_symbols(), positions=a.positions, cell=a.cell, pbc=a.pbc),
                 f"frenkel image {i}") for i, a in enumerate(ase.io.read(BANDS / FRENKEL, ":"))]
     kept: list[Atoms] = []

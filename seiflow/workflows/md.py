@@ -115,9 +115,10 @@ def _md_title(cfg: MDConfig, atoms: Atoms) -> str:
     return f"{cfg.md.ensemble.upper()} {ramp}, {len(atoms)} atoms"
 
 
-def _gamma_plot(cfg: MDConfig, summary: RunSummary, trajectory: Path, title: str) -> None:
-    """``gamma.png`` beside the trajectory: max γ per frame (graded runs only)."""
-    trace = gamma_trace(trajectory)
+def _gamma_plot(cfg: MDConfig, summary: RunSummary, trajectory: Path, title: str,
+                trace: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """``gamma.png`` beside the trajectory: max γ per frame (``trace``: the trajectory's
+    ``gamma_trace``; graded runs only)."""
     if trace is not None:
         summary.add_output(gamma_plot=gamma_trace_plot(
             *trace, trajectory.parent / "gamma.png", cfg.gamma_select, cfg.gamma_break, title))
@@ -135,22 +136,23 @@ def _stopped(cfg: MDConfig, summary: RunSummary, watch: GammaWatch, latest: dequ
         ase.io.write(out / BREAK_FRAME, latest[-1], format="extxyz")
         summary.add_output(gamma_break_frame=out / BREAK_FRAME)
         where += f", the state it stopped at in {BREAK_FRAME}"
-    _gamma_plot(cfg, summary, out / TRAJECTORY, title)
+    _gamma_plot(cfg, summary, out / TRAJECTORY, title, gamma_trace(out / TRAJECTORY))
     return SeiflowError(f"MD stopped: {exc}; the potential extrapolates there ({where}): add "
                         "such structures to its training set")
 
 
-def _gamma_info(cfg: MDConfig, watch: GammaWatch, every: int, trajectory: Path,
-                resumed_at: int) -> dict:
+def _gamma_info(cfg: MDConfig, watch: GammaWatch, every: int,
+                trace: tuple[np.ndarray, np.ndarray] | None, resumed_at: int) -> dict:
     """The summary's γ of the whole run (empty when nothing was graded): this call's graded
-    steps and, after a resume, the trajectory frames written before step ``resumed_at`` (their
-    ``info["gamma"]``; the resumed call grades ``resumed_at`` again), so ``max_gamma`` and the count above γ_select do not forget the part
-    before the restart. Warns when γ passed γ_select."""
+    steps and, after a resume, the frames of the trajectory's γ ``trace`` (time in fs, γ)
+    written before step ``resumed_at`` (the resumed call grades that step again), so
+    ``max_gamma`` and the count above γ_select do not forget the part before the restart.
+    Warns when γ passed γ_select."""
     if not watch.gammas:
         return {}
-    earlier = np.array([f.info["gamma"] for f in ase.io.iread(trajectory, index=":")
-                        if "gamma" in f.info and f.info["step"] < resumed_at]
-                       if resumed_at and trajectory.is_file() else [], float)
+    before = round(resumed_at * cfg.md.timestep_fs, 6)  # frames' time_fs is rounded alike
+    earlier = trace[1][trace[0] < before] if resumed_at and trace is not None \
+        else np.array([])
     graded = len(watch.gammas) + earlier.size
     above = watch.above(cfg.gamma_select) + int(np.sum(earlier > cfg.gamma_select))
     top = max([watch.max_gamma, *earlier])
@@ -192,12 +194,13 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
             res = run_md(atoms, calc, cfg.md, out, progress=progress, observers=[(watch, every)])
         except GammaBreak as exc:
             raise _stopped(cfg, summary, watch, latest, _md_title(cfg, atoms), exc) from None
+        trace = gamma_trace(res.trajectory)  # read once: the summary's γ and gamma.png
         t_kin = _mean_kinetic_temperature(res.trajectory,
                                           res.steps_done // cfg.md.traj_stride + 1)
         info = {"steps_done": res.steps_done, "restarted_from": res.restarted_from,
                 "ns_per_day": round(res.ns_per_day, 4),
                 "mean_kinetic_temperature_K": t_kin, "trajectory": str(res.trajectory),
-                **_gamma_info(cfg, watch, every, res.trajectory, res.restarted_from)}
+                **_gamma_info(cfg, watch, every, trace, res.restarted_from)}
         summary.data.update(info)
         if cfg.md.ensemble == "nve" and t_kin is not None:
             summary.data.update(temperature_K=t_kin, temperature_source="mean kinetic (NVE)")
@@ -205,5 +208,5 @@ def run_md_config(cfg: MDConfig, progress: bool = True, config_file: str | None 
         thermo = out / THERMO
         summary.add_output(thermo=thermo, thermo_plot=thermo_plot(
             read_thermo(thermo), out / "thermo.png", _md_title(cfg, atoms)))
-        _gamma_plot(cfg, summary, res.trajectory, _md_title(cfg, atoms))
+        _gamma_plot(cfg, summary, res.trajectory, _md_title(cfg, atoms), trace)
     return {**info, "temperature_K": summary.data["temperature_K"], "ensemble": cfg.md.ensemble}
