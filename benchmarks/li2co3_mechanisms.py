@@ -1,10 +1,12 @@
 """The three Li2CO3 mechanisms of Li et al. (Mater. Horiz. 2025), teacher and MLIP side by side.
 
 The teacher (SevenNet-0) bands are benchmarks/results/li2co3_neb_sevennet/*.json (`seiflow neb
-... --labeler sevennet --images 3`, hours each). This script runs the same bands with the MTP
-learned by `seiflow learn examples/li2co3-mechanisms.yaml` (`seiflow neb ... --model RUN
---images 3`: the end points relaxed again with the MTP, climbing image, FIRE to 0.05 eV/Å),
-grades every image of each MTP band (γ, flagged above γ_select = 2), and writes one table:
+... --labeler sevennet --images 3`, hours each). This script runs the same bands with the MLIP:
+the MTP learned by `seiflow learn examples/li2co3-mechanisms.yaml`, or any converged model
+folder, e.g. a MACE fitted on that run's labels (benchmarks/mace_on_learned_labels.py)
+(`seiflow neb ... --model RUN --images 3`: the end points relaxed again with the MLIP, climbing
+image, FIRE to 0.05 eV/Å), grades every image of each MLIP band (γ: the MTP's MaxVol grade or
+MACE's feature grade, flagged above γ_select = 2), and writes one table:
 
 - vacancy hop: the built end points in the 1x2x2 C2/c cell (the paper's cell);
 - interstitial knock-off: the path A -> B -> the built end point, over three bands whose end
@@ -13,7 +15,7 @@ grades every image of each MTP band (γ, flagged above γ_select = 2), and write
 - Frenkel pair into the [010] channel (3.06 Å hop): crystal -> pair.
 
 Run (after the learn):  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/li2co3_mechanisms.py
-      [--model runs/li2co3-mechanisms] [--refit runs/li2co3-mechanisms-refit/model]
+      [--model runs/li2co3-mechanisms | MODEL] [--refit runs/li2co3-mechanisms-refit/model]
 Writes benchmarks/results/li2co3_mechanisms/ (each band's neb.json, its figure, table.md and
 results.json with the machine and the fit's state; the model and, from a learn run, its
 labelled frames, labels.extxyz.gz, so that `refit_learned_model.py --run <that folder>` can
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 from refit_learned_model import keep_record, require_converged  # noqa: E402
 
+from seiflow.potentials.base import read_model_json  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
@@ -75,7 +78,7 @@ BANDS = {
 
 
 def run_band(name: str, model: Path, images: int, out_dir: Path) -> dict:
-    """`seiflow neb` with the MTP, run once: a finished band (neb.json) or a failed one (its
+    """`seiflow neb` with the MLIP, run once: a finished band (neb.json) or a failed one (its
     neb-summary.yml says why) is read back."""
     out = out_dir / name
     summary = out / "neb-summary.yml"
@@ -168,7 +171,7 @@ def row(name: str, label: str, t: float | None, m: float | None, gamma: float | 
         paper: float | None, bands: tuple[str, ...] = (), note: str = "") -> dict:
     """One table row; ``bands`` are the bands behind it (their wall times are summed in
     ``main``); ``note`` gathers the given note, the γ flag and the tolerance verdict."""
-    r = {"mechanism": name, "quantity": label, "teacher_eV": t, "mtp_eV": m,
+    r = {"mechanism": name, "quantity": label, "teacher_eV": t, "mlip_eV": m,
          "max_gamma": gamma, "paper_eV": paper, "bands": list(bands)}
     notes = [note]
     if t is not None and m is not None:
@@ -176,20 +179,20 @@ def row(name: str, label: str, t: float | None, m: float | None, gamma: float | 
         r["within_tolerance"] = abs(m - t) <= TOLERANCE_EV
         notes.append(f"Δ {'within' if r['within_tolerance'] else 'beyond'} ±{TOLERANCE_EV} eV")
     if gamma is not None and gamma > GAMMA_SELECT:
-        r["flag"] = f"max γ {gamma:g} > γ_select {GAMMA_SELECT:g}: the MTP extrapolates"
+        r["flag"] = f"max γ {gamma:g} > γ_select {GAMMA_SELECT:g}: the MLIP extrapolates"
         notes.append(r["flag"])
     r["note"] = "; ".join(n for n in notes if n)
     return r
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], mlip: str) -> str:
     def f(x):
         return "–" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
-    lines = ["| mechanism | quantity | SevenNet-0 (eV) | MTP (eV) | Δ (eV) | max γ | paper "
+    lines = [f"| mechanism | quantity | SevenNet-0 (eV) | {mlip} (eV) | Δ (eV) | max γ | paper "
              "(eV) | note |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['mechanism']} | {r['quantity']} | {f(r['teacher_eV'])} | "
-                     f"{f(r['mtp_eV'])} | {f(r.get('delta_eV'))} | {f(r['max_gamma'])} | "
+                     f"{f(r['mlip_eV'])} | {f(r.get('delta_eV'))} | {f(r['max_gamma'])} | "
                      f"{f(r['paper_eV'])} | {r['note']} |")
     return "\n".join(lines) + "\n"
 
@@ -197,7 +200,7 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=Path("runs/li2co3-mechanisms"),
-                    help="the MTP: a `seiflow learn` run folder or a model folder")
+                    help="the MLIP: a `seiflow learn` run folder or a model folder")
     ap.add_argument("--images", type=int, default=3)
     ap.add_argument("--out", type=Path, default=OUT, help="results folder")
     ap.add_argument("--refit", type=Path, default=None,
@@ -214,10 +217,11 @@ def main() -> None:
            else require_converged(model_dir, model, "--refit"))
     keep_record(model, model_dir, out)  # a refit needs no run folder
     potential = load_potential(str(model_dir))
+    mlip = read_model_json(model_dir).get("backend", "mtp").upper()
     t0 = time.perf_counter()
-    mtp = {name: run_band(name, model_dir, args.images, out) for name in BANDS}
+    bands = {name: run_band(name, model_dir, args.images, out) for name in BANDS}
     teachers = {name: teacher(name) for name in BANDS}
-    res_m = {k: result_of(v) for k, v in mtp.items()}
+    res_m = {k: result_of(v) for k, v in bands.items()}
     res_t = {k: result_of(v) for k, v in teachers.items()}
     gam = {k: band_gamma(k, potential, out) for k in BANDS}
 
@@ -231,32 +235,33 @@ def main() -> None:
                         bands=(k,)))
     ko_gamma = max((gam[k] for k in KNOCKOFF if gam[k] is not None), default=None)
     rows.append(row("knockoff", "E_a = highest point of the path above A", knockoff_ea(teachers),
-                    knockoff_ea(mtp), ko_gamma, PAPER_EV["knockoff"], bands=KNOCKOFF))
+                    knockoff_ea(bands), ko_gamma, PAPER_EV["knockoff"], bands=KNOCKOFF))
     pair = pair_energy(potential.calculator())
     rows.append(row("frenkel", "pair energy above the crystal", teacher_pair_energy(), pair,
                     None, None, note="" if pair is not None else
-                    "MTP: the pair relaxes back into the crystal"))
+                    f"{mlip}: the pair relaxes back into the crystal"))
     why = {"teacher": "no barrier, the band rises to the pair",  # its 5-image band (README)
-           "MTP": mtp["frenkel"].get("failed", "").split(": ", 1)[-1].split(" (")[0]}
-    note = "; ".join(f"{side}: {why[side]}" for side, res in (("teacher", res_t), ("MTP", res_m))
+           mlip: bands["frenkel"].get("failed", "").split(": ", 1)[-1].split(" (")[0]}
+    note = "; ".join(f"{side}: {why[side]}" for side, res in (("teacher", res_t), (mlip, res_m))
                      if res["frenkel"] is None)
     rows.append(row("frenkel", "barrier", barrier(res_t, "frenkel"), barrier(res_m, "frenkel"),
                     gam["frenkel"], PAPER_EV["frenkel"], bands=("frenkel",), note=note))
     walls = {"teacher": {k: (v or {}).get("wall_s") for k, v in teachers.items()},
-             "mtp": {k: v.get("wall_s") for k, v in mtp.items()}}
+             "mlip": {k: v.get("wall_s") for k, v in bands.items()}}
     for r in rows:  # summed over the row's bands; None where no band's time is known
         r["wall_s"] = {side: sum(filter(None, (w[b] for b in r["bands"]))) or None
                        for side, w in walls.items()}
-    failures = {k: v["failed"] for k, v in mtp.items() if "failed" in v}
+    failures = {k: v["failed"] for k, v in bands.items() if "failed" in v}
     failures.update({f"teacher {k}": "no teacher band" for k, v in res_t.items() if v is None})
-    doc = {"machine": describe(), "model": str(args.model), "refit": args.refit and str(args.refit),
+    doc = {"machine": describe(), "model": str(args.model), "mlip": mlip,
+           "refit": args.refit and str(args.refit),
            "fit": fit, "images": args.images,
            "rows": rows, "failures": failures, "wall_s_this_run": round(
                time.perf_counter() - t0, 1), "band_wall_s": walls}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (out / "table.md").write_text(table(rows) + f"\n{fit_sentence(fit)}\n" + "".join(
+    (out / "table.md").write_text(table(rows, mlip) + f"\n{fit_sentence(fit)}\n" + "".join(
         f"\n- {k}: {v}" for k, v in failures.items()) + "\n")
-    print(table(rows))
+    print(table(rows, mlip))
     print(json.dumps(failures, indent=1))
 
 

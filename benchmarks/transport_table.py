@@ -116,7 +116,7 @@ def li2co3_rows(doc: dict, variants: dict[str, dict]) -> list[list[str]]:
               ("frenkel", "pair energy above the crystal"): "Frenkel pair (3.06 Å) energy "
               "above the crystal (eV)",
               ("frenkel", "barrier"): "Frenkel pair formation barrier (eV)"}
-    others = {name: {(r["mechanism"], r["quantity"]): r["mtp_eV"] for r in v["rows"]}
+    others = {name: {(r["mechanism"], r["quantity"]): r["mlip_eV"] for r in v["rows"]}
               for name, v in variants.items()}
     pbe = {("vacancy", "barrier"): gpaw_barrier("li2co3_vacancy")}
     rows = []
@@ -125,12 +125,12 @@ def li2co3_rows(doc: dict, variants: dict[str, dict]) -> list[list[str]]:
         if key not in wanted:
             continue
         paper = "–" if r["paper_eV"] is None else f"{r['paper_eV']:.2f} (Li et al. 2025)"
-        note = r["note"] + variant_note(r["mtp_eV"], {
+        note = r["note"] + variant_note(r["mlip_eV"], {
             name: values.get(key) for name, values in others.items()
-            if not (r["mtp_eV"] is None and values.get(key) is None)})
-        rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mtp_eV"]),
+            if not (r["mlip_eV"] is None and values.get(key) is None)})
+        rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mlip_eV"]),
                      pbe.get(key, "–"), paper, _f(r["max_gamma"]),
-                     _seconds(r["wall_s"]["teacher"], r["wall_s"]["mtp"]), note])
+                     _seconds(r["wall_s"]["teacher"], r["wall_s"]["mlip"]), note])
     return rows
 
 

@@ -231,3 +231,44 @@ def test_batched_md_grades_every_frame(emt_mace, emt_test, tmp_path):
             # the frame as read back (extxyz keeps ~8 digits of the positions)
             assert frame.info["gamma"] == pytest.approx(emt_mace.grade(frame).max(), rel=1e-6)
         assert top == max(f.info["gamma"] for f in frames)
+
+
+def test_plateau_state_reports_stop_and_convergence():
+    from seiflow.potentials.mace.fit import plateau_state
+
+    s = MACESettings.small(epochs=30, plateau_epochs=5, plateau_tol=0.01)
+    stages = [1] * 20 + [2] * 10
+    flat = {"stage": stages, "valid_loss": [10.0] * 20 + [2.0, 1.5] + [1.0] * 8}
+    assert plateau_state(flat, s)[1] is True  # nothing gained over the last 5 epochs
+    falling = {"stage": stages, "valid_loss": [10.0] * 20 + [2.0 - 0.1 * k for k in range(10)]}
+    stop, converged = plateau_state(falling, s)
+    assert converged is False and "fell" in stop  # 1.5 -> 1.1: still falling
+    short = {"stage": [1] * 26 + [2] * 4, "valid_loss": [1.0] * 30}
+    assert plateau_state(short, s)[1] is False  # a last stage too short to judge
+    budget = dict(flat, stopped="time budget 10 s reached at epoch 29")
+    assert plateau_state(budget, s) == ("time budget 10 s reached at epoch 29", False)
+
+
+def test_a_fit_never_returns_a_model_worse_than_its_start(emt_mace, emt_train, emt_test):
+    # a learning rate that wrecks the weights in one epoch: the start is kept, unchanged
+    wreck = MACESettings.small(dtype="float64", device="cpu", epochs=1, lr=50.0,
+                               stage_two_start=None, ema_decay=None, clip_grad=None)
+    kept = wreck.fit(emt_train[:16], progress=False, start=emt_mace)
+    assert kept.record["training"]["start_kept"] is True
+    atoms = emt_test[0].copy()
+    atoms.calc = emt_mace.calculator()
+    e_start = atoms.get_potential_energy()
+    atoms.calc = kept.calculator()
+    assert atoms.get_potential_energy() == pytest.approx(e_start, abs=1e-10)
+    # a new fit records why it stopped and whether it converged, which fit_state reads
+    assert emt_mace.record["training"]["stop"].startswith("all 16 epochs")
+    assert isinstance(emt_mace.record["training"]["converged"], bool)
+
+
+def test_fit_state_reads_a_saved_mace_record(emt_mace, tmp_path):
+    from seiflow.workflows.methods import fit_state
+
+    emt_mace.save(tmp_path / "model")
+    state = fit_state(tmp_path / "model")
+    assert state == {"stop": emt_mace.record["training"]["stop"],
+                     "converged": emt_mace.record["training"]["converged"]}

@@ -11,7 +11,12 @@
 3. Loop: Adam (AMSGrad) on mace's WeightedEnergyForcesStressLoss, gradient clipping, EMA of
    the weights, ReduceLROnPlateau; from ``stage_two_start`` of the epochs the loss weights and
    learning rate switch to stage two (mace's "SWA" stage). The EMA weights of the epoch with
-   the lowest validation loss of the last stage are kept.
+   the lowest validation loss of the last stage are kept; a fit from a start model (continued
+   or fine-tuned) keeps the start instead where the start's loss is lower: a fit never returns
+   a model worse than its start.
+   The record says why the fit stopped and whether it converged: all epochs run and the last
+   stage's best validation loss fell by less than ``plateau_tol`` over its last
+   ``plateau_epochs`` epochs (a time budget, or a loss still falling, is not converged).
 4. A checkpoint file (``checkpoint``) is written after every epoch, so a killed fit resumes at
    the epoch it reached.
 5. The feature active set (potentials/mace/features.py) is built from the training frames.
@@ -157,8 +162,17 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
         for p in module.parameters():
             p.requires_grad_(True)
         key = _fit_key(configs, s, origin)
+        initial = (None if origin == "new" else
+                   {k: v.detach().clone() for k, v in module.state_dict().items()})
         history = _train_loop(module, s, [data[i] for i in tr], [data[i] for i in va], device,
                               progress, checkpoint, key)
+        if initial is not None:
+            _keep_start_if_better(module, initial, s, [data[i] for i in va] or
+                                  [data[i] for i in tr], device, history)
+        elif not np.isfinite(history["best_valid_loss"]):
+            raise MACEFitError("the MACE fit diverged: no epoch of its last stage has a finite "
+                               "validation loss (lower lr, or turn clip_grad on)")
+        history["stop"], history["converged"] = plateau_state(history, s)
     model = MACEModel(module=module.to("cpu"), species=species_of(module), device=device)
     model.active_set = ActiveSet.from_matrix(np.vstack([model.rows(a) for a in train]))
     n_params = sum(p.numel() for p in module.parameters())
@@ -233,11 +247,49 @@ def _train_loop(module, s: MACESettings, train_data, valid_data, device, progres
             if s.max_time is not None and time.perf_counter() - t0 > s.max_time:
                 history["stopped"] = f"time budget {s.max_time:g} s reached at epoch {epoch}"
                 break
-    module.load_state_dict(best["state"])
+    if best["state"] is not None:  # None: no finite validation loss in the last stage
+        module.load_state_dict(best["state"])
     history["best_valid_loss"] = best["loss"]
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)  # the fit is complete
     return history
+
+
+def plateau_state(history: dict, s: MACESettings) -> tuple[str, bool]:
+    """Why a fit stopped and whether it converged (the module docstring's criterion)."""
+    if "stopped" in history:
+        return history["stopped"], False
+    stage = history["stage"][-1]
+    losses = [v for st, v in zip(history["stage"], history["valid_loss"]) if st == stage]
+    w = s.plateau_epochs
+    if history.get("start_kept"):
+        return f"all {s.epochs} epochs; the start model's loss stayed lower (start kept)", True
+    if len(losses) <= w:
+        return (f"all {s.epochs} epochs; the last stage ran {len(losses)} epochs, too few to "
+                f"see a plateau over {w}"), False
+    before = min(losses[:-w])
+    drop = (before - min(losses)) / before
+    return (f"all {s.epochs} epochs; the best validation loss fell {100 * drop:.2g} % over the "
+            f"last {w} (converged below {100 * s.plateau_tol:g} %)"), bool(drop < s.plateau_tol)
+
+
+def _keep_start_if_better(module, initial: dict, s: MACESettings, data, device,
+                          history: dict) -> None:
+    """Load ``initial`` (the start's weights) into ``module`` where its loss under the last
+    stage's weights is below the trained model's on ``data``."""
+    last = history["stage"][-1] if history["stage"] else 1
+    loss_fn = _loss(s.stage_two_weights if last == 2 else s.weights).to(device)
+    loader = _loader(data, s.batch_size, shuffle=False)
+    trained = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    module.load_state_dict(initial)
+    start_loss = float(evaluate(module, loss_fn, loader, _OUTPUTS, device)[0])
+    history["start_valid_loss"] = start_loss
+    if not history["best_valid_loss"] < start_loss:  # also where the fit diverged (inf)
+        history["start_kept"] = True
+        log.warning("the MACE fit did not improve on its start model (loss %.4g vs %.4g): "
+                    "the start is kept", start_loss, history["best_valid_loss"])
+    else:
+        module.load_state_dict(trained)
 
 
 def _validate(module, ema, loss_fn, loader, device, best: dict) -> tuple[float, dict]:

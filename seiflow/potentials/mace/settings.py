@@ -69,6 +69,10 @@ class MACESettings(StrictModel):
     valid_fraction: float = Field(0.1, ge=0, lt=1, description="of the training frames, for "
                                   "the learning-rate schedule and the best-epoch choice")
     max_time: float | None = Field(None, gt=0, description="training time budget, s")
+    # convergence (recorded, not enforced): the final stage's best validation loss fell by
+    # less than plateau_tol (relative) over its last plateau_epochs epochs
+    plateau_epochs: int = Field(10, ge=2)
+    plateau_tol: float = Field(0.01, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
 
