@@ -37,6 +37,7 @@ from seiflow.data.store import LabelStore, structure_hash  # noqa: E402
 from seiflow.execution import InProcessSettings, ParslSettings  # noqa: E402
 from seiflow.reference import GPAWSettings  # noqa: E402
 from seiflow.workflows.label import run_label  # noqa: E402
+from seiflow.workflows.properties.neb import NEBResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results"
@@ -47,10 +48,12 @@ CASES = {  # case: the teacher's band (a seiflow NEB JSON with the band's geomet
 
 
 def band_images(path: Path) -> tuple[list[Atoms], dict]:
+    """The images of a `seiflow neb` JSON (geometry only: info["image"] is the index) and its
+    result dict."""
     doc = json.loads(path.read_text())["result"]
-    band = doc["band"]
-    images = [Atoms(band["symbols"], positions=pos, cell=band["cell_A"], pbc=band["pbc"],
-                    info={"image": i}) for i, pos in enumerate(band["positions_A"])]
+    images = NEBResult.from_dict(doc).images
+    for i, atoms in enumerate(images):
+        atoms.calc, atoms.info["image"] = None, i
     return images, doc
 
 
