@@ -54,6 +54,7 @@ TEACHER = Path(__file__).resolve().parent / "results" / "li2co3_neb_sevennet"
 OUT = Path(__file__).resolve().parent / "results" / "li2co3_mechanisms"
 GAMMA_SELECT = 2.0
 TOLERANCE_EV = 0.07  # the issue's teacher-vs-MLIP criterion for these barriers
+FLAT_EV = 0.01  # a band whose images all lie within this of each other went nowhere
 PAIR_KEPT_A = 1.0  # Å: a relaxed pair whose atoms all lie closer to crystal sites is no pair
 # Li et al. 2025, Sec. 3.2.1: Frenkel formation (NEB, MTP and DFT); vacancy and interstitial
 # from the MD activation energies of their MTP
@@ -135,6 +136,16 @@ def knockoff_ea(docs: dict[str, dict | None]) -> float | None:
     if start is None or None in tops:
         return None
     return round(max(tops) - start["energy_initial_eV"], 4)
+
+
+def failure_reason(doc: dict) -> str:
+    """Why a band gave no barrier, in a few words; a flat band (every image within
+    FLAT_EV of the first) means an end point relaxed into the other's basin."""
+    energies = doc.get("band_energies_eV") or []
+    if energies and max(energies) - min(energies) < FLAT_EV:
+        return (f"flat band (all images within {FLAT_EV:g} eV): the end point relaxed back into "
+                "the crystal")
+    return doc.get("failed", "").split(": ", 1)[-1].split(" (")[0]
 
 
 def pair_energy(calc) -> float | None:
@@ -241,7 +252,7 @@ def main() -> None:
                     None, None, note="" if pair is not None else
                     f"{mlip}: the pair relaxes back into the crystal"))
     why = {"teacher": "no barrier, the band rises to the pair",  # its 5-image band (README)
-           mlip: bands["frenkel"].get("failed", "").split(": ", 1)[-1].split(" (")[0]}
+           mlip: failure_reason(bands["frenkel"])}
     note = "; ".join(f"{side}: {why[side]}" for side, res in (("teacher", res_t), (mlip, res_m))
                      if res["frenkel"] is None)
     rows.append(row("frenkel", "barrier", barrier(res_t, "frenkel"), barrier(res_m, "frenkel"),

@@ -9,11 +9,15 @@ benchmarks/li2co3_mechanisms.py --model OUT/model.
 
 Run:  OMP_NUM_THREADS=2 .venv/bin/python benchmarks/mace_on_learned_labels.py
       --run benchmarks/results/li2co3_mechanisms --out runs/li2co3-mace
-      [--preset small|medium] [--epochs 200] [--max-time S] [--extra FRAMES.extxyz ...]
+      [--preset small|medium] [--epochs 200] [--seed 0] [--max-time S] [--extra FRAMES.extxyz ...]
+      [--continue-from OUT/model --epochs 40]
 Writes OUT/model (its record holds the loss history, why the fit stopped and whether it
 converged: the last stage's best validation loss fell < 1 % over its last 10 epochs),
 OUT/fit.ckpt while it runs (a killed fit resumes from it) and OUT/fit.json (settings, size,
 errors of both models on the test frames in meV/atom, eV/Å and GPa, wall time, machine).
+A fit that did not converge is continued with --continue-from: its last stage (stage two's
+loss weights and learning rate) runs --epochs more epochs from that model, and the plateau is
+judged over those.
 """
 
 from __future__ import annotations
@@ -54,9 +58,13 @@ def main() -> None:
     ap.add_argument("--preset", choices=("small", "medium"), default="small")
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="initial weights, validation split and batch order")
     ap.add_argument("--max-time", type=float, default=None, help="training budget, s")
     ap.add_argument("--extra", type=Path, nargs="+", default=[],
                     help="labelled frames added to the training frames")
+    ap.add_argument("--continue-from", type=Path, default=None,
+                    help="a MACE model folder of this script whose last stage is continued")
     args = ap.parse_args()
     frames, mtp_dir = run_frames(args.run)
     train = [a for a in frames if a.info.get("split") == "train"]
@@ -65,14 +73,22 @@ def main() -> None:
     train += [a for frames_of in extra.values() for a in frames_of]
     settings = MACESettings(**PRESETS[args.preset], epochs=args.epochs,
                             batch_size=args.batch_size, scheduler_patience=10,
-                            max_time=args.max_time)
+                            max_time=args.max_time, seed=args.seed)
+    start = None
+    if args.continue_from:
+        start = load_potential(args.continue_from)
+        last = MACESettings(**start.record["settings"])
+        settings = last.model_copy(update=dict(
+            epochs=args.epochs, weights=last.stage_two_weights, lr=last.stage_two_lr,
+            stage_two_start=None, max_time=args.max_time))
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model = settings.fit(train, progress=True, checkpoint=args.out / "fit.ckpt")
+    model = settings.fit(train, progress=True, start=start, checkpoint=args.out / "fit.ckpt")
     wall = time.perf_counter() - t0
     model.save(args.out / "model")
     hist = model.record["training"]
-    doc = {"run": str(args.run), "preset": args.preset,
+    doc = {"run": str(args.run), "preset": args.preset, "continued_from": args.continue_from
+           and str(args.continue_from), "origin": model.record["origin"],
            "settings": settings.model_dump(mode="json"), "parameters": model.record[
                "parameters"], "train_frames": len(train), "test_frames": len(test),
            "extra_frames": {path: len(f) for path, f in extra.items()},

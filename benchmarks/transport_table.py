@@ -9,6 +9,9 @@ Reads what the studies wrote (nothing is computed here):
   a ten times heavier energy weight, level 18 from random coefficients, the teacher's own
   band images added with weight 20; benchmarks/refit_learned_model.py), so the note shows how
   far the fitting choices move each number and their spread;
+- MACE fitted on the same labels (MACE_RUNS, benchmarks/mace_on_learned_labels.py, then
+  li2co3_mechanisms.py --model): its own column (first seed) with its max γ, the other seeds
+  and the MACE spread in the note;
 - benchmarks/results/<case>_gpaw_*.json (benchmarks/gpaw_on_teacher_band.py): GPAW PBE single
   points on the teacher's path of the LiF knock-off and the Li2CO3 vacancy hop; the PBE column
   shows the plane-wave one with the highest cut-off on the densest k mesh, ± its last cut-off
@@ -32,8 +35,9 @@ LI2CO3 = RESULTS / "li2co3_mechanisms" / "results.json"
 VARIANTS = {"tol 1e-6": "li2co3_mechanisms_refit", "energy weight 10": "li2co3_mechanisms_energy10",
             "level 18": "li2co3_mechanisms_l18",
             "+ teacher's bands (weight 20)": "li2co3_mechanisms_paths"}
-COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "PBE (GPAW)", "literature",
-           "max γ (MTP)", "wall (s, teacher / MTP)", "note")
+MACE_RUNS = {"seed 0": "li2co3_mechanisms_mace", "seed 1": "li2co3_mechanisms_mace_seed1"}
+COLUMNS = ("system", "quantity", "SevenNet-0 (teacher)", "MTP", "MACE, same labels (max γ)",
+           "PBE (GPAW)", "literature", "max γ (MTP)", "wall (s, teacher / MTP)", "note")
 
 
 def _seconds(*seconds) -> str:
@@ -86,13 +90,15 @@ def lif_rows(doc: dict) -> list[list[str]]:
                else "") + "; teacher MD unfinished (docs/md-transport.md)")
     md_wall = sum(p["wall_s"] for p in doc["points"] if "D_cm2_s" in p)
     rows = [["LiF + Li interstitial", "Ea, MD (eV)", "–", _f(arr.get("Ea_eV"),
-             arr.get("Ea_sigma_eV")), "–", lit, _f(arr.get("max_gamma")), _seconds(None, md_wall),
+             arr.get("Ea_sigma_eV")), "–", "–", lit, _f(arr.get("max_gamma")),
+             _seconds(None, md_wall),
              note + " (MTP wall: production MD only)"]]
     neb = {r["quantity"]: r for r in doc["neb"]}
     fwd = neb.get("barrier (forward)")
     if fwd:
         rows.append(["LiF + Li interstitial", "knock-off NEB barrier (eV)", _f(fwd["reference"]),
-                     _f(fwd["value"]), gpaw_barrier("lif_knockoff"), lit, _f(fwd.get("max_gamma")),
+                     _f(fwd["value"]), "–", gpaw_barrier("lif_knockoff"), lit,
+                     _f(fwd.get("max_gamma")),
                      _seconds(None, None),
                      "2×2×2 cell, 3 images, climbing image"])
     return rows
@@ -109,7 +115,26 @@ def variant_note(value: float | None, others: dict[str, float | None]) -> str:
     return note + (f"; spread {_f(max(values) - min(values))}" if len(values) > 1 else "")
 
 
-def li2co3_rows(doc: dict, variants: dict[str, dict]) -> list[list[str]]:
+def mace_cell(key: tuple, mace: dict[str, dict]) -> tuple[str, str]:
+    """The MACE column (first run's value and max γ) and a note on the other runs."""
+    rows = {name: {(r["mechanism"], r["quantity"]): r for r in doc["rows"]}
+            for name, doc in mace.items()}
+    found = {name: r[key] for name, r in rows.items() if key in r}
+    if not found:
+        return "–", ""
+    first, *rest = found
+    r = found[first]
+    cell = "–" if r["mlip_eV"] is None else (
+        _f(r["mlip_eV"]) + ("" if r["max_gamma"] is None else f" ({r['max_gamma']:.2f})"))
+    if not rest:
+        return cell, ""
+    values = [v["mlip_eV"] for v in found.values() if v["mlip_eV"] is not None]
+    spread = f", spread {_f(max(values) - min(values))}" if len(values) > 1 else ""
+    return cell, f"; MACE {first} {_f(r['mlip_eV'])}, " + ", ".join(
+        f"{k} {_f(found[k]['mlip_eV'])}" for k in rest) + spread
+
+
+def li2co3_rows(doc: dict, variants: dict[str, dict], mace: dict[str, dict]) -> list[list[str]]:
     wanted = {("vacancy", "barrier"): "vacancy hop barrier (eV)",
               ("knockoff", "E_a = highest point of the path above A"):
               "interstitial knock-off E_a (eV)",
@@ -128,10 +153,16 @@ def li2co3_rows(doc: dict, variants: dict[str, dict]) -> list[list[str]]:
         note = r["note"] + variant_note(r["mlip_eV"], {
             name: values.get(key) for name, values in others.items()
             if not (r["mlip_eV"] is None and values.get(key) is None)})
+        mace_value, mace_note = mace_cell(key, mace)
         rows.append(["Li2CO3 (1×2×2)", wanted[key], _f(r["teacher_eV"]), _f(r["mlip_eV"]),
-                     pbe.get(key, "–"), paper, _f(r["max_gamma"]),
-                     _seconds(r["wall_s"]["teacher"], r["wall_s"]["mlip"]), note])
+                     mace_value, pbe.get(key, "–"), paper, _f(r["max_gamma"]),
+                     _seconds(r["wall_s"]["teacher"], r["wall_s"]["mlip"]), note + mace_note])
     return rows
+
+
+def _read(folders: dict[str, str]) -> dict[str, dict]:
+    return {name: json.loads(path.read_text()) for name, folder in folders.items()
+            if (path := RESULTS / folder / "results.json").exists()}
 
 
 def main() -> None:
@@ -139,9 +170,7 @@ def main() -> None:
     if LIF.exists():
         rows += lif_rows(json.loads(LIF.read_text()))
     if LI2CO3.exists():
-        rows += li2co3_rows(json.loads(LI2CO3.read_text()), {
-            name: json.loads(path.read_text()) for name, folder in VARIANTS.items()
-            if (path := RESULTS / folder / "results.json").exists()})
+        rows += li2co3_rows(json.loads(LI2CO3.read_text()), _read(VARIANTS), _read(MACE_RUNS))
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
