@@ -126,9 +126,9 @@ def mace_cell(key: tuple, mace: dict[str, dict]) -> tuple[str, str]:
     r = found[first]
     cell = "–" if r["mlip_eV"] is None else (
         _f(r["mlip_eV"]) + ("" if r["max_gamma"] is None else f" ({r['max_gamma']:.2f})"))
-    if not rest:
-        return cell, ""
     values = [v["mlip_eV"] for v in found.values() if v["mlip_eV"] is not None]
+    if not rest or not values:
+        return cell, ""
     spread = f", spread {_f(max(values) - min(values))}" if len(values) > 1 else ""
     return cell, f"; MACE {first} {_f(r['mlip_eV'])}, " + ", ".join(
         f"{k} {_f(found[k]['mlip_eV'])}" for k in rest) + spread
