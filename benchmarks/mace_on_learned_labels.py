@@ -87,8 +87,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     model.save(args.out / "model")
     hist = model.record["training"]
-    doc = {"run": str(args.run), "preset": args.preset, "continued_from": args.continue_from
-           and str(args.continue_from), "origin": model.record["origin"],
+    doc = {"run": str(args.run), "preset": None if start else args.preset,
+           "continued_from": args.continue_from and str(args.continue_from),
+           "origin": model.record["origin"],
            "settings": settings.model_dump(mode="json"), "parameters": model.record[
                "parameters"], "train_frames": len(train), "test_frames": len(test),
            "extra_frames": {path: len(f) for path, f in extra.items()},
