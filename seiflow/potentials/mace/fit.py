@@ -188,8 +188,9 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
 
 
 def _fit_key(configs, s: MACESettings, origin: str) -> str:
-    """What a checkpoint must match to be resumed: settings, start and training data."""
-    h = Fingerprint(s.model_dump_json(), origin)
+    """What a checkpoint must match to be resumed: settings (not the convergence criterion,
+    which changes no epoch), start and training data."""
+    h = Fingerprint(s.model_dump_json(exclude={"plateau_epochs", "plateau_tol"}), origin)
     for c in configs:
         h.update(np.asarray(c.positions), str(c.properties["energy"]))
         if c.weight != 1.0:
