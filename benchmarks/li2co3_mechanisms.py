@@ -139,8 +139,8 @@ def knockoff_ea(docs: dict[str, dict | None]) -> float | None:
 
 
 def failure_reason(doc: dict) -> str:
-    """Why a band gave no barrier, in a few words; a flat band (every image within
-    FLAT_EV of the first) means an end point relaxed into the other's basin."""
+    """Why the Frenkel band gave no barrier, in a few words; a flat band (all images within
+    FLAT_EV of each other) means the pair end point relaxed back into the crystal."""
     energies = doc.get("band_energies_eV") or []
     if energies and max(energies) - min(energies) < FLAT_EV:
         return (f"flat band (all images within {FLAT_EV:g} eV): the end point relaxed back into "
