@@ -43,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 from refit_learned_model import keep_record, require_converged  # noqa: E402
 
-from seiflow.potentials.base import read_model_json  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.methods import fit_sentence, fit_state  # noqa: E402
 from seiflow.workflows.run import Run  # noqa: E402
@@ -228,7 +227,7 @@ def main() -> None:
            else require_converged(model_dir, model, "--refit"))
     keep_record(model, model_dir, out)  # a refit needs no run folder
     potential = load_potential(str(model_dir))
-    mlip = read_model_json(model_dir).get("backend", "mtp").upper()
+    mlip = potential.backend.upper()
     t0 = time.perf_counter()
     bands = {name: run_band(name, model_dir, args.images, out) for name in BANDS}
     teachers = {name: teacher(name) for name in BANDS}

@@ -28,26 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-import ase.io
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mace_mlearn_li import PRESETS  # noqa: E402
 from machine import describe  # noqa: E402
-from refit_learned_model import KEPT_LABELS  # noqa: E402
+from refit_learned_model import run_frames, training_frames  # noqa: E402
 
-from seiflow.data.store import LabelStore  # noqa: E402
 from seiflow.potentials.mace.settings import MACESettings  # noqa: E402
 from seiflow.potentials.metrics import error_table, predict  # noqa: E402
 from seiflow.potentials.registry import load_potential  # noqa: E402
 from seiflow.workflows.methods import fit_state  # noqa: E402
-from seiflow.workflows.run import Run  # noqa: E402
-
-
-def run_frames(run: Path) -> tuple[list, Path]:
-    """A learn run's (or a results folder's kept) labelled frames and its last model."""
-    if (run / KEPT_LABELS).exists():
-        return ase.io.read(run / KEPT_LABELS, ":"), run / "model"
-    return LabelStore(run / "labels.db").frames(), Run(run).final_model()
 
 
 def main() -> None:
@@ -67,10 +56,8 @@ def main() -> None:
                     help="a MACE model folder of this script whose last stage is continued")
     args = ap.parse_args()
     frames, mtp_dir = run_frames(args.run)
-    train = [a for a in frames if a.info.get("split") == "train"]
+    train, extra = training_frames(frames, args.extra)
     test = [a for a in frames if a.info.get("split") == "test"]
-    extra = {str(path): ase.io.read(path, ":") for path in args.extra}
-    train += [a for frames_of in extra.values() for a in frames_of]
     settings = MACESettings(**PRESETS[args.preset], epochs=args.epochs,
                             batch_size=args.batch_size, scheduler_patience=10,
                             max_time=args.max_time, seed=args.seed)

@@ -59,6 +59,21 @@ def keep_record(learn: Path, model: Path, out: Path) -> None:
         ase.io.write(out / KEPT_LABELS, LabelStore(learn / "labels.db").frames())
 
 
+def run_frames(run: Path) -> tuple[list, Path]:
+    """A learn run's labelled frames (or those a results folder kept) and its last model."""
+    if (run / KEPT_LABELS).exists():
+        return ase.io.read(run / KEPT_LABELS, ":"), run / "model"
+    return LabelStore(run / "labels.db").frames(), Run(run).final_model()
+
+
+def training_frames(frames: list, extra: list[Path]) -> tuple[list, dict[str, list]]:
+    """The frames of the run's training split plus every frame of the ``extra`` files, and
+    those extra frames by file."""
+    added = {str(path): ase.io.read(path, ":") for path in extra}
+    train = [a for a in frames if a.info.get("split") == "train"]
+    return train + [a for frames_of in added.values() for a in frames_of], added
+
+
 def require_converged(model: Path, run: Path, flag: str) -> dict:
     """``model``'s fit state; stops with one line unless the fit converged (a property comes
     only from a converged model), saying how to refit it and pass the refit with ``flag``."""
@@ -96,7 +111,6 @@ def main() -> None:
                     "(benchmarks/teacher_band_frames.py)")
     args = ap.parse_args()
     kept = (args.run / KEPT_LABELS).exists()
-    start_dir = args.start or (args.run / "model" if kept else Run(args.run).final_model())
     config = yaml.safe_load((args.run / ("learn-summary.yml" if kept else "learn-config.yaml"))
                             .read_text())
     settings = (config["inputs"]["config"] if kept else config)["potential"]
@@ -110,11 +124,9 @@ def main() -> None:
     if args.weights:
         overrides["weights"] = dict(zip(("energy", "forces", "stress"), args.weights))
     fit = MTPSettings(**{**settings, **overrides})
-    frames = (ase.io.read(args.run / KEPT_LABELS, ":") if kept
-              else LabelStore(args.run / "labels.db").frames())
-    train = [a for a in frames if a.info.get("split") == "train"]
-    extra = {str(path): ase.io.read(path, ":") for path in args.extra}
-    train += [a for frames_of in extra.values() for a in frames_of]
+    frames, last_model = run_frames(args.run)
+    start_dir = args.start or last_model
+    train, extra = training_frames(frames, args.extra)
     start = load_potential(start_dir)
     warm = continues(start, training_species(train), fit.level, fit.cutoff,
                      fit.radial_basis_size)

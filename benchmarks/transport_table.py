@@ -104,34 +104,31 @@ def lif_rows(doc: dict) -> list[list[str]]:
     return rows
 
 
-def variant_note(value: float | None, others: dict[str, float | None]) -> str:
+def variant_note(value: float | None, others: dict[str, float | None],
+                 what: str = "other converged fits") -> str:
     """The other fits' values of a row ("none": the fit has no such state, e.g. its Frenkel
     pair relaxes back into the crystal) and the spread (largest - smallest) of all of them."""
     if not others:
         return ""
     values = [v for v in (value, *others.values()) if v is not None]
-    note = "; other converged fits: " + ", ".join(
+    note = f"; {what}: " + ", ".join(
         f"{k} {'none' if v is None else _f(v)}" for k, v in others.items())
     return note + (f"; spread {_f(max(values) - min(values))}" if len(values) > 1 else "")
 
 
 def mace_cell(key: tuple, mace: dict[str, dict]) -> tuple[str, str]:
-    """The MACE column (first run's value and max γ) and a note on the other runs."""
-    rows = {name: {(r["mechanism"], r["quantity"]): r for r in doc["rows"]}
-            for name, doc in mace.items()}
-    found = {name: r[key] for name, r in rows.items() if key in r}
+    """The MACE column (first run's value and max γ) and ``variant_note`` on the other runs."""
+    found = {name: r for name, doc in mace.items() for r in doc["rows"]
+             if (r["mechanism"], r["quantity"]) == key}
     if not found:
         return "–", ""
-    first, *rest = found
-    r = found[first]
+    first, r = next(iter(found.items()))
     cell = "–" if r["mlip_eV"] is None else (
         _f(r["mlip_eV"]) + ("" if r["max_gamma"] is None else f" ({r['max_gamma']:.2f})"))
-    values = [v["mlip_eV"] for v in found.values() if v["mlip_eV"] is not None]
-    if not rest or not values:
+    others = {name: o["mlip_eV"] for name, o in found.items() if name != first}
+    if r["mlip_eV"] is None and not any(v is not None for v in others.values()):
         return cell, ""
-    spread = f", spread {_f(max(values) - min(values))}" if len(values) > 1 else ""
-    return cell, f"; MACE {first} {_f(r['mlip_eV'])}, " + ", ".join(
-        f"{k} {_f(found[k]['mlip_eV'])}" for k in rest) + spread
+    return cell, variant_note(r["mlip_eV"], others, f"other MACE fits (this one {first})")
 
 
 def li2co3_rows(doc: dict, variants: dict[str, dict], mace: dict[str, dict]) -> list[list[str]]:

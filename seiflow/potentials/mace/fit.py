@@ -162,13 +162,12 @@ def fit_mace(train: Sequence[Atoms], s: MACESettings, progress: bool = True,
         for p in module.parameters():
             p.requires_grad_(True)
         key = _fit_key(configs, s, origin)
-        initial = (None if origin == "new" else
-                   {k: v.detach().clone() for k, v in module.state_dict().items()})
-        history = _train_loop(module, s, [data[i] for i in tr], [data[i] for i in va], device,
-                              progress, checkpoint, key)
-        if initial is not None:
-            _keep_start_if_better(module, initial, s, [data[i] for i in va] or
-                                  [data[i] for i in tr], device, history)
+        initial = None if origin == "new" else _snapshot(module)
+        train_data, valid_data = [data[i] for i in tr], [data[i] for i in va]
+        history = _train_loop(module, s, train_data, valid_data, device, progress, checkpoint,
+                              key)
+        if initial is not None:  # judged on the frames that chose the best epoch
+            _keep_start_if_better(module, initial, s, valid_data or train_data, device, history)
         elif not np.isfinite(history["best_valid_loss"]):
             raise MACEFitError("the MACE fit diverged: no epoch of its last stage has a finite "
                                "validation loss (lower lr, or turn clip_grad on)")
@@ -260,11 +259,11 @@ def plateau_state(history: dict, s: MACESettings) -> tuple[str, bool]:
     """Why a fit stopped and whether it converged (the module docstring's criterion)."""
     if "stopped" in history:
         return history["stopped"], False
+    if history.get("start_kept"):
+        return f"all {s.epochs} epochs; the start model's loss stayed lower (start kept)", True
     stage = history["stage"][-1]
     losses = [v for st, v in zip(history["stage"], history["valid_loss"]) if st == stage]
     w = s.plateau_epochs
-    if history.get("start_kept"):
-        return f"all {s.epochs} epochs; the start model's loss stayed lower (start kept)", True
     if len(losses) <= w:
         return (f"all {s.epochs} epochs; the last stage ran {len(losses)} epochs, too few to "
                 f"see a plateau over {w}"), False
@@ -281,7 +280,7 @@ def _keep_start_if_better(module, initial: dict, s: MACESettings, data, device,
     last = history["stage"][-1] if history["stage"] else 1
     loss_fn = _loss(s.stage_two_weights if last == 2 else s.weights).to(device)
     loader = _loader(data, s.batch_size, shuffle=False)
-    trained = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    trained = _snapshot(module)
     module.load_state_dict(initial)
     start_loss = float(evaluate(module, loss_fn, loader, _OUTPUTS, device)[0])
     history["start_valid_loss"] = start_loss
@@ -293,6 +292,11 @@ def _keep_start_if_better(module, initial: dict, s: MACESettings, data, device,
         module.load_state_dict(trained)
 
 
+def _snapshot(module) -> dict:
+    """A copy of the module's weights (its state dict), unaffected by later training."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def _validate(module, ema, loss_fn, loader, device, best: dict) -> tuple[float, dict]:
     """The validation loss and metrics (with the EMA weights when there are any); ``best``
     keeps the lowest loss and its weights."""
@@ -301,7 +305,7 @@ def _validate(module, ema, loss_fn, loader, device, best: dict) -> tuple[float, 
         valid_loss = float(valid_loss)
         if valid_loss < best["loss"]:
             best["loss"] = valid_loss
-            best["state"] = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            best["state"] = _snapshot(module)
     return valid_loss, metrics
 
 
