@@ -11,6 +11,7 @@ from seiflow.cli.inputs import check_structure_files
 from seiflow.core.errors import SeiflowError
 from seiflow.core.config import load_config
 from seiflow.workflows.learn import LearnConfig, LearnReport, resume, run_learn
+from seiflow.workflows.methods import fit_sentence
 from seiflow.workflows.run import Run
 
 
@@ -22,6 +23,8 @@ def _print(report: LearnReport) -> None:
     out_console().print(
         f"{report.status} after {len(report.iterations)} iteration(s): {last.labels_total} "
         f"labels; {errors}; model {run.final_model()}; report {run.report_md}")
+    if report.fit.get("converged") is not True:
+        out_console().print(fit_sentence(report.fit))
 
 
 def learn(

@@ -87,6 +87,7 @@ def markdown_report(iterations: list[dict], meta: dict, path: Path) -> Path:
              f"γ_select = {meta['gamma_select']}, γ_break = {meta['gamma_break']}.",
              f"Status: **{meta['status']}** after {len(iterations)} iteration(s); "
              f"{meta['labels_total']} labelled structures ({meta['test_structures']} held out).",
+             f"Final model: {meta['fit']}",
              "", "Held-out RMSE: rattled copies of the starting structures (fixed from the start) "
              "and MD frames of the first trajectories that ran to their end (labelled once).", "",
              "| iteration | labels added | labels total | E RMSE rattled / MD (meV/atom) | "

@@ -45,6 +45,7 @@ from seiflow.report.learning import gamma_histograms, learning_curves, markdown_
 from seiflow.workflows.build import BuildConfig, run_build, with_cutoff
 from seiflow.workflows.compression import at_zero_pressure
 from seiflow.workflows.label import run_label
+from seiflow.workflows.methods import fit_sentence, fit_state
 from seiflow.workflows.reference_md import (compare_rdfs, rdf_markdown, reference_md_tasks,
                                             run_reference_md)
 from seiflow.workflows.run import IterationDir, IterationRecord, Run
@@ -148,6 +149,7 @@ class LearnReport:
     iterations: list[IterationRecord] = field(default_factory=list)
     converged: bool = False
     status: str = ""
+    fit: dict = field(default_factory=dict)  # the final model's fit_state
 
 
 def cutoff_A(potential) -> float | None:
@@ -419,6 +421,7 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
         report.status = ("converged" if report.converged else
                          "label budget reached" if store.count() >= cfg.label_budget else
                          "iteration limit reached")
+        report.fit = summary.data["final_fit"] = fit_state(run.final_model())
         _write_reports(cfg, run, report, store, report.status)
         summary.data["held_out_errors"] = _final_evaluation(run, store)
         if cfg.initial_md is not None and cfg.initial_md.rdf:
@@ -440,6 +443,7 @@ def _write_reports(cfg: LearnConfig, run: Run, report: LearnReport, store: Label
             "potential": cfg.potential.describe(),
             "gamma_select": cfg.gamma_select, "gamma_break": cfg.gamma_break,
             "status": status, "labels_total": store.count(),
+            "fit": fit_sentence(fit_state(run.final_model())),
             "test_structures": its[-1]["test_structures"]}
     markdown_report(its, meta, run.report_md)
 

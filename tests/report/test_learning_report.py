@@ -4,7 +4,8 @@ or no MD frames yet) is a "-" in its column, not a KeyError."""
 from seiflow.report.learning import markdown_report
 
 META = {"run_dir": "run", "labeler": "emt", "potential": "mtp", "gamma_select": 2.0,
-        "gamma_break": 10.0, "status": "converged", "labels_total": 7, "test_structures": 2}
+        "gamma_break": 10.0, "status": "converged", "labels_total": 7, "test_structures": 2,
+        "fit": "The model's fit converged (tol)."}
 
 
 def _row(test_errors, md_errors):

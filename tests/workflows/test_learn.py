@@ -64,6 +64,11 @@ def test_loop_runs_to_a_verdict(uninterrupted):
                  "evaluation/parity-test-rattled.png", "evaluation/per-frame.csv"):
         assert (run / name).stat().st_size > 500
     assert "evaluation/parity-test-md.png" in (run / "report.md").read_text()
+    # max_iter 15 stops every fit at its iteration limit: the final model is flagged, not hidden
+    assert report.fit == {"stop": "iteration limit", "converged": False}
+    assert "DID NOT CONVERGE" in (run / "report.md").read_text()
+    summary = yaml.safe_load((run / "learn-summary.yml").read_text())
+    assert summary["final_fit"]["converged"] is False
     built = yaml.safe_load((run / "structures" / "build-summary.yml").read_text())["outputs"]
     assert min(built[0]["widths_A"]) >= 2 * TINY["potential"]["cutoff"]
 
