@@ -421,13 +421,12 @@ def run_learn(cfg: LearnConfig, progress: bool = True, config_file: str | None =
         report.status = ("converged" if report.converged else
                          "label budget reached" if store.count() >= cfg.label_budget else
                          "iteration limit reached")
-        report.fit = summary.data["final_fit"] = fit_state(run.final_model())
         _write_reports(cfg, run, report, store, report.status)
         summary.data["held_out_errors"] = _final_evaluation(run, store)
         if cfg.initial_md is not None and cfg.initial_md.rdf:
             summary.data["rdf_comparison"] = _rdf_comparison(cfg, run, store, starts)
         summary.data.update(status_learning=report.status, iterations=len(report.iterations),
-                            labels=store.count())
+                            labels=store.count(), final_fit=report.fit)
     return report
 
 
@@ -436,6 +435,7 @@ def _write_reports(cfg: LearnConfig, run: Run, report: LearnReport, store: Label
     its = [r.to_dict() for r in report.iterations]
     if not its:
         return
+    report.fit = fit_state(run.final_model())
     learning_curves(its, run.learning_curves)
     gamma_histograms({r["iteration"]: r["candidate_gammas"] for r in its},
                      run.gamma_histograms, cfg.gamma_select, cfg.gamma_break)
@@ -443,7 +443,7 @@ def _write_reports(cfg: LearnConfig, run: Run, report: LearnReport, store: Label
             "potential": cfg.potential.describe(),
             "gamma_select": cfg.gamma_select, "gamma_break": cfg.gamma_break,
             "status": status, "labels_total": store.count(),
-            "fit": fit_sentence(fit_state(run.final_model())),
+            "fit": fit_sentence(report.fit),
             "test_structures": its[-1]["test_structures"]}
     markdown_report(its, meta, run.report_md)
 
